@@ -1,0 +1,169 @@
+"""Error model shared by every stage.
+
+Load time produces ``Diagnostic`` values (collected, never raised one by one).
+Request time raises subclasses of ``InvocationError``; adapters turn them into
+MCP ``isError`` results or RFC 9457 problems.
+
+    NaftikoError
+    ├─ SpecError(diagnostics)          load/validate time
+    ├─ BindingError(missing)           start-up: bind variables that could not be resolved
+    └─ InvocationError                 request time
+        ├─ InputError(problems)        bad arguments: REST 400, MCP isError
+        ├─ UpstreamError(status)       upstream answered non-2xx
+        ├─ UpstreamTimeout             upstream did not answer in time
+        ├─ UpstreamUnavailable         connection refused, DNS failure, TLS failure...
+        ├─ DecodeError                 upstream body could not be read in its declared format
+        └─ MappingError                outputs could not be mapped from the upstream body
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a value sits: file, RFC 6901 JSON pointer, 1-based line and column."""
+
+    file: str
+    pointer: str = ""
+    line: int = 1
+    col: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    code: str
+    severity: Severity
+    message: str
+    location: Location
+    hint: str | None = None
+    related: tuple[Location, ...] = field(default=())
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.severity}[{self.code}] {self.message}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.location.file,
+            "line": self.location.line,
+            "column": self.location.col,
+            "pointer": self.location.pointer,
+            "severity": str(self.severity),
+            "code": self.code,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+class NaftikoError(Exception):
+    """Base of every error the runtime raises on purpose."""
+
+
+class SpecError(NaftikoError):
+    """A capability could not be loaded; carries every diagnostic found."""
+
+    def __init__(self, diagnostics: list[Diagnostic] | tuple[Diagnostic, ...]) -> None:
+        self.diagnostics = tuple(diagnostics)
+        errors = [d for d in self.diagnostics if d.severity is Severity.ERROR] or list(self.diagnostics)
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(f"{errors[0]}{more}" if errors else "invalid capability")
+
+
+class BindingError(NaftikoError):
+    """Bind variables or keys that could not be resolved. Names only, never values."""
+
+    def __init__(self, missing: list[str] | tuple[str, ...], detail: str = "") -> None:
+        self.missing = tuple(missing)
+        names = ", ".join(self.missing)
+        super().__init__(f"missing bind variables: {names}" + (f" ({detail})" if detail else ""))
+
+
+class InvocationError(NaftikoError):
+    """A tool or route call failed. ``str()`` is safe to show a client: no secrets."""
+
+    kind = "invocation-error"
+    http_status = 500
+
+    def __init__(self, message: str, *, operation: str | None = None) -> None:
+        self.message = message
+        self.operation = operation
+        super().__init__(message)
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"error": self.kind, "message": self.message}
+        if self.operation:
+            data["operation"] = self.operation
+        return data
+
+
+class InputError(InvocationError):
+    """Arguments do not match the input schema. ``problems`` lists every one."""
+
+    kind = "invalid-arguments"
+    http_status = 400
+
+    def __init__(self, problems: list[dict[str, str]], *, operation: str | None = None) -> None:
+        self.problems = problems
+        summary = "; ".join(
+            f"{p['pointer'] or '(root)'}: {p['message']}" if p.get("pointer") is not None else p["message"]
+            for p in problems
+        )
+        super().__init__(f"invalid arguments: {summary}", operation=operation)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "problems": self.problems}
+
+
+class UpstreamError(InvocationError):
+    """The upstream answered with a non-2xx status."""
+
+    kind = "upstream-error"
+    http_status = 502
+
+    def __init__(
+        self, status: int, upstream_message: str, *, operation: str | None = None, body: Any = None
+    ) -> None:
+        self.status = status
+        self.upstream_message = upstream_message
+        self.body = body
+        text = f"{operation or 'upstream'} failed with HTTP {status}"
+        super().__init__(f"{text}: {upstream_message}" if upstream_message else text, operation=operation)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "status": self.status}
+
+
+class UpstreamTimeout(InvocationError):
+    kind = "upstream-timeout"
+    http_status = 504
+
+
+class UpstreamUnavailable(InvocationError):
+    kind = "upstream-unavailable"
+    http_status = 502
+
+
+class DecodeError(InvocationError):
+    kind = "undecodable-response"
+    http_status = 502
+
+
+class MappingError(InvocationError):
+    kind = "mapping-error"
+    http_status = 502
