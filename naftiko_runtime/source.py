@@ -160,7 +160,6 @@ def parse(text: str, file: str) -> tuple[SourceDoc, list[Diagnostic]]:
         message = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
         return doc, [Diagnostic("yaml-syntax", Severity.ERROR, message, Location(file, "", line, col))]
     except yaml.YAMLError as exc:  # reader errors: bad bytes, control characters
-        mark = getattr(exc, "position", None)
         return doc, [Diagnostic("yaml-syntax", Severity.ERROR, str(exc), Location(file, "", 1, 1))]
     nodes = [n for n in nodes if n is not None]
     if not nodes:

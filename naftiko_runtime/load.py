@@ -1,0 +1,357 @@
+"""Stage 2, load: files and folders -> ``Document``s.
+
+Detects the spec version and normalises the supported ones (0.5 ... 1.0.0-alpha3) into the
+alpha2 shape, inlines imported consumes (``location`` + ``import`` + ``as``) while remembering
+which file each imported value came from, and renders load-time ``<<env.NAME>>`` templates.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from naftiko_runtime.errors import Diagnostic, Location, Severity
+from naftiko_runtime.source import SourceDoc, join, parse
+
+SUPPORTED_VERSIONS = ("0.5", "1.0.0-alpha1", "1.0.0-alpha2", "1.0.0-alpha3")
+LEGACY_VERSIONS = ("0.2", "0.3", "0.4")
+CURRENT_VERSION = "1.0.0-alpha2"
+
+CODES = {
+    "yaml-syntax": "the file is not valid YAML",
+    "empty-document": "the file holds no YAML document",
+    "multiple-documents": "a file holds more than one YAML document",
+    "duplicate-key": "a mapping repeats a key",
+    "non-string-key": "a mapping key is not a string",
+    "yaml-1-1-key": "a key such as on/yes/no is a boolean in YAML 1.1",
+    "yaml-1-1-boolean": "a value such as yes/no/on/off is a boolean in YAML 1.1",
+    "not-a-mapping": "the document root is not a mapping",
+    "missing-version": "the document has no `naftiko` version key",
+    "unsupported-version": "the declared `naftiko` version is not one this runtime runs",
+    "ikanos-document": "an `ikanos:` document (the renamed successor format)",
+    "legacy-catalog": "the pre-engine `naftiko: {schema: ...}` catalog format",
+    "feature-not-in-version": "a field used under a version that does not define it",
+    "import-not-found": "an imported consumes file could not be read",
+    "import-namespace-not-found": "the imported file has no consumes with that namespace",
+    "load-time-template": "a `<<...>>` load-time template could not be rendered",
+    "file-not-found": "a capability path does not exist",
+}
+
+# Fields that appeared in 1.0.0-alpha2: (JSON pointer pattern with * wildcards, description).
+_ALPHA2_FEATURES = (
+    ("/capability/exposes/*/type=control", "the control adapter (`type: control`)"),
+    ("/capability/aggregates", "aggregates"),
+    ("/capability/exposes/*/tools/*/ref", "`ref` to an aggregate function"),
+    ("/capability/exposes/*/tools/*/hints", "tool `hints`"),
+    ("/capability/exposes/*/resources/*/operations/*/ref", "`ref` to an aggregate function"),
+)
+_ORDER = {v: i for i, v in enumerate(SUPPORTED_VERSIONS)}
+# Legacy documents are still checked against the current structure so the diagnostics show what to change.
+LEGACY = frozenset(LEGACY_VERSIONS)
+
+
+@dataclass(slots=True)
+class Origin:
+    """Values under ``prefix`` in the normalised data came from ``source`` at ``source_prefix``."""
+
+    prefix: str
+    source: SourceDoc
+    source_prefix: str
+
+
+@dataclass(slots=True)
+class Document:
+    """One capability (or shared-consumes) file, normalised, ready for validation."""
+
+    path: Path
+    source: SourceDoc
+    data: dict[str, Any] = field(default_factory=dict)
+    version: str | None = None
+    kind: str = "capability"  # or "consumes" for a shared-consumes file
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    origins: list[Origin] = field(default_factory=list)
+    templated: set[str] = field(default_factory=set)  # pointers whose value came from <<...>>
+    unresolved_imports: set[str] = field(default_factory=set)  # namespaces we could not import
+
+    @property
+    def file(self) -> str:
+        return self.source.file
+
+    def locate(self, pointer: str, *, key: bool = False) -> Location:
+        for origin in reversed(self.origins):
+            if pointer == origin.prefix or pointer.startswith(origin.prefix + "/"):
+                inner = origin.source_prefix + pointer[len(origin.prefix):]
+                loc = origin.source.locate(inner, key=key)
+                return Location(loc.file, pointer, loc.line, loc.col)
+        return self.source.locate(pointer, key=key)
+
+    def source_for(self, file: str) -> SourceDoc | None:
+        if file == self.source.file:
+            return self.source
+        return next((o.source for o in self.origins if o.source.file == file), None)
+
+    def diag(self, code: str, message: str, pointer: str, *, severity: Severity = Severity.ERROR,
+             hint: str | None = None, key: bool = False) -> Diagnostic:
+        return Diagnostic(code, severity, message, self.locate(pointer, key=key), hint)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity is Severity.ERROR for d in self.diagnostics)
+
+
+def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path], list[Diagnostic]]:
+    """Expand files and folders. Returns (explicit files, files found in folders, problems)."""
+    explicit: list[Path] = []
+    found: list[Path] = []
+    problems: list[Diagnostic] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()))
+        elif path.is_file():
+            explicit.append(path)
+        else:
+            problems.append(Diagnostic("file-not-found", Severity.ERROR, f"no such file or folder: {raw}",
+                                       Location(str(raw), "", 1, 1)))
+    return explicit, found, problems
+
+
+def load_paths(paths: Iterable[str | Path], *, env: Mapping[str, str] | None = None,
+               strict_env: bool = False) -> tuple[list[Document], list[Diagnostic]]:
+    """Load every capability under ``paths``.
+
+    Files found inside folders that are not Naftiko documents (a secrets file, say) are skipped;
+    a file named explicitly must be one. Returns the documents and problems not tied to one.
+    """
+    explicit, found, problems = discover(paths)
+    docs = [load_file(p, env=env, strict_env=strict_env) for p in explicit]
+    for path in found:
+        if path in explicit:
+            continue
+        doc = load_file(path, env=env, strict_env=strict_env)
+        data = doc.source.data
+        if isinstance(data, dict) and ("naftiko" in data or "ikanos" in data):
+            docs.append(doc)
+        elif data is None and _looks_like_capability(doc.source.text):
+            docs.append(doc)  # a broken capability file is still reported
+    return docs, problems
+
+
+def _looks_like_capability(text: str) -> bool:
+    return any(line.startswith(("naftiko:", "ikanos:")) for line in text.splitlines())
+
+
+def load_file(path: Path, *, env: Mapping[str, str] | None = None, strict_env: bool = False) -> Document:
+    """Parse, detect the version, normalise and inline imports. Never raises on bad input."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        src = SourceDoc(file=str(path), text="")
+        return Document(path, src, diagnostics=[Diagnostic(
+            "file-not-found", Severity.ERROR, f"cannot read {path}: {exc.strerror or exc}",
+            Location(str(path), "", 1, 1))])
+    return load_text(text, path, env=env, strict_env=strict_env)
+
+
+def load_text(text: str, path: Path, *, env: Mapping[str, str] | None = None,
+              strict_env: bool = False) -> Document:
+    source, diagnostics = parse(text, str(path))
+    doc = Document(path, source, diagnostics=list(diagnostics))
+    if source.data is None:
+        return doc
+    if not isinstance(source.data, dict):
+        doc.diagnostics.append(doc.diag("not-a-mapping", "the document root must be a mapping", ""))
+        return doc
+    if not _detect_version(doc, source.data):
+        return doc
+    data = _render_load_time(doc, source.data, env, strict_env)
+    doc.data = _normalise(doc, data)
+    doc.kind = "capability" if "capability" in doc.data else "consumes"
+    _check_version_features(doc)
+    _inline_imports(doc, env)
+    return doc
+
+
+def _detect_version(doc: Document, data: dict[str, Any]) -> bool:
+    if "ikanos" in data:
+        doc.diagnostics.append(doc.diag(
+            "ikanos-document",
+            f"this is an Ikanos document (ikanos: {data['ikanos']}), the renamed successor of Naftiko with "
+            "keyed-map syntax; it is not supported yet", "/ikanos",
+            hint="convert it to `naftiko: 1.0.0-alpha2` syntax (lists with `name`, `label`, `targetName`)"))
+        return False
+    if "naftiko" not in data:
+        doc.diagnostics.append(doc.diag(
+            "missing-version", "the document has no `naftiko` key declaring its spec version", "",
+            hint=f"add `naftiko: \"{CURRENT_VERSION}\"` as the first line"))
+        return False
+    declared = data["naftiko"]
+    if isinstance(declared, dict):
+        doc.diagnostics.append(doc.diag(
+            "legacy-catalog",
+            "this is the pre-engine capability catalog format (`naftiko: {schema: ...}`), which describes "
+            "but cannot run a capability; it is not supported", "/naftiko",
+            hint=f"rewrite it as a `naftiko: \"{CURRENT_VERSION}\"` capability"))
+        return False
+    version = str(declared)
+    if version in LEGACY_VERSIONS:
+        doc.diagnostics.append(doc.diag(
+            "unsupported-version",
+            f"naftiko {version} is a legacy version this runtime does not run (supported: "
+            f"{', '.join(SUPPORTED_VERSIONS)})", "/naftiko",
+            hint=f"migrate to {CURRENT_VERSION}: `type: api` became `type: rest`, `externalRefs` became `binds`"))
+        doc.version = version  # still checked against today's structure, to point at what to change
+        return True
+    if version not in SUPPORTED_VERSIONS:
+        doc.diagnostics.append(doc.diag(
+            "unsupported-version",
+            f"unknown naftiko version '{version}' (supported: {', '.join(SUPPORTED_VERSIONS)})", "/naftiko",
+            hint=_closest(version, SUPPORTED_VERSIONS)))
+        return False
+    doc.version = version
+    return True
+
+
+def _closest(value: str, choices: Iterable[str]) -> str | None:
+    import difflib
+
+    match = difflib.get_close_matches(value, list(choices), n=1)
+    return f"did you mean `{match[0]}`?" if match else None
+
+
+def _render_load_time(doc: Document, data: dict[str, Any], env: Mapping[str, str] | None,
+                      strict_env: bool) -> dict[str, Any]:
+    """Render ``<<env.NAME>>``. Missing names are errors when serving, warnings when validating."""
+    if "<<" not in doc.source.text:
+        return data
+    from naftiko_runtime.templates import render_load_time
+
+    rendered, problems = render_load_time(
+        data, os.environ if env is None else env, typed=lambda pointer: pointer in doc.source.plain)
+    _collect_templated(data, "", doc.templated)
+    for problem in problems:
+        severity = Severity.ERROR if strict_env or problem.name is None else Severity.WARNING
+        hint = f"set {problem.name} or give a default: <<env.{problem.name} | default('...')>>" \
+            if problem.name else None
+        doc.diagnostics.append(doc.diag("load-time-template", problem.message, problem.pointer,
+                                        severity=severity, hint=hint))
+    return rendered if isinstance(rendered, dict) else data
+
+
+def _collect_templated(node: Any, pointer: str, out: set[str]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _collect_templated(value, join(pointer, key), out)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _collect_templated(value, join(pointer, i), out)
+    elif isinstance(node, str) and "<<" in node and ">>" in node:
+        out.add(pointer)
+
+
+def _normalise(doc: Document, data: dict[str, Any]) -> dict[str, Any]:
+    """Bring 0.5 and alpha1 documents into the alpha2 shape (the model reads only that)."""
+    if doc.version != "0.5" or "externalRefs" not in data:
+        return data
+    data = dict(data)
+    binds = []
+    for ref in data.pop("externalRefs") or []:
+        if isinstance(ref, dict):
+            bind = {"namespace": ref.get("name"), "keys": ref.get("keys") or {}}
+            if ref.get("uri"):
+                bind["location"] = ref["uri"]
+            binds.append(bind)
+    data["binds"] = data.get("binds", []) + binds
+    return data
+
+
+def _check_version_features(doc: Document) -> None:
+    if doc.version not in _ORDER or _ORDER[doc.version] >= _ORDER["1.0.0-alpha2"]:
+        return
+    for pattern, what in _ALPHA2_FEATURES:
+        for pointer in _match(doc.data, pattern.split("/")[1:], ""):
+            doc.diagnostics.append(doc.diag(
+                "feature-not-in-version", f"{what} needs naftiko 1.0.0-alpha2 or later, "
+                f"but this document declares {doc.version}", pointer, key=True,
+                hint=f"declare `naftiko: \"{CURRENT_VERSION}\"`"))
+
+
+def _match(node: Any, parts: list[str], pointer: str) -> Iterable[str]:
+    if not parts:
+        yield pointer
+        return
+    head, rest = parts[0], parts[1:]
+    if "=" in head:  # `type=control`: the parent holds key type with that value
+        key, value = head.split("=", 1)
+        if isinstance(node, dict) and node.get(key) == value:
+            yield join(pointer, key)
+        return
+    if head == "*":
+        items = enumerate(node) if isinstance(node, list) else []
+        for i, child in items:
+            yield from _match(child, rest, join(pointer, i))
+    elif isinstance(node, dict) and head in node:
+        yield from _match(node[head], rest, join(pointer, head))
+
+
+def resolve_location(location: str, base: Path) -> Path:
+    """A file URI or relative path, relative to the importing file's folder."""
+    if location.startswith("file://"):
+        parsed = urlparse(location)
+        raw = unquote((parsed.netloc or "") + parsed.path)
+        if raw.startswith("/./") or raw.startswith("/../"):
+            raw = raw[1:]
+        path = Path(raw)
+    else:
+        path = Path(location)
+    return path if path.is_absolute() else base / path
+
+
+def _inline_imports(doc: Document, env: Mapping[str, str] | None) -> None:
+    """Replace each ``{location, import, as}`` consumes entry with the adapter it names."""
+    for container in ("/capability/consumes", "/consumes"):
+        parent = doc.data.get("capability", {}) if container.startswith("/capability") else doc.data
+        entries = parent.get("consumes") if isinstance(parent, dict) else None
+        if not isinstance(entries, list):
+            continue
+        for i, entry in enumerate(entries):
+            if isinstance(entry, dict) and "location" in entry and "import" in entry:
+                pointer = join(container, i)
+                imported = _import_one(doc, entry, pointer, env)
+                if imported is not None:
+                    entries[i] = imported
+
+
+def _import_one(doc: Document, entry: dict[str, Any], pointer: str,
+                env: Mapping[str, str] | None) -> dict[str, Any] | None:
+    name = str(entry["import"])
+    alias = str(entry.get("as") or name)
+    path = resolve_location(str(entry["location"]), doc.path.parent)
+    if not path.is_file():
+        doc.unresolved_imports.add(alias)
+        doc.diagnostics.append(doc.diag(
+            "import-not-found", f"imported consumes file {entry['location']} was not found (looked in {path})",
+            join(pointer, "location"), severity=Severity.WARNING,
+            hint="paths are relative to this capability's folder"))
+        return None
+    shared = load_file(path, env=env)
+    doc.diagnostics.extend(d for d in shared.diagnostics if d.code != "import-not-found")
+    candidates = shared.data.get("consumes") if isinstance(shared.data, dict) else None
+    for j, adapter in enumerate(candidates or []):
+        if isinstance(adapter, dict) and adapter.get("namespace") == name:
+            result = dict(adapter)
+            result["namespace"] = alias
+            if entry.get("description") and "description" not in result:
+                result["description"] = entry["description"]
+            doc.origins.append(Origin(pointer, shared.source, f"/consumes/{j}"))
+            return result
+    names = [a.get("namespace") for a in candidates or [] if isinstance(a, dict)]
+    doc.unresolved_imports.add(alias)
+    doc.diagnostics.append(doc.diag(
+        "import-namespace-not-found", f"{entry['location']} has no consumes with namespace '{name}'",
+        join(pointer, "import"), hint=_closest(name, [str(n) for n in names if n])))
+    return None

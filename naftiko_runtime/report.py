@@ -1,0 +1,74 @@
+"""Diagnostics as text for people, JSON for tools, and GitHub workflow annotations."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+
+from naftiko_runtime.errors import Diagnostic, Severity
+
+
+def effective(diagnostic: Diagnostic, strict: bool) -> Severity:
+    """``--strict`` turns warnings into errors."""
+    if strict and diagnostic.severity is Severity.WARNING:
+        return Severity.ERROR
+    return diagnostic.severity
+
+
+def format_text(diagnostics: Iterable[Diagnostic], line_of: Callable[[str, int], str], *,
+                strict: bool = False) -> str:
+    """``FILE:LINE:COL: severity[code] message``, then the source line with a caret under the column."""
+    out: list[str] = []
+    for d in diagnostics:
+        loc = d.location
+        out.append(f"{loc}: {effective(d, strict)}[{d.code}] {d.message}")
+        source = line_of(loc.file, loc.line)
+        if source:
+            gutter = f"{loc.line:>5} | "
+            out.append(gutter + source)
+            out.append(" " * (len(gutter) - 2) + "| " + _caret_pad(source, loc.col) + "^")
+        if d.hint:
+            out.append(f"      = hint: {d.hint}")
+    return "\n".join(out)
+
+
+def _caret_pad(source: str, col: int) -> str:
+    """Spaces up to the column, keeping tabs so the caret lines up."""
+    return "".join(c if c == "\t" else " " for c in source[: max(col - 1, 0)])
+
+
+def format_json(diagnostics: Iterable[Diagnostic], *, strict: bool = False) -> str:
+    items = []
+    for d in diagnostics:
+        item = d.as_dict()
+        item["severity"] = str(effective(d, strict))
+        items.append(item)
+    return json.dumps(items, indent=2)
+
+
+def format_github(diagnostics: Iterable[Diagnostic], *, strict: bool = False) -> str:
+    lines = []
+    for d in diagnostics:
+        level = {"error": "error", "warning": "warning"}.get(str(effective(d, strict)), "notice")
+        loc = d.location
+        message = d.message + (f" ({d.hint})" if d.hint else "")
+        lines.append(f"::{level} file={_prop(loc.file)},line={loc.line},col={loc.col},title={_prop(d.code)}::"
+                     f"{_data(message)}")
+    return "\n".join(lines)
+
+
+def _data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _prop(text: str) -> str:
+    return _data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def summary(diagnostics: list[Diagnostic], files: int, *, strict: bool = False) -> str:
+    errors = sum(1 for d in diagnostics if effective(d, strict) is Severity.ERROR)
+    warnings = sum(1 for d in diagnostics if effective(d, strict) is Severity.WARNING)
+    noun = "file" if files == 1 else "files"
+    if not errors and not warnings:
+        return f"{files} {noun} valid"
+    return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)} in {files} {noun}"
