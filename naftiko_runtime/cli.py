@@ -336,7 +336,7 @@ def sandbox(name: str, address: str, port: int) -> None:
     """Run a bundled API simulator standalone (hms: the 100ms live-streams API)."""
     from naftiko_runtime.sandbox.__main__ import main as run_sandbox
 
-    sys.exit(run_sandbox([name, "--address", address, "--port", str(port)]))
+    sys.exit(run_sandbox([name, "--host", address, "--port", str(port)]))
 
 
 if __name__ == "__main__":  # pragma: no cover
