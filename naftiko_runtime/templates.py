@@ -1,0 +1,481 @@
+"""Templates: runtime Mustache ``{{...}}`` and load-time ``<<env.X>>``.
+
+Runtime templates follow the spec's Mustache semantics (the reference engine uses JMustache with HTML
+escaping off): a missing name renders "", names may be kebab-case or dotted, lists and maps render as
+compact JSON. The implementation is ours and small: variables, sections, inverted sections, comments.
+
+Load-time templates are rendered once, before validation, with a sandboxed jinja2 environment whose
+delimiters are ``<< >>`` (variables), ``<% %>`` (blocks) and ``<# #>`` (comments).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+from jinja2 import nodes as jnodes
+from jinja2.runtime import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+from jinja2.utils import missing
+
+__all__ = [
+    "LoadTimeProblem",
+    "Secret",
+    "Template",
+    "compile_template",
+    "load_time_names",
+    "redact",
+    "render_load_time",
+    "render_value",
+]
+
+
+class Secret(str):
+    """A string holding a secret: renders as its value, never shows it in ``repr``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of each non-empty secret with ``***`` (longest first, one pass)."""
+    values = sorted({str.__str__(s) for s in secrets if s}, key=len, reverse=True)
+    if not values or not text:
+        return text
+    pattern = re.compile("|".join(re.escape(v) for v in values))
+    return pattern.sub("***", text)
+
+
+# --------------------------------------------------------------------------------------------------
+# Runtime Mustache templates
+# --------------------------------------------------------------------------------------------------
+
+_MISSING: Any = object()
+_NAME = re.compile(r"^(?:\.|[\w\-]+(?:\.[\w\-]+)*)$")
+
+
+def render_value(value: Any) -> str:
+    """Text of one interpolated value: JSON for containers, ``true``/``false`` for booleans."""
+    if value is None or value is _MISSING:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, Mapping | list | tuple):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Var:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Section:
+    name: str
+    inverted: bool
+    children: tuple[_Node, ...]
+
+
+_Node = str | _Var | _Section
+
+
+@dataclass(frozen=True, slots=True)
+class _Tag:
+    kind: str  # "var", "#", "^", "/", "!"
+    name: str
+    raw: str
+
+
+_STANDALONE_KINDS = frozenset("#^/!")
+
+
+def _read_tag(text: str, pos: int) -> tuple[_Tag, int] | None:
+    """Parse the tag starting at ``pos`` (which holds ``{{``); None when it is not a valid tag."""
+    if text.startswith("{{{", pos):
+        end = text.find("}}}", pos + 3)
+        if end < 0:
+            return None
+        name, stop, kind = text[pos + 3 : end].strip(), end + 3, "var"
+    else:
+        end = text.find("}}", pos + 2)
+        if end < 0:
+            return None
+        inner, stop = text[pos + 2 : end].strip(), end + 2
+        kind = inner[:1] if inner[:1] in ("#", "^", "/", "!", "&") else "var"
+        if kind == "!":
+            return _Tag("!", "", text[pos:stop]), stop
+        name = inner[1:].strip() if kind != "var" else inner
+        kind = "var" if kind == "&" else kind
+    if not _NAME.match(name) or (name == "." and kind == "/"):
+        return None
+    return _Tag(kind, name, text[pos:stop]), stop
+
+
+def _tokenize(text: str) -> Iterator[str | _Tag]:
+    """Yield literal text and tags; a section/comment tag alone on its line takes the line with it."""
+    cursor = scan = 0
+    while True:
+        pos = text.find("{{", scan)
+        if pos < 0:
+            break
+        parsed = _read_tag(text, pos)
+        if parsed is None:  # unclosed or not a tag: literal text
+            scan = pos + 2
+            continue
+        tag, stop = parsed
+        start = pos
+        if tag.kind in _STANDALONE_KINDS:
+            line_start = text.rfind("\n", 0, pos) + 1
+            line_end = text.find("\n", stop)
+            after = text[stop : len(text) if line_end < 0 else line_end]
+            if line_start >= cursor and not text[line_start:pos].strip(" \t") and not after.strip(" \t\r"):
+                start, stop = line_start, len(text) if line_end < 0 else line_end + 1
+        if start > cursor:
+            yield text[cursor:start]
+        yield tag
+        cursor = scan = stop
+    if cursor < len(text):
+        yield text[cursor:]
+
+
+@dataclass(slots=True)
+class _Open:
+    tag: _Tag
+    children: list[_Node]
+
+
+def _parse(text: str) -> tuple[_Node, ...]:
+    root: list[_Node] = []
+    stack: list[_Open] = []
+    for token in _tokenize(text):
+        target = stack[-1].children if stack else root
+        if isinstance(token, str):
+            target.append(token)
+        elif token.kind == "var":
+            target.append(_Var(token.name))
+        elif token.kind in ("#", "^"):
+            stack.append(_Open(token, []))
+        elif token.kind == "/":
+            if stack and stack[-1].tag.name == token.name:
+                opened = stack.pop()
+                parent = stack[-1].children if stack else root
+                parent.append(_Section(token.name, opened.tag.kind == "^", tuple(opened.children)))
+            else:  # a close without its open stays literal text
+                target.append(token.raw)
+    while stack:  # unclosed section: its tag is literal text, its content renders inline
+        opened = stack.pop()
+        parent = stack[-1].children if stack else root
+        parent.append(opened.tag.raw)
+        parent.extend(opened.children)
+    return _merge_text(root)
+
+
+def _merge_text(nodes: list[_Node]) -> tuple[_Node, ...]:
+    merged: list[_Node] = []
+    for node in nodes:
+        if isinstance(node, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += node
+        elif not (isinstance(node, str) and not node):
+            merged.append(node)
+    return tuple(merged)
+
+
+def _child(obj: Any, key: str) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(key, _MISSING)
+    if isinstance(obj, list | tuple) and key.isdigit() and int(key) < len(obj):
+        return obj[int(key)]
+    return _MISSING
+
+
+def _resolve(obj: Any, name: str) -> Any:
+    """Literal key, then nested walk, then longest literal prefix (``env.HMS_TOKEN`` as one key)."""
+    value = _child(obj, name)
+    if value is not _MISSING:
+        return value
+    parts = name.split(".")
+    if len(parts) == 1:
+        return _MISSING
+    value = obj
+    for part in parts:
+        value = _child(value, part)
+        if value is _MISSING:
+            break
+    else:
+        return value
+    for cut in range(len(parts) - 1, 0, -1):  # longest literal prefix first, rest resolved below it
+        head = _child(obj, ".".join(parts[:cut]))
+        if head is not _MISSING:
+            value = _resolve(head, ".".join(parts[cut:]))
+            if value is not _MISSING:
+                return value
+    return _MISSING
+
+
+def _lookup(stack: Sequence[Any], name: str) -> Any:
+    if name == ".":
+        return stack[-1] if stack else _MISSING
+    for frame in reversed(stack):
+        value = _resolve(frame, name)
+        if value is not _MISSING:
+            return value
+    return _MISSING
+
+
+def _falsy(value: Any) -> bool:
+    return value is _MISSING or value is None or value is False or value == "" or value == []
+
+
+def _render(nodes: tuple[_Node, ...], stack: list[Any], out: list[str]) -> None:
+    for node in nodes:
+        if isinstance(node, str):
+            out.append(node)
+        elif isinstance(node, _Var):
+            out.append(render_value(_lookup(stack, node.name)))
+        else:
+            value = _lookup(stack, node.name)
+            if isinstance(value, tuple):
+                value = list(value)
+            if node.inverted:
+                if _falsy(value):
+                    _render(node.children, stack, out)
+            elif not _falsy(value):
+                for item in value if isinstance(value, list) else [value]:
+                    stack.append(item)
+                    _render(node.children, stack, out)
+                    stack.pop()
+
+
+def _names(nodes: tuple[_Node, ...]) -> Iterator[str]:
+    for node in nodes:
+        if isinstance(node, _Var) and node.name != ".":
+            yield node.name
+        elif isinstance(node, _Section):
+            yield node.name
+            yield from _names(node.children)
+
+
+class Template:
+    """A compiled runtime Mustache template. Build with ``Template.compile(text)`` (cached)."""
+
+    __slots__ = ("_nodes", "is_static", "names", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._nodes = _parse(source)
+        self.names: tuple[str, ...] = tuple(dict.fromkeys(_names(self._nodes)))
+        self.is_static: bool = all(isinstance(node, str) for node in self._nodes)
+
+    @classmethod
+    def compile(cls, text: str) -> Template:
+        return compile_template(text)
+
+    def render(self, context: Mapping[str, Any]) -> str:
+        if self.is_static:
+            return "".join(self._nodes)  # type: ignore[arg-type]
+        out: list[str] = []
+        _render(self._nodes, [context], out)
+        return "".join(out)
+
+    def __repr__(self) -> str:
+        return f"Template({self.source!r})"
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_template(text: str) -> Template:
+    return Template(text)
+
+
+# --------------------------------------------------------------------------------------------------
+# Load-time templates (<<env.NAME>>)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LoadTimeProblem:
+    pointer: str
+    name: str | None
+    message: str
+
+
+class _MissingName(jinja2.UndefinedError):
+    def __init__(self, message: str, owner: Any, name: Any) -> None:
+        super().__init__(message)
+        self.owner = owner
+        self.name = name
+
+
+class _Undefined(StrictUndefined):
+    """StrictUndefined whose error says which name, and on which object, was missing."""
+
+    __slots__ = ()
+
+    def __init__(self, hint: str | None = None, obj: Any = missing, name: Any = None, exc: Any = None):
+        if exc is not None and exc is not jinja2.UndefinedError:  # e.g. the sandbox's SecurityError
+            super().__init__(hint, obj, name, exc)
+            return
+
+        def failure(message: str) -> _MissingName:
+            return _MissingName(message, obj, name)
+
+        super().__init__(hint, obj, name, failure)  # type: ignore[arg-type]
+
+
+class _Env:
+    """The ``env`` namespace: attribute and item access read variables; nothing else is exposed."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values = values
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+
+_LOAD_MARKER = re.compile(r"<<.*?>>|<%.*?%>", re.DOTALL)
+_WHOLE_EXPRESSION = re.compile(r"^<<((?:(?!<<|>>).)*)>>$", re.DOTALL)
+_CORE_INT = re.compile(r"^[-+]?[0-9]+$")
+_CORE_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+_CORE_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_MAX_MISSING_PER_STRING = 64
+_ENV_REFERENCE = re.compile(r"""\benv(?:\.(\w+)|\[\s*['"]([^'"]+)['"]\s*\])""")
+
+
+@functools.lru_cache(maxsize=1)
+def _load_env() -> SandboxedEnvironment:
+    return SandboxedEnvironment(
+        variable_start_string="<<",
+        variable_end_string=">>",
+        block_start_string="<%",
+        block_end_string="%>",
+        comment_start_string="<#",
+        comment_end_string="#>",
+        undefined=_Undefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile_load(text: str) -> jinja2.Template:
+    return _load_env().from_string(text)
+
+
+def _pointer(parts: Sequence[str | int]) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _core_scalar(text: str) -> Any:
+    """YAML 1.2 core-schema reading of an int, float or bool; anything else stays text."""
+    if _CORE_INT.match(text):
+        return int(text)
+    if re.match(r"^0o[0-7]+$", text):
+        return int(text[2:], 8)
+    if re.match(r"^0x[0-9a-fA-F]+$", text):
+        return int(text[2:], 16)
+    if _CORE_FLOAT.match(text):
+        return float(text)
+    return _CORE_BOOL.get(text, text)
+
+
+def _render_string(text: str, env: Mapping[str, Any], pointer: str) -> tuple[str | None, list[LoadTimeProblem]]:
+    """Render one string; on missing names, retry with placeholders so every missing name is reported."""
+    try:
+        template = _compile_load(text)
+    except jinja2.TemplateSyntaxError as exc:
+        return None, [LoadTimeProblem(pointer, None, f"invalid load-time template: {exc.message}")]
+    problems: list[LoadTimeProblem] = []
+    values: dict[str, Any] = dict(env)
+    names: dict[str, Any] = {}
+    for _ in range(_MAX_MISSING_PER_STRING):
+        namespace = _Env(values)
+        try:
+            rendered = template.render({**names, "env": namespace})
+        except _MissingName as exc:
+            if exc.owner is namespace and isinstance(exc.name, str):
+                message = f"environment variable {exc.name!r} is not set"
+                problems.append(LoadTimeProblem(pointer, exc.name, message))
+                values[exc.name] = ""
+                continue
+            if exc.owner is missing and isinstance(exc.name, str) and exc.name not in names:
+                message = f"unknown name {exc.name!r}: load-time templates read variables as env.NAME"
+                problems.append(LoadTimeProblem(pointer, None, message))
+                names[exc.name] = ""
+                continue
+            problems.append(LoadTimeProblem(pointer, None, "load-time template uses an undefined value"))
+        except Exception as exc:  # any other failure: report its kind, never the values involved
+            problems.append(LoadTimeProblem(pointer, None, f"load-time template failed: {type(exc).__name__}"))
+        else:
+            return (None if problems else rendered), problems
+        break
+    return None, problems
+
+
+def render_load_time(
+    data: Any, env: Mapping[str, str], typed: Callable[[str], bool] | None = None
+) -> tuple[Any, list[LoadTimeProblem]]:
+    """Render every ``<<...>>`` string in a plain data tree; return the new tree and all problems.
+
+    A string made of exactly one ``<<...>>`` expression, at a pointer where ``typed`` says the author
+    wrote a plain (unquoted) scalar, becomes an int/float/bool when its text reads as one.
+    Strings that fail keep their original text so later stages still see something.
+    """
+    problems: list[LoadTimeProblem] = []
+
+    def walk(node: Any, path: list[str | int]) -> Any:
+        if isinstance(node, Mapping):
+            return {key: walk(value, [*path, str(key)]) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(value, [*path, index]) for index, value in enumerate(node)]
+        if not isinstance(node, str) or not _LOAD_MARKER.search(node):
+            return node
+        pointer = _pointer(path)
+        rendered, found = _render_string(node, env, pointer)
+        problems.extend(found)
+        if rendered is None:
+            return node
+        if _WHOLE_EXPRESSION.match(node) and (typed is None or typed(pointer)):
+            return _core_scalar(rendered)
+        return rendered
+
+    return walk(data, []), problems
+
+
+def load_time_names(text: str) -> list[str]:
+    """Environment variable names a load-time template reads (``env.X`` and ``env['X']``)."""
+    if not _LOAD_MARKER.search(text):
+        return []
+    try:
+        tree = _load_env().parse(text)
+    except jinja2.TemplateSyntaxError:  # best effort on broken text: scan each marker
+        markers = " ".join(m.group(0) for m in _LOAD_MARKER.finditer(text))
+        return list(dict.fromkeys(a or b for a, b in _ENV_REFERENCE.findall(markers)))
+    found: dict[str, None] = {}
+    for node in tree.find_all((jnodes.Getattr, jnodes.Getitem)):
+        owner = node.node
+        if not (isinstance(owner, jnodes.Name) and owner.name == "env"):
+            continue
+        if isinstance(node, jnodes.Getattr):
+            found[node.attr] = None
+        elif isinstance(node.arg, jnodes.Const) and isinstance(node.arg.value, str):
+            found[node.arg.value] = None
+    return list(found)
