@@ -1,0 +1,440 @@
+"""The HTTP consumer: one pooled ``httpx2.AsyncClient`` per consumed namespace.
+
+``call`` turns a consumed operation and its parameters into a JSON tree (or a typed
+``InvocationError``); ``forward`` proxies a REST ``forward`` request and streams the answer back.
+Timeouts: connect 5 s and a total deadline of 30 s by default (``consumer.timeout`` may change them).
+Retries: off by default; ``consumer.retry`` enables them for idempotent methods only.
+No secret (bind value, rendered credential, fetched token, environment value) ever appears in an
+error message or a log line.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import re
+import time
+import weakref
+from collections import ChainMap
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote_plus
+
+import anyio
+import httpx2
+
+from naftiko_runtime.consume.auth import Authenticator, AuthPlan
+from naftiko_runtime.consume.messages import (
+    parse_json,
+    redact_text,
+    redact_tree,
+    secret_forms,
+    upstream_message,
+)
+from naftiko_runtime.consume.request import (
+    DEFAULT_USER_AGENT,
+    Resolved,
+    build,
+    cookie_header,
+    encode_forward_path,
+    resolve_params,
+)
+from naftiko_runtime.errors import (
+    DecodeError,
+    InvocationError,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from naftiko_runtime.model import Consumer, Operation
+
+__all__ = ["HttpConsumer", "RetryPolicy", "Timeouts", "UpstreamResponse"]
+
+log = logging.getLogger("naftiko.consume")
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te",
+    "trailer", "trailers", "transfer-encoding", "upgrade",
+})
+DEFAULT_CONNECT = 5.0
+DEFAULT_TOTAL = 30.0
+MAX_RETRY_AFTER = 5.0
+_REASON_LENGTH = 120
+
+
+def _seconds(value: Any, default: float) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return default
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """connect and read limits plus a total deadline over the whole exchange (retries included)."""
+
+    connect: float = DEFAULT_CONNECT
+    read: float = DEFAULT_TOTAL
+    total: float = DEFAULT_TOTAL
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any] | None) -> Timeouts:
+        spec = spec or {}
+        total = _seconds(spec.get("total"), DEFAULT_TOTAL)
+        connect = min(_seconds(spec.get("connect"), DEFAULT_CONNECT), total)
+        read = min(_seconds(spec.get("read"), total), total)
+        return cls(connect=connect, read=read, total=total)
+
+    def for_httpx(self) -> httpx2.Timeout:
+        return httpx2.Timeout(connect=self.connect, read=self.read, write=self.read, pool=self.read)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 1
+    backoff: float = 0.2
+    statuses: frozenset[int] = frozenset({502, 503, 504})
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any] | None) -> RetryPolicy:
+        spec = spec or {}
+        attempts = spec.get("attempts", 1)
+        attempts = attempts if isinstance(attempts, int) and not isinstance(attempts, bool) else 1
+        backoff = spec.get("backoff", 0.2)
+        ok_backoff = isinstance(backoff, int | float) and not isinstance(backoff, bool) and backoff >= 0
+        statuses = spec.get("statuses")
+        return cls(
+            attempts=max(1, attempts),
+            backoff=float(backoff) if ok_backoff else 0.2,
+            statuses=frozenset(int(s) for s in statuses) if isinstance(statuses, list | tuple) else cls.statuses,
+        )
+
+    def delay(self, attempt: int) -> float:
+        """Backoff after failed attempt number ``attempt`` (1-based), doubled each time."""
+        return self.backoff * 2 ** (attempt - 1)
+
+
+def retry_after(response: httpx2.Response) -> float | None:
+    """The Retry-After header in seconds (number or HTTP date), capped at 5 s."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    return max(0.0, min(seconds, MAX_RETRY_AFTER))
+
+
+class _ClientLogRedactor(logging.Filter):
+    """httpx2 logs every request URL at INFO: redact the secrets of live consumers from those lines
+    (an API key placed in the query would otherwise be written to the log)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.consumers: weakref.WeakSet[HttpConsumer] = weakref.WeakSet()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        consumers = list(self.consumers)
+        if consumers and isinstance(record.args, tuple):
+            secrets: set[str] = set().union(*(c._secrets() for c in consumers))
+            names = {n for c in consumers for n in c._query_secret_names()}
+            record.args = tuple(_clean_url_arg(a, secrets, names) for a in record.args)
+        return True
+
+
+def _clean_url_arg(arg: Any, secrets: set[str], names: set[str]) -> Any:
+    if not isinstance(arg, httpx2.URL | str):
+        return arg
+    text = str(arg)
+    for name in names:
+        text = re.sub(rf"([?&]{re.escape(quote_plus(name))}=)[^&#]*", r"\1***", text)
+    return redact_text(text, secrets)
+
+
+_CLIENT_LOG_REDACTOR = _ClientLogRedactor()
+logging.getLogger("httpx2").addFilter(_CLIENT_LOG_REDACTOR)
+
+
+@dataclass(frozen=True)
+class UpstreamResponse:
+    status: int
+    headers: httpx2.Headers
+    content: bytes
+    content_type: str | None
+    elapsed_ms: float
+
+
+class HttpConsumer:
+    """A consumed HTTP API: builds, authenticates and sends its operations' requests."""
+
+    def __init__(
+        self, consumer: Consumer, *, variables: Mapping[str, Any] | None = None, base_uri: str | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None, user_agent: str = DEFAULT_USER_AGENT,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        self.consumer = consumer
+        self.variables: dict[str, Any] = dict(variables or {})
+        self.base_uri = base_uri or consumer.base_uri
+        self.user_agent = user_agent
+        self.timeouts = Timeouts.from_spec(consumer.timeout)
+        self.retry = RetryPolicy.from_spec(consumer.retry)
+        self.authenticator = Authenticator(consumer.authentication, clock=clock, client=self._require_client)
+        self._transport = transport
+        self._sleep = sleep
+        self._client: httpx2.AsyncClient | None = None
+        self._variable_secrets = secret_forms(self.variables.values())
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        if self._client is None:
+            self._client = httpx2.AsyncClient(
+                transport=self._transport, timeout=self.timeouts.for_httpx(), follow_redirects=False,
+                limits=httpx2.Limits(max_connections=100, max_keepalive_connections=20),
+                headers={"User-Agent": self.user_agent},
+            )
+            _CLIENT_LOG_REDACTOR.consumers.add(self)
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        _CLIENT_LOG_REDACTOR.consumers.discard(self)
+        if client is not None:
+            await client.aclose()
+
+    async def __aenter__(self) -> HttpConsumer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def _require_client(self) -> httpx2.AsyncClient:
+        if self._client is None:
+            raise RuntimeError(f"HttpConsumer {self.consumer.namespace!r} is not started")
+        return self._client
+
+    # ------------------------------------------------------------------ operations
+
+    def build_request(self, op: Operation, params: Mapping[str, Any]) -> httpx2.Request:
+        """The request of ``op`` without authentication. Raises ``InputError`` before any I/O."""
+        return build(self.consumer, op, params, variables=self.variables, base_uri=self.base_uri,
+                     user_agent=self.user_agent).request
+
+    async def send(self, op: Operation, params: Mapping[str, Any]) -> UpstreamResponse:
+        response, _ = await self._send(op, params)
+        return response
+
+    async def call(self, op: Operation, params: Mapping[str, Any]) -> Any:
+        """Send ``op``; a 2xx body becomes a JSON tree (None when empty), anything else an error."""
+        from naftiko_runtime.formats import convert
+
+        response, secrets = await self._send(op, params)
+        if not 200 <= response.status < 300:
+            raise self._status_error(op.ref, response, secrets)
+        if response.status == 204 or not response.content.strip():
+            return None
+        try:
+            return convert(response.content, op.output_raw_format, op.output_schema,
+                           content_type=response.content_type)
+        except DecodeError as exc:
+            raise DecodeError(redact_text(exc.message, secrets), operation=op.ref) from None
+
+    async def _send(self, op: Operation, params: Mapping[str, Any]) -> tuple[UpstreamResponse, set[str]]:
+        built = build(self.consumer, op, params, variables=self.variables, base_uri=self.base_uri,
+                      user_agent=self.user_agent)
+        plan = self.authenticator.plan(ChainMap(self.variables, dict(params)), operation=op.ref)
+        extra = [*built.secrets, *plan.secrets]
+        started = time.perf_counter()
+        response = await self._exchange(op.ref, built.request, plan, extra, stream=False)
+        elapsed = (time.perf_counter() - started) * 1000
+        secrets = self._secrets(extra)
+        log.debug("%s %s -> %d in %.1f ms", built.request.method,
+                  redact_text(str(response.request.url), secrets), response.status_code, elapsed)
+        upstream = UpstreamResponse(
+            status=response.status_code, headers=response.headers, content=response.content,
+            content_type=response.headers.get("content-type"), elapsed_ms=elapsed,
+        )
+        return upstream, secrets
+
+    def _status_error(self, ref: str, response: UpstreamResponse, secrets: set[str]) -> UpstreamError:
+        parsed = parse_json(response.content)
+        message = upstream_message(parsed, response.content) or httpx2.codes.get_reason_phrase(response.status)
+        body = redact_tree(parsed, secrets) if parsed is not None else None
+        error = UpstreamError(response.status, redact_text(message, secrets), operation=ref, body=body)
+        log.info("%s", error.message)
+        return error
+
+    # ------------------------------------------------------------------ forward
+
+    async def forward(
+        self, method: str, path: str, *, query: str, headers: Mapping[str, str],
+        body: AsyncIterator[bytes] | bytes | None,
+    ) -> tuple[int, list[tuple[str, str]], AsyncIterator[bytes], Callable[[], Awaitable[None]]]:
+        """Proxy one request to ``base_uri/path`` with this consumer's auth and consumes-level params.
+
+        Returns the status, the response headers without hop-by-hop ones, the raw body stream and
+        a function that closes it.
+        """
+        ref = self.consumer.namespace
+        resolved = resolve_params(list(self.consumer.input_parameters), {}, self.variables)
+        extra_query = httpx2.QueryParams(resolved.query) if resolved.query else None
+        url = self.base_uri.rstrip("/") + "/" + encode_forward_path(path)
+        query_text = "&".join(q for q in (query.lstrip("?"), str(extra_query or "")) if q)
+        if query_text:
+            url += "?" + query_text
+        plan = self.authenticator.plan(ChainMap(self.variables, {}), operation=ref)
+        replayable = body is None or isinstance(body, bytes)
+        if plan.resends and not replayable:  # digest/oauth2 may send the body twice: buffer it
+            body = b"".join([chunk async for chunk in body])  # type: ignore[union-attr]
+            replayable = True
+        try:
+            request = httpx2.Request(method.upper(), url, headers=self._forward_headers(headers, resolved),
+                                     content=body)
+        except (httpx2.InvalidURL, httpx2.UnsupportedProtocol) as exc:
+            raise InvocationError(f"could not build the forwarded request: {type(exc).__name__}",
+                                  operation=ref) from None
+        extra = [*resolved.secrets, *plan.secrets]
+        response = await self._exchange(ref, request, plan, extra, stream=True, replayable=replayable)
+        log.debug("forward %s %s -> %d", request.method, redact_text(str(response.request.url),
+                                                                      self._secrets(extra)), response.status_code)
+        dropped = HOP_BY_HOP | _connection_tokens(response.headers.get_list("connection"))
+        if response.is_stream_consumed:  # already read (in-memory transports): the bytes are decoded
+            dropped |= {"content-encoding", "content-length"}
+        out = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in dropped]
+        return response.status_code, out, _raw_body(response), response.aclose
+
+    def _forward_headers(self, inbound: Mapping[str, str], resolved: Resolved) -> list[tuple[str, str | bytes]]:
+        items = list(inbound.items())
+        dropped = HOP_BY_HOP | {"host", "content-length"}
+        dropped |= _connection_tokens(v for k, v in items if k.lower() == "connection")
+        configured = {name.lower() for name, _ in resolved.headers}
+        out = [(k, v) for k, v in items if k.lower() not in dropped and k.lower() not in configured]
+        out += resolved.headers
+        if resolved.cookies:
+            cookie = cookie_header(resolved.cookies)
+            existing = [v for k, v in out if k.lower() == "cookie"]
+            out = [(k, v) for k, v in out if k.lower() != "cookie"]
+            out.append(("Cookie", "; ".join([*existing, cookie])))
+        if not any(k.lower() == "user-agent" for k, _ in out):
+            out.append(("User-Agent", self.user_agent))
+        return [(k, _header_bytes(v)) for k, v in out]
+
+    # ------------------------------------------------------------------ the exchange
+
+    def _query_secret_names(self) -> list[str]:
+        spec = self.authenticator.spec or {}
+        placement = str(spec.get("placement") or "header").lower()
+        key = spec.get("key")
+        if self.authenticator.kind == "apikey" and placement == "query" and isinstance(key, str):
+            return [key]
+        return []
+
+    def _secrets(self, extra: Iterable[Any] = ()) -> set[str]:
+        return self._variable_secrets | secret_forms([*extra, *self.authenticator.tokens()])
+
+    async def _exchange(self, ref: str, request: httpx2.Request, plan: AuthPlan, extra: list[Any], *,
+                        stream: bool, replayable: bool = True) -> httpx2.Response:
+        """Send with retries under the total deadline; transport failures become typed errors."""
+        try:
+            with anyio.fail_after(self.timeouts.total):
+                return await self._attempts(ref, request, plan, extra, stream=stream, replayable=replayable)
+        except TimeoutError:
+            raise UpstreamTimeout(
+                f"{ref} did not answer within the total time limit of {self.timeouts.total:g} s", operation=ref
+            ) from None
+        except InvocationError as exc:  # raised inside an auth flow (token endpoint): may echo secrets
+            raise _redacted(exc, ref, self._secrets(extra)) from None
+
+    async def _attempts(self, ref: str, request: httpx2.Request, plan: AuthPlan, extra: list[Any], *,
+                        stream: bool, replayable: bool) -> httpx2.Response:
+        client = self._require_client()
+        policy = self.retry
+        attempts = policy.attempts if request.method in IDEMPOTENT and replayable else 1
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await client.send(request, auth=plan.auth, stream=stream)
+            except httpx2.TimeoutException as exc:
+                if attempt < attempts:
+                    await self._retry_wait(ref, attempt, attempts, type(exc).__name__, policy.delay(attempt))
+                    continue
+                raise self._timeout(ref, exc) from None
+            except httpx2.DecodingError:
+                raise DecodeError(f"{ref}: the response body could not be decompressed", operation=ref) from None
+            except httpx2.RequestError as exc:
+                if attempt < attempts and isinstance(exc, httpx2.TransportError):
+                    await self._retry_wait(ref, attempt, attempts, type(exc).__name__, policy.delay(attempt))
+                    continue
+                raise self._unavailable(ref, request, exc, extra) from None
+            if response.status_code in policy.statuses and attempt < attempts:
+                delay = retry_after(response)
+                await response.aclose()
+                await self._retry_wait(ref, attempt, attempts, f"HTTP {response.status_code}",
+                                       policy.delay(attempt) if delay is None else delay)
+                continue
+            return response
+
+    async def _retry_wait(self, ref: str, attempt: int, attempts: int, reason: str, delay: float) -> None:
+        log.info("%s: %s, retrying in %.2f s (attempt %d of %d)", ref, reason, delay, attempt + 1, attempts)
+        await self._sleep(delay)
+
+    def _timeout(self, ref: str, exc: httpx2.TimeoutException) -> UpstreamTimeout:
+        limits = {
+            httpx2.ConnectTimeout: ("connect", self.timeouts.connect),
+            httpx2.PoolTimeout: ("connection pool", self.timeouts.read),
+            httpx2.WriteTimeout: ("write", self.timeouts.read),
+        }
+        kind, limit = limits.get(type(exc), ("read", self.timeouts.read))
+        error = UpstreamTimeout(f"{ref} did not answer within the {kind} time limit of {limit:g} s", operation=ref)
+        log.info("%s", error.message)
+        return error
+
+    def _unavailable(self, ref: str, request: httpx2.Request, exc: Exception, extra: list[Any]) -> UpstreamUnavailable:
+        url = request.url
+        host = f"{url.host}:{url.port}" if url.port else url.host
+        reason = (str(exc).strip().splitlines() or [""])[0][:_REASON_LENGTH] or type(exc).__name__
+        message = redact_text(f"could not reach {host}: {reason}", self._secrets(extra))
+        log.info("%s: %s", ref, message)
+        return UpstreamUnavailable(message, operation=ref)
+
+
+def _header_bytes(value: str) -> str | bytes:
+    """Inbound header text (decoded as latin-1 by the server) back to its original bytes."""
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode()
+
+
+async def _raw_body(response: httpx2.Response) -> AsyncIterator[bytes]:
+    """The body exactly as received (still compressed if it was), or its bytes if already read."""
+    if response.is_stream_consumed:
+        yield response.content
+        return
+    async for chunk in response.aiter_raw():
+        yield chunk
+
+
+def _redacted(exc: InvocationError, ref: str, secrets: set[str]) -> InvocationError:
+    if isinstance(exc, UpstreamError):
+        body = redact_tree(exc.body, secrets) if exc.body is not None else None
+        return UpstreamError(exc.status, redact_text(exc.upstream_message, secrets),
+                             operation=exc.operation or ref, body=body)
+    if type(exc) in (UpstreamTimeout, UpstreamUnavailable, DecodeError, InvocationError):
+        return type(exc)(redact_text(exc.message, secrets), operation=exc.operation or ref)
+    return exc
+
+
+def _connection_tokens(values: Iterable[str]) -> set[str]:
+    """Header names listed in Connection headers: hop-by-hop for this exchange only."""
+    return {token.strip().lower() for value in values for token in value.split(",") if token.strip()}
