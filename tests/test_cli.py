@@ -1,0 +1,156 @@
+"""The command line: exit codes, output formats, `call` argument coercion, and the README's commands."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from naftiko_runtime.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+HMS = str(ROOT / "capabilities" / "hms-live-streams.yaml")
+ROOM = "665f1c2e9a1b2c3d4e5f6a7b"
+
+
+def invoke(*args: str, env: dict[str, str | None] | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_validate_accepts_every_shipped_capability_and_example() -> None:
+    code, _, err = invoke("validate", str(ROOT / "capabilities"), str(ROOT / "examples"))
+    assert code == 0, err
+    assert "valid" in err
+
+
+@pytest.fixture
+def broken(tmp_path: Path) -> Path:
+    text = Path(HMS).read_text(encoding="utf-8")
+    text = text.replace("call: live-streams.listlivestreams", "call: live-streams.listlivestream", 1)
+    text = text.replace("namespace: live-streams-mcp", "namespace: live-streams", 1)
+    path = tmp_path / "broken.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_validate_reports_every_problem_located_with_a_caret(broken: Path) -> None:
+    code, out, _ = invoke("validate", str(broken))
+    assert code == 1
+    headers = re.findall(r"^(\S+):(\d+):(\d+): (\w+)\[([\w-]+)\]", out, flags=re.M)
+    codes = {h[4] for h in headers}
+    assert {"unknown-call", "namespaces-unique"} <= codes
+    assert all(h[0] == str(broken) for h in headers)
+    lines = out.splitlines()
+    first = next(i for i, line in enumerate(lines) if "[unknown-call]" in line)
+    col = int(re.match(r".*?:\d+:(\d+):", lines[first]).group(1))
+    source, caret = lines[first + 1], lines[first + 2]
+    assert "listlivestream" in source
+    assert caret.index("^") == source.index("|") + 2 + col - 1
+    assert "did you mean `live-streams.listlivestreams`" in out
+
+
+def test_validate_json_and_github_formats(broken: Path) -> None:
+    code, out, _ = invoke("validate", "--format", "json", str(broken))
+    assert code == 1
+    items = json.loads(out)
+    assert {"file", "line", "column", "pointer", "severity", "code", "message"} <= set(items[0])
+    assert any(i["code"] == "unknown-call" and i["pointer"].endswith("/call") for i in items)
+    code, out, _ = invoke("validate", "--format", "github", str(broken))
+    assert code == 1
+    assert re.search(r"^::error file=.+,line=\d+,col=\d+,title=unknown-call::", out, flags=re.M)
+
+
+def test_strict_turns_warnings_into_errors(tmp_path: Path) -> None:
+    text = Path(HMS).read_text(encoding="utf-8").replace("baseUri: https://api.100ms.live/v2",
+                                                         "baseUri: https://api.100ms.live/v2/")
+    path = tmp_path / "slash.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert invoke("validate", str(path))[0] == 0
+    code, out, _ = invoke("validate", "--strict", str(path))
+    assert code == 1 and "error[consumes-baseuri-no-trailing-slash]" in out
+
+
+def test_usage_errors_exit_2() -> None:
+    assert invoke("validate")[0] == 2
+    assert invoke("validate", "does-not-exist.yaml")[0] == 2
+    assert invoke("validate", "--format", "xml", HMS)[0] == 2
+    assert invoke("call", HMS, "no-such-tool", "--sandbox")[0] == 2
+
+
+def test_schema_prints_a_2020_12_json_schema() -> None:
+    code, out, _ = invoke("schema")
+    assert code == 0
+    schema = json.loads(out)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_call_coerces_arguments_by_the_input_schema() -> None:
+    code, out, err = invoke("call", HMS, "hms-list-live-streams", "limit=10", f"room_id={ROOM}", "--sandbox")
+    assert code == 0, err
+    assert json.loads(out) == {"limit": 10, "data": [], "last": ""}
+
+
+def test_call_prints_an_error_result_and_exits_1() -> None:
+    code, out, _ = invoke("call", HMS, "hms-get-live-stream", "stream_id=ffffffffffffffffffffffff", "--sandbox")
+    assert code == 1
+    error = json.loads(out)
+    assert error["status"] == 404 and error["operation"] == "live-streams.getlivestream"
+
+
+def test_call_reports_bad_arguments_before_calling_upstream() -> None:
+    code, out, _ = invoke("call", HMS, "hms-list-live-streams", "limit=ten", "--sandbox")
+    assert code == 1
+    assert json.loads(out)["problems"][0]["pointer"] == "/limit"
+
+
+def test_live_mode_without_the_token_names_the_variable() -> None:
+    code, out, err = invoke("call", HMS, "hms-list-live-streams", env={"HMS_MANAGEMENT_TOKEN": None})
+    assert code == 1
+    assert "HMS_MANAGEMENT_TOKEN" in err and out == ""
+
+
+def test_list_names_every_tool() -> None:
+    code, out, _ = invoke("list", "--format", "json", HMS)
+    assert code == 0
+    names = {e["name"] for e in json.loads(out) if e["kind"] == "tool"}
+    assert {"hms-start-live-stream", "hms-stop-live-stream", "hms-send-timed-metadata",
+            "hms-list-live-streams", "hms-get-live-stream"} <= names
+
+
+def readme_commands() -> list[list[str]]:
+    """`naftiko ...` lines of the README that run offline and end (no `serve`)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S):
+        for line in block.splitlines():
+            line = line.split("  #")[0].strip()
+            if line.startswith("naftiko ") and " serve " not in f" {line} " and "..." not in line:
+                if "--sandbox" in line or line.split()[1] in ("validate", "schema", "list"):
+                    commands.append(shlex.split(line)[1:])
+    return commands
+
+
+@pytest.mark.parametrize("args", readme_commands(), ids=" ".join)
+def test_readme_commands_work(args: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    code, _, err = invoke(*args)
+    assert code == 0, err
+
+
+def test_readme_shows_the_two_setup_commands() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "pip install -e . && naftiko serve capabilities/hms-live-streams.yaml --sandbox" in text
+    assert "pip install -e '.[test]' && pytest" in text
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "pip install --quiet -e '.[test]'" in ci and "pytest" in ci
+
+
+@pytest.mark.skipif(shutil.which("naftiko") is None, reason="console script not installed")
+def test_console_script_is_installed() -> None:
+    assert Path(shutil.which("naftiko") or "").exists()

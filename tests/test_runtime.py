@@ -1,0 +1,279 @@
+"""The runtime executes tools the same way whatever adapter asks: wiring, steps, mocks, refs, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from naftiko_runtime.errors import BindingError, InputError, UpstreamError
+from naftiko_runtime.load import load_text
+from naftiko_runtime.model import Capability, McpExposure, Tool, build
+from naftiko_runtime.runtime import Runtime, lookup, render_value
+from naftiko_runtime.validate import check_documents
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def capability(text: str, tmp_path: Path | None = None) -> Capability:
+    path = (tmp_path or ROOT) / "capability.yaml"
+    doc = load_text(text, path)
+    errors = [d for d in check_documents([doc]) if d.severity == "error"]
+    assert not errors, [str(e) for e in errors]
+    return build(doc)
+
+
+def tool(cap: Capability, name: str) -> Tool:
+    return next(t for e in cap.exposures if isinstance(e, McpExposure) for t in e.tools if t.name == name)
+
+
+class Upstream:
+    """A recording fake upstream answering from a route table."""
+
+    def __init__(self, routes: dict[tuple[str, str], Any]) -> None:
+        self.routes = routes
+        self.requests: list[httpx2.Request] = []
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        self.requests.append(request)
+        answer = self.routes.get((request.method, request.url.path))
+        if answer is None:
+            return httpx2.Response(404, json={"message": f"no route {request.url.path}"})
+        if isinstance(answer, httpx2.Response):
+            return answer
+        return httpx2.Response(200, json=answer)
+
+    def transport(self) -> httpx2.MockTransport:
+        return httpx2.MockTransport(self)
+
+
+SHIPS = """
+naftiko: "1.0.0-alpha2"
+info: {label: Ships, description: Ship registry tools}
+binds:
+  - namespace: env
+    keys: {REGISTRY_TOKEN: TEST_REGISTRY_TOKEN}
+capability:
+  consumes:
+    - type: http
+      namespace: registry
+      baseUri: https://registry.example.test/v1
+      authentication: {type: bearer, token: "{{env.REGISTRY_TOKEN}}"}
+      resources:
+        - name: ships
+          path: /ships
+          operations:
+            - name: list-ships
+              method: GET
+              inputParameters:
+                - {name: status, in: query}
+        - name: ship
+          path: /ships/{{imo}}
+          operations:
+            - name: get-ship
+              method: GET
+  aggregates:
+    - label: Fleet
+      namespace: fleet
+      functions:
+        - name: find-ship
+          description: Look a ship up by IMO number.
+          semantics: {safe: true, idempotent: true}
+          inputParameters:
+            - {name: imo, type: string, description: IMO number}
+          call: registry.get-ship
+          with: {imo: fleet.imo}
+          outputParameters:
+            - type: object
+              properties:
+                name: {type: string, mapping: $.vessel_name}
+  exposes:
+    - type: mcp
+      namespace: shipyard
+      port: 9191
+      tools:
+        - name: get-ship
+          description: One ship.
+          inputParameters:
+            - {name: imo, type: string, description: IMO number}
+          call: registry.get-ship
+          with: {imo: shipyard.imo}
+          outputParameters:
+            - type: object
+              properties:
+                imo: {type: string, mapping: $.imo_number}
+                name: {type: string, mapping: $.vessel_name}
+                flag: {type: string, mapping: $.flag}
+        - name: list-active
+          description: Ships in service, with a fixed filter.
+          call: registry.list-ships
+          with: {status: active}
+        - name: ship-by-ref
+          ref: fleet.find-ship
+        - name: crew-summary
+          description: Ship and its captain, from two steps.
+          inputParameters:
+            - {name: imo, type: string, description: IMO number}
+          steps:
+            - {type: call, name: ship, call: registry.get-ship, with: {imo: shipyard.imo}}
+            - {type: call, name: fleet, call: registry.list-ships}
+            - type: lookup
+              name: captain
+              index: fleet
+              match: imo_number
+              lookupValue: $.ship.imo_number
+              outputParameters: [captain]
+          mappings:
+            - {targetName: ship.name, value: $.ship.vessel_name}
+            - {targetName: ship.captain, value: $.captain.captain}
+        - name: hello
+          description: A mock greeting.
+          inputParameters:
+            - {name: who, type: string, description: who to greet}
+          outputParameters:
+            - {name: greeting, type: string, value: "Hello, {{who}}!"}
+"""
+
+SHIP = {"imo_number": "IMO-1", "vessel_name": "Aurora", "flag": "NO"}
+FLEET = [{"imo_number": "IMO-0", "captain": "Ann"}, {"imo_number": "IMO-1", "captain": "Bo"}]
+
+
+def ships_upstream() -> Upstream:
+    return Upstream({("GET", "/v1/ships/IMO-1"): SHIP, ("GET", "/v1/ships"): FLEET})
+
+
+async def run(cap: Capability, name: str, args: dict[str, Any], upstream: Upstream,
+              env: dict[str, str] | None = None) -> Any:
+    env = {"TEST_REGISTRY_TOKEN": "s3cr3t-token"} if env is None else env
+    async with Runtime([cap], env=env, transports={"registry": upstream.transport()}) as runtime:
+        return await runtime.units[0].call_tool(tool(cap, name), args)
+
+
+@pytest.mark.anyio
+async def test_call_maps_outputs_and_sends_the_bound_token() -> None:
+    upstream = ships_upstream()
+    result = await run(capability(SHIPS), "get-ship", {"imo": "IMO-1"}, upstream)
+    assert result == {"imo": "IMO-1", "name": "Aurora", "flag": "NO"}
+    assert upstream.requests[0].headers["authorization"] == "Bearer s3cr3t-token"
+
+
+@pytest.mark.anyio
+async def test_literal_with_values_reach_the_query() -> None:
+    upstream = ships_upstream()
+    result = await run(capability(SHIPS), "list-active", {}, upstream)
+    assert result == FLEET  # nothing mapped: the raw body passes through
+    assert upstream.requests[0].url.params["status"] == "active"
+
+
+@pytest.mark.anyio
+async def test_ref_runs_the_aggregate_function_and_derives_hints() -> None:
+    cap = capability(SHIPS)
+    ref_tool = tool(cap, "ship-by-ref")
+    assert ref_tool.description == "Look a ship up by IMO number."
+    assert ref_tool.annotations["readOnlyHint"] is True and ref_tool.annotations["idempotentHint"] is True
+    assert ref_tool.input_schema["required"] == ["imo"]
+    assert await run(cap, "ship-by-ref", {"imo": "IMO-1"}, ships_upstream()) == {"name": "Aurora"}
+
+
+@pytest.mark.anyio
+async def test_steps_lookup_and_mappings_build_a_nested_result() -> None:
+    result = await run(capability(SHIPS), "crew-summary", {"imo": "IMO-1"}, ships_upstream())
+    assert result == {"ship": {"name": "Aurora", "captain": "Bo"}}
+
+
+@pytest.mark.anyio
+async def test_mock_tool_renders_without_any_upstream() -> None:
+    upstream = ships_upstream()
+    assert await run(capability(SHIPS), "hello", {"who": "crew"}, upstream) == {"greeting": "Hello, crew!"}
+    assert upstream.requests == []
+
+
+@pytest.mark.anyio
+async def test_bad_arguments_fail_before_any_upstream_call() -> None:
+    upstream = ships_upstream()
+    with pytest.raises(InputError) as caught:
+        await run(capability(SHIPS), "get-ship", {"imo": 7, "extra": True}, upstream)
+    assert upstream.requests == []
+    assert caught.value.operation == "get-ship"
+    assert [p["pointer"] for p in caught.value.problems] == ["/imo"]
+
+
+@pytest.mark.anyio
+async def test_missing_required_argument_is_reported() -> None:
+    with pytest.raises(InputError) as caught:
+        await run(capability(SHIPS), "get-ship", {}, ships_upstream())
+    assert "imo" in caught.value.problems[0]["message"]
+
+
+@pytest.mark.anyio
+async def test_upstream_failure_names_operation_status_and_message_without_the_token() -> None:
+    upstream = Upstream({("GET", "/v1/ships/IMO-9"): httpx2.Response(
+        403, json={"message": "token s3cr3t-token may not read IMO-9"})})
+    with pytest.raises(UpstreamError) as caught:
+        await run(capability(SHIPS), "get-ship", {"imo": "IMO-9"}, upstream)
+    error = caught.value
+    assert error.status == 403
+    assert error.operation == "registry.get-ship"
+    assert "may not read IMO-9" in str(error)
+    assert "s3cr3t-token" not in str(error) and "s3cr3t-token" not in json.dumps(error.as_dict())
+
+
+@pytest.mark.anyio
+async def test_every_missing_bind_variable_is_named_at_start() -> None:
+    with pytest.raises(BindingError) as caught:
+        await run(capability(SHIPS), "hello", {"who": "x"}, ships_upstream(), env={})
+    assert len(caught.value.missing) == 1
+    assert "TEST_REGISTRY_TOKEN" in caught.value.missing[0]  # the environment variable to set
+
+
+def test_a_whole_template_keeps_the_json_type_of_its_value() -> None:
+    context = {"ids": ["A", "B"], "n": 3, "name": "x"}
+    assert render_value("{{ids}}", context) == ["A", "B"]
+    assert render_value({"count": "{{n}}", "label": "n={{n}}"}, context) == {"count": 3, "label": "n=3"}
+    assert render_value("{{name}}", context) == "x"
+
+
+def test_lookup_matches_as_text_and_handles_lists_of_values() -> None:
+    index = [{"id": 1, "v": "a"}, {"id": "2", "v": "b"}]
+    assert lookup(index, "id", "1", ("v",)) == {"v": "a"}
+    assert lookup(index, "id", ["2", "9", 1], ("v",)) == [{"v": "b"}, {"v": "a"}]
+    assert lookup(index, "id", "9", ("v",)) is None
+
+
+HMS = ROOT / "capabilities" / "hms-live-streams.yaml"
+
+
+@pytest.mark.anyio
+async def test_sandbox_runs_the_bundled_capability_without_a_token() -> None:
+    cap = capability(HMS.read_text(encoding="utf-8"))
+    room = "665f1c2e9a1b2c3d4e5f6a7b"
+    async with Runtime([cap], env={}, sandbox=True) as runtime:
+        unit = runtime.units[0]
+        started = await unit.call_tool(tool(cap, "hms-start-live-stream"), {"room_id": room, "body": {}})
+        listed = await unit.call_tool(tool(cap, "hms-list-live-streams"), {"room_id": room})
+    assert started["room_id"] == room and started["status"] == "starting"
+    assert [s["id"] for s in listed["data"]] == [started["id"]]
+
+
+@pytest.mark.anyio
+async def test_upstream_override_replaces_the_base_uri() -> None:
+    cap = capability(HMS.read_text(encoding="utf-8"))
+    seen: list[str] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(str(request.url))
+        return httpx2.Response(200, json={"limit": 10, "data": [], "last": ""})
+
+    async with Runtime([cap], env={"HMS_MANAGEMENT_TOKEN": "tok-123"},
+                       upstreams={"live-streams": "http://127.0.0.1:1/v2"},
+                       transports={"live-streams": httpx2.MockTransport(handler)}) as runtime:
+        await runtime.units[0].call_tool(tool(cap, "hms-list-live-streams"), {"limit": 20})
+    assert seen == ["http://127.0.0.1:1/v2/live-streams?limit=20"]
