@@ -1,0 +1,472 @@
+"""Expose, REST: a ``type: rest`` exposure -> Starlette routes that call the runtime.
+
+A thin adapter: each request's inputs are read from the path, query, headers, cookies and body,
+coerced to their declared types and checked (every problem reported at once), then handed to
+``CapabilityRuntime.invoke``. Results are JSON; failures are RFC 9457 ``application/problem+json``.
+``forward`` resources stream the upstream response back unchanged. The only module that imports
+Starlette for REST.
+
+Deliberate differences from the reference engine: inputs are coerced and checked against ``type``
+and ``pattern``; cookies are read; ``forward`` keeps the query string; a body field missing from the
+request body is missing (the reference substitutes the whole body) unless it is the only body input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
+
+from naftiko_runtime.errors import InputError, InvocationError, UpstreamError
+from naftiko_runtime.mapping import compile_path
+from naftiko_runtime.model import Param, RestExposure, RestOperation, RestResource
+from naftiko_runtime.openapi import (
+    GREEDY_VARIABLE,
+    export_openapi,
+    is_input,
+    path_variables,
+    route_parameters,
+)
+from naftiko_runtime.runtime import render_value
+
+if TYPE_CHECKING:
+    from starlette.types import Lifespan
+
+    from naftiko_runtime.runtime import CapabilityRuntime
+
+__all__ = ["PROBLEM_TYPE_PREFIX", "build_rest_app", "build_rest_routes", "problem", "rest_exception_handlers"]
+
+logger = logging.getLogger("naftiko.rest")
+
+PROBLEM_TYPE_PREFIX = "urn:naftiko:problem:"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+_TITLES = {
+    "invalid-arguments": "Invalid arguments",
+    "upstream-error": "Upstream error",
+    "upstream-timeout": "Upstream timeout",
+    "upstream-unavailable": "Upstream unavailable",
+    "undecodable-response": "Undecodable upstream response",
+    "mapping-error": "Output mapping failed",
+    "invocation-error": "Invocation failed",
+    "not-found": "Not found",
+    "method-not-allowed": "Method not allowed",
+    "internal-error": "Internal error",
+}
+_HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te",
+    "trailer", "transfer-encoding", "upgrade",
+})
+_TEXT_SOURCES = ("path", "query", "header", "cookie")
+_INTEGER = re.compile(r"^[+-]?\d+$")
+_TRUE, _FALSE = frozenset({"true", "1"}), frozenset({"false", "0"})
+_MISSING = object()
+
+
+# ----------------------------------------------------------------------------------------------------
+# Problems (RFC 9457)
+# ----------------------------------------------------------------------------------------------------
+
+
+def problem(status: int, code: str, detail: str | None = None, *, headers: Mapping[str, str] | None = None,
+            **extra: Any) -> JSONResponse:
+    """An ``application/problem+json`` response: type, title, status, detail, plus extension members."""
+    body: dict[str, Any] = {"type": PROBLEM_TYPE_PREFIX + code, "title": _TITLES.get(code, code), "status": status}
+    if detail:
+        body["detail"] = detail
+    body["code"] = code
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_MEDIA_TYPE)
+
+
+def _error_problem(exc: InvocationError) -> JSONResponse:
+    """A runtime failure -> its problem. An upstream error status is passed on, as the reference does."""
+    status = exc.http_status
+    extra: dict[str, Any] = {"operation": exc.operation}
+    if isinstance(exc, UpstreamError):
+        extra["upstreamStatus"] = exc.status
+        status = exc.status if 400 <= exc.status <= 599 else 502
+    if isinstance(exc, InputError):
+        extra["errors"] = exc.problems
+    return problem(status, exc.kind, exc.message, **extra)
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+    detail = None if exc.detail in (None, "Not Found", "Method Not Allowed") else str(exc.detail)
+    if exc.status_code == 404 and detail is None:
+        detail = f"no route matches {request.method} {request.url.path}"
+    return problem(exc.status_code, code, detail, headers=exc.headers)
+
+
+def rest_exception_handlers() -> dict[Any, Callable[[Request, Exception], Awaitable[Response]]]:
+    """Exception handlers that render Starlette's 404/405 (and other HTTP errors) as problems."""
+    return {HTTPException: _http_exception}
+
+
+# ----------------------------------------------------------------------------------------------------
+# Input extraction
+# ----------------------------------------------------------------------------------------------------
+
+
+def _coerce_text(text: str | list[str], kind: str | None) -> tuple[Any, str | None]:
+    """A value read as text (path, query, header, cookie, form field) -> its declared type."""
+    if kind == "array":
+        if isinstance(text, list):
+            return text, None
+        stripped = text.strip()
+        if stripped.startswith("["):
+            try:
+                value = json.loads(stripped)
+            except ValueError:
+                return None, "must be a JSON array or comma-separated values"
+            return (value, None) if isinstance(value, list) else (None, "must be an array")
+        return ([part.strip() for part in stripped.split(",")] if stripped else []), None
+    if isinstance(text, list):
+        text = text[-1]
+    if kind == "integer":
+        return (int(text), None) if _INTEGER.match(text.strip()) else (None, "must be an integer")
+    if kind == "number":
+        try:
+            number = float(text)
+        except ValueError:
+            return None, "must be a number"
+        if not math.isfinite(number):
+            return None, "must be a finite number"
+        return (int(number) if _INTEGER.match(text.strip()) else number), None
+    if kind == "boolean":
+        lowered = text.strip().lower()
+        if lowered in _TRUE or lowered in _FALSE:
+            return lowered in _TRUE, None
+        return None, "must be true or false"
+    if kind == "object":
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return None, "must be a JSON object"
+        return (value, None) if isinstance(value, dict) else (None, "must be a JSON object")
+    return text, None
+
+
+def _check_json(value: Any, kind: str | None) -> tuple[Any, str | None]:
+    """A value read from a JSON body must already have its declared type (5.0 counts as an integer)."""
+    if kind in (None, "") or value is None:
+        return value, None
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "string" and isinstance(value, str):
+        return value, None
+    if kind == "integer" and numeric and float(value).is_integer():
+        return int(value), None
+    if kind == "number" and numeric:
+        return value, None
+    if kind == "boolean" and isinstance(value, bool):
+        return value, None
+    if kind == "array" and isinstance(value, list):
+        return value, None
+    if kind == "object" and isinstance(value, dict):
+        return value, None
+    article = "an" if kind[0] in "aeiou" else "a"
+    return None, f"must be {article} {kind}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Body:
+    """The request body, read once: JSON, or form fields (text, coerced like query values)."""
+
+    value: Any
+    textual: bool
+    error: str | None = None
+
+
+async def _read_body(request: Request) -> _Body:
+    raw = await request.body()
+    if not raw.strip():
+        return _Body(None, False)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "application/x-www-form-urlencoded":
+        fields: dict[str, Any] = {}
+        for key, value in parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True):
+            fields[key] = [*fields[key], value] if isinstance(fields.get(key), list) else (
+                [fields[key], value] if key in fields else value)
+        return _Body(fields, True)
+    try:
+        return _Body(json.loads(raw), False)
+    except ValueError:
+        return _Body(None, False, "the request body is not valid JSON")
+
+
+@dataclass(frozen=True, slots=True)
+class _Input:
+    """One route input, with its pattern and JSONPath compiled once."""
+
+    param: Param
+    pattern: re.Pattern[str] | None
+    path: Any  # a compiled JSONPath for body inputs with a `$...` value, else None
+
+    @classmethod
+    def of(cls, param: Param) -> _Input:
+        pattern = None
+        if param.pattern:
+            try:
+                pattern = re.compile(param.pattern)
+            except re.error:
+                logger.warning("ignoring the invalid pattern of input %r", param.name)
+        path = None
+        if param.in_ == "body" and isinstance(param.value, str) and param.value.strip().startswith("$"):
+            try:
+                path = compile_path(param.value)
+            except ValueError:
+                logger.warning("ignoring the invalid JSONPath of input %r", param.name)
+        return cls(param, pattern, path)
+
+
+class _Endpoint:
+    """One route path (every resource declaring it): picks the operation by method, reads the inputs,
+    invokes, renders."""
+
+    def __init__(self, exposure: RestExposure, resources: list[RestResource], unit: CapabilityRuntime,
+                 auth: Any, aliases: Mapping[str, str]) -> None:
+        self.unit = unit
+        self.auth = auth
+        self.aliases = aliases  # Starlette-safe path parameter name -> declared name
+        self.path = resources[0].path
+        self.operations: dict[str, tuple[RestOperation, tuple[_Input, ...]]] = {}
+        for resource in resources:
+            for op in resource.operations:
+                params = route_parameters(exposure, resource, op, unit.capability.functions)
+                self.operations.setdefault(op.method, (op, tuple(_Input.of(p) for p in params)))
+        self.forward = next((r.forward for r in resources if r.forward is not None), None)
+        methods = list(self.operations)
+        if "GET" in methods:
+            methods.append("HEAD")
+        if self.forward is not None:
+            methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+        self.allow = ", ".join(dict.fromkeys(methods))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        response = await self.respond(request)
+        await response(scope, receive, send)
+
+    async def respond(self, request: Request) -> Response:
+        if self.auth is not None:
+            denied = await self.auth.check(request)
+            if denied is not None:
+                return denied
+        values = {self.aliases.get(k, k): v for k, v in request.path_params.items()}
+        method = request.method
+        entry = self.operations.get(method) or (self.operations.get("GET") if method == "HEAD" else None)
+        if entry is None:
+            if self.forward is not None:
+                return await self._forward(request, values)
+            return problem(405, "method-not-allowed", f"{method} is not allowed on {request.url.path}",
+                           headers={"Allow": self.allow})
+        operation, inputs = entry
+        name = operation.name or f"{operation.method} {self.path}"
+        try:
+            arguments = await self._arguments(request, values, inputs, name)
+            result = await self.unit.invoke(operation.invocable, arguments, operation=name)
+            return Response(status_code=204) if result is None else JSONResponse(result)
+        except InvocationError as exc:
+            return _error_problem(exc)
+        except Exception as exc:  # a bug must not take the server down nor leak internals
+            logger.error("route %s failed: %s", name, type(exc).__name__)
+            logger.debug("route %s failure", name, exc_info=True)
+            return problem(500, "internal-error", "the operation failed unexpectedly", operation=name)
+
+    async def _arguments(self, request: Request, values: Mapping[str, Any], inputs: tuple[_Input, ...],
+                         operation: str) -> dict[str, Any]:
+        """Every input, coerced and checked; raises InputError listing every problem."""
+        arguments: dict[str, Any] = {}
+        constants: dict[str, Any] = {}
+        problems: list[dict[str, Any]] = []
+        body: _Body | None = None
+        body_inputs = [i for i in inputs if i.param.in_ == "body" and is_input(i.param)]
+        for item in inputs:
+            param = item.param
+            where = param.in_ or "query"
+            if not is_input(param):
+                constants[param.name] = param.value
+                continue
+            textual = where in _TEXT_SOURCES
+            if where == "body":
+                if body is None:
+                    body = await _read_body(request)
+                    if body.error:
+                        problems.append({"in": "body", "name": None, "message": body.error})
+                if body.error:
+                    continue
+                raw = self._from_body(item, body.value, len(body_inputs) == 1)
+                textual = body.textual
+            else:
+                raw = self._from_request(request, values, param, where)
+            label = f"{where} parameter '{param.name}'" if where != "body" else f"body field '{param.name}'"
+            if raw is _MISSING or raw is None:
+                if param.required:
+                    problems.append({"in": where, "name": param.name, "message": f"{label} is required"})
+                continue
+            value, error = _coerce_text(raw, param.type) if textual else _check_json(raw, param.type)
+            if error is None and item.pattern is not None and isinstance(value, str) \
+                    and not item.pattern.search(value):
+                error = f"does not match the pattern {param.pattern}"
+            if error is not None:
+                problems.append({"in": where, "name": param.name, "message": f"{label} {error}"})
+                continue
+            arguments[param.name] = value
+        if problems:
+            raise InputError(problems, operation=operation)
+        # Constants may be templates over the bind variables and the caller's inputs; callers cannot set them.
+        context = self.unit.context(arguments)
+        arguments.update({name: render_value(value, context) for name, value in constants.items()})
+        return arguments
+
+    @staticmethod
+    def _from_request(request: Request, values: Mapping[str, Any], param: Param, where: str) -> Any:
+        if where == "path":
+            return values.get(param.name, _MISSING)
+        if where == "query":
+            found = request.query_params.getlist(param.name)
+            if not found:
+                return _MISSING
+            return found if param.type == "array" and len(found) > 1 else found[-1]
+        if where == "header":
+            return request.headers.get(param.name, _MISSING)
+        if where == "cookie":
+            return request.cookies.get(param.name, _MISSING)
+        return _MISSING
+
+    @staticmethod
+    def _from_body(item: _Input, body: Any, only: bool) -> Any:
+        """A JSONPath ``value`` selects; else the field of that name; else, for the only body input
+        that wants a structure (or when the body is not an object), the whole body."""
+        if body is None:
+            return _MISSING
+        if item.path is not None:
+            found = item.path.find(body)
+            return _MISSING if found is None else found
+        if isinstance(body, dict) and item.param.name in body:
+            return body[item.param.name]
+        wants_whole = item.param.type in (None, "object", "array") or not isinstance(body, dict)
+        return body if only and wants_whole else _MISSING
+
+    # ------------------------------------------------------------------ forward
+
+    async def _forward(self, request: Request, values: Mapping[str, Any]) -> Response:
+        forward = self.forward or {}
+        target = str(forward.get("targetNamespace", ""))
+        consumer = self.unit.consumers.get(target)
+        if consumer is None:
+            return problem(502, "upstream-unavailable", f"no consumed namespace {target!r} to forward to")
+        trusted = {str(h).lower() for h in forward.get("trustedHeaders") or ()}
+        headers: dict[str, str] = {}
+        for key, value in request.headers.items():
+            if key.lower() in trusted:
+                headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        path = str(values.get(GREEDY_VARIABLE, ""))
+        body = request.stream() if request.method not in ("GET", "HEAD", "OPTIONS", "DELETE") else None
+        try:
+            status, upstream_headers, chunks, aclose = await consumer.forward(
+                request.method, path, query=request.url.query, headers=headers, body=body)
+        except InvocationError as exc:
+            if exc.operation is None:
+                exc.operation = f"forward {target}"
+            return _error_problem(exc)
+        passed = [(k, v) for k, v in _header_items(upstream_headers) if k.lower() not in _HOP_BY_HOP]
+        # aclose runs when the body is done (or broke); the background task covers a body never started.
+        response = StreamingResponse(_guarded(chunks, aclose), status_code=status,
+                                     background=BackgroundTask(aclose))
+        response.raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in passed]
+        return response
+
+
+def _header_items(headers: Any) -> list[tuple[str, str]]:
+    """Headers as (name, value) pairs, keeping repeated names (Set-Cookie)."""
+    if hasattr(headers, "multi_items"):
+        return list(headers.multi_items())
+    if isinstance(headers, Mapping):
+        return [(str(k), str(v)) for k, v in headers.items()]
+    return [(str(k), str(v)) for k, v in headers]
+
+
+async def _guarded(chunks: AsyncIterator[bytes], aclose: Callable[[], Awaitable[None]]) -> AsyncIterator[bytes]:
+    """Stop quietly if the upstream breaks mid-stream (the status line is already sent); always close."""
+    try:
+        async for chunk in chunks:
+            yield chunk
+    except Exception as exc:  # the upstream connection broke or timed out mid-body
+        logger.warning("forwarded response interrupted: %s", type(exc).__name__)
+    finally:
+        await aclose()
+
+
+# ----------------------------------------------------------------------------------------------------
+# Routes and app
+# ----------------------------------------------------------------------------------------------------
+
+
+def _starlette_path(path: str) -> tuple[str, dict[str, str]]:
+    """``/ships/{{imo}}/{path}`` -> ``/ships/{p0}/{p1:path}`` plus the alias map (Starlette names
+    must be identifiers; ours may hold hyphens)."""
+    aliases: dict[str, str] = {}
+    text = path.strip()
+    if not text.startswith("/"):
+        text = "/" + text
+    for index, name in enumerate(path_variables(text)):
+        alias = f"p{index}"
+        aliases[alias] = name
+        converter = ":path" if name == GREEDY_VARIABLE else ""
+        text = re.sub(r"\{\{?\s*" + re.escape(name) + r"\s*\}?\}", "{" + alias + converter + "}", text)
+    return text, aliases
+
+
+def _inbound_auth(exposure: RestExposure, unit: CapabilityRuntime) -> Any:
+    """The exposure's inbound checker (shared with MCP); raises AuthConfigError when unenforceable."""
+    if not exposure.authentication:
+        return None
+    from naftiko_runtime.expose.auth import InboundAuth
+
+    return InboundAuth.from_spec(dict(exposure.authentication), unit.variables)
+
+
+def build_rest_routes(exposure: RestExposure, unit: CapabilityRuntime) -> list[BaseRoute]:
+    """The routes of one REST exposure: one per resource path, then ``GET /openapi.json``."""
+    auth = _inbound_auth(exposure, unit)
+    grouped: dict[str, tuple[dict[str, str], list[RestResource]]] = {}
+    for resource in exposure.resources:  # resources declaring the same path share one route
+        path, aliases = _starlette_path(resource.path)
+        grouped.setdefault(path, (aliases, []))[1].append(resource)
+    routes: list[BaseRoute] = [
+        Route(path, _Endpoint(exposure, resources, unit, auth, aliases), name=resources[0].name or None)
+        for path, (aliases, resources) in grouped.items()
+    ]
+    document: dict[str, Any] = {}
+
+    async def openapi(request: Request) -> Response:
+        if not document:
+            document.update(export_openapi(unit.capability, exposure.namespace))
+        return JSONResponse(document)
+
+    routes.append(Route("/openapi.json", openapi, methods=["GET"], name=f"{exposure.namespace}-openapi"))
+    if auth is not None:
+        routes.extend(auth.routes())  # unauthenticated helpers, e.g. RFC 9728 metadata for oauth2
+    return routes
+
+
+def build_rest_app(entries: list[tuple[RestExposure, CapabilityRuntime]], *,
+                   lifespan: Lifespan[Any] | None = None) -> Starlette:
+    """A Starlette app serving these REST exposures, with 404/405 as problems."""
+    routes = [route for exposure, unit in entries for route in build_rest_routes(exposure, unit)]
+    return Starlette(routes=routes, exception_handlers=rest_exception_handlers(), lifespan=lifespan)
