@@ -130,9 +130,9 @@ def readme_commands() -> list[list[str]]:
     for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S):
         for line in block.splitlines():
             line = line.split("  #")[0].strip()
-            if line.startswith("naftiko ") and " serve " not in f" {line} " and "..." not in line:
-                if "--sandbox" in line or line.split()[1] in ("validate", "schema", "list"):
-                    commands.append(shlex.split(line)[1:])
+            runnable = line.startswith("naftiko ") and " serve " not in f" {line} " and "..." not in line
+            if runnable and ("--sandbox" in line or line.split()[1] in ("validate", "schema", "list")):
+                commands.append(shlex.split(line)[1:])
     return commands
 
 
