@@ -7,7 +7,9 @@ Each value is available to templates as ``VAR`` and as ``namespace.VAR``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +38,9 @@ def resolve_binds(binds: Iterable[Bind], env: Mapping[str, str], *,
             if value is None and defaults and var in defaults:
                 value = defaults[var]
             if value is None:
-                missing.append(var if bind.location is None else f"{var} (key '{key}' in {bind.location})")
+                missing.append(_describe_missing(bind, var, key))
                 continue
-            secret = Secret(value if isinstance(value, str) else json.dumps(value))
+            secret = Secret(_text(value))
             values[var] = secret
             values[f"{bind.namespace}.{var}"] = secret
     if missing or problems:
@@ -46,11 +48,29 @@ def resolve_binds(binds: Iterable[Bind], env: Mapping[str, str], *,
     return values
 
 
+def _text(value: Any) -> str:
+    """Bind values are text: numbers and booleans as JSON spells them, dates as written (ISO)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, date):
+        return value.isoformat()
+    return json.dumps(value, default=str)
+
+
+def _describe_missing(bind: Bind, var: str, key: str) -> str:
+    """The variable, and what to set when that is another name: never a value."""
+    if bind.location is not None:
+        return f"{var} (key '{key}' in {bind.location})"
+    return var if key == var else f"{var} (environment variable {key})"
+
+
 def _source(bind: Bind, env: Mapping[str, str]) -> tuple[Mapping[str, Any], str | None]:
     """Where a bind's keys are looked up: the environment, or a JSON/YAML file."""
     if bind.location is None:
         return env, None
     if not bind.location.startswith("file://"):
+        if "://" not in bind.location:
+            return {}, f"bind '{bind.namespace}': location must be a URI such as file:///./secrets.yaml"
         scheme = bind.location.split("://", 1)[0]
         return {}, f"bind '{bind.namespace}': {scheme}:// locations are not supported (use file:// or env)"
     path = _find(bind.location, bind.base_dir)
@@ -76,15 +96,43 @@ def _find(location: str, base_dir: Path) -> Path | None:
 
 
 def load_env_file(path: str | Path) -> dict[str, str]:
-    """``KEY=VALUE`` lines (``export`` prefix, quotes and ``#`` comments allowed)."""
+    """``KEY=VALUE`` lines: ``export`` prefix, single or double quotes, ``#`` comments (whole-line or
+    after an unquoted value), blank lines. Later lines win. Malformed lines are skipped."""
     result: dict[str, str] = {}
-    for raw in Path(path).read_text(encoding="utf-8").splitlines():
+    for raw in Path(path).read_text(encoding="utf-8-sig").splitlines():
         line = raw.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        result[key.strip()] = value
+        if line.startswith("export") and line[6:7].isspace():
+            line = line[6:].lstrip()
+        key, _, value = line.partition("=")
+        key = key.strip()
+        if _ENV_NAME.match(key):
+            result[key] = _env_value(value.strip())
     return result
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
+
+
+def _env_value(value: str) -> str:
+    if value[:1] == "'":
+        end = value.find("'", 1)
+        return value[1:end] if end > 0 else value  # single quotes are literal
+    if value[:1] == '"':
+        out: list[str] = []
+        i = 1
+        while i < len(value):
+            char = value[i]
+            if char == "\\" and i + 1 < len(value):
+                out.append(_ESCAPES.get(value[i + 1], "\\" + value[i + 1]))
+                i += 2
+                continue
+            if char == '"':
+                return "".join(out)
+            out.append(char)
+            i += 1
+        return value  # no closing quote: keep the text as written
+    comment = re.search(r"\s#", value)
+    return (value[: comment.start()] if comment else value).rstrip()

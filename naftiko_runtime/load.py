@@ -37,8 +37,10 @@ CODES = {
     "feature-not-in-version": "a field used under a version that does not define it",
     "import-not-found": "an imported consumes file could not be read",
     "import-namespace-not-found": "the imported file has no consumes with that namespace",
+    "import-cycle": "an import leads back to a file that is already being imported",
+    "yaml-unsupported": "YAML that is not plain data: custom tags, recursive or exploding aliases, bad merges",
     "load-time-template": "a `<<...>>` load-time template could not be rendered",
-    "file-not-found": "a capability path does not exist",
+    "file-not-found": "a capability path does not exist or cannot be read",
 }
 
 # Fields that appeared in 1.0.0-alpha2: (JSON pointer pattern with * wildcards, description).
@@ -111,13 +113,22 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path], list[
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()))
+            found.extend(p for p in _yaml_files(path) if p not in found)
         elif path.is_file():
             explicit.append(path)
         else:
             problems.append(Diagnostic("file-not-found", Severity.ERROR, f"no such file or folder: {raw}",
                                        Location(str(raw), "", 1, 1)))
     return explicit, found, problems
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    """``*.yaml``/``*.yml`` below ``folder``, skipping hidden folders and files (.git, .venv...)."""
+    return sorted(
+        p for p in folder.rglob("*")
+        if p.suffix in (".yaml", ".yml") and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        and p.is_file()
+    )
 
 
 def load_paths(paths: Iterable[str | Path], *, env: Mapping[str, str] | None = None,
@@ -147,18 +158,44 @@ def _looks_like_capability(text: str) -> bool:
 
 def load_file(path: Path, *, env: Mapping[str, str] | None = None, strict_env: bool = False) -> Document:
     """Parse, detect the version, normalise and inline imports. Never raises on bad input."""
+    return _load_file(Path(path), env, strict_env, ())
+
+
+def _load_file(path: Path, env: Mapping[str, str] | None, strict_env: bool, chain: tuple[Path, ...]) -> Document:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
         src = SourceDoc(file=str(path), text="")
         return Document(path, src, diagnostics=[Diagnostic(
-            "file-not-found", Severity.ERROR, f"cannot read {path}: {exc.strerror or exc}",
+            "file-not-found", Severity.ERROR, f"cannot read {path}: {exc.strerror or type(exc).__name__}",
             Location(str(path), "", 1, 1))])
-    return load_text(text, path, env=env, strict_env=strict_env)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return _undecodable(path, raw, exc)
+    return _load_text(text, path, env, strict_env, chain)
+
+
+def _undecodable(path: Path, raw: bytes, exc: UnicodeDecodeError) -> Document:
+    """Not UTF-8: say where the first bad byte is. The text keeps replacements so folders still spot it."""
+    before = raw[: exc.start].decode("utf-8", errors="replace")
+    line = before.count("\n") + 1
+    col = len(before) - (before.rfind("\n") + 1) + 1
+    text = raw.decode("utf-8", errors="replace").removeprefix("\ufeff")
+    message = f"the file is not UTF-8: byte 0x{raw[exc.start]:02x} cannot be decoded"
+    return Document(path, SourceDoc(file=str(path), text=text), diagnostics=[Diagnostic(
+        "yaml-syntax", Severity.ERROR, message, Location(str(path), "", line, col),
+        hint="save the file as UTF-8")])
 
 
 def load_text(text: str, path: Path, *, env: Mapping[str, str] | None = None,
               strict_env: bool = False) -> Document:
+    """Like ``load_file`` for text already in memory; imports are resolved against ``path``'s folder."""
+    return _load_text(text, Path(path), env, strict_env, ())
+
+
+def _load_text(text: str, path: Path, env: Mapping[str, str] | None, strict_env: bool,
+               chain: tuple[Path, ...]) -> Document:
     source, diagnostics = parse(text, str(path))
     doc = Document(path, source, diagnostics=list(diagnostics))
     if source.data is None:
@@ -172,8 +209,15 @@ def load_text(text: str, path: Path, *, env: Mapping[str, str] | None = None,
     doc.data = _normalise(doc, data)
     doc.kind = "capability" if "capability" in doc.data else "consumes"
     _check_version_features(doc)
-    _inline_imports(doc, env)
+    _inline_imports(doc, env, strict_env, (*chain, _identity(path)))
     return doc
+
+
+def _identity(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except OSError:
+        return path.absolute()
 
 
 def _detect_version(doc: Document, data: dict[str, Any]) -> bool:
@@ -190,6 +234,11 @@ def _detect_version(doc: Document, data: dict[str, Any]) -> bool:
             hint=f"add `naftiko: \"{CURRENT_VERSION}\"` as the first line"))
         return False
     declared = data["naftiko"]
+    if declared is None or declared == "":
+        doc.diagnostics.append(doc.diag(
+            "missing-version", "the `naftiko` key has no version", "/naftiko", key=True,
+            hint=f"write `naftiko: \"{CURRENT_VERSION}\"`"))
+        return False
     if isinstance(declared, dict):
         doc.diagnostics.append(doc.diag(
             "legacy-catalog",
@@ -255,17 +304,24 @@ def _collect_templated(node: Any, pointer: str, out: set[str]) -> None:
 
 def _normalise(doc: Document, data: dict[str, Any]) -> dict[str, Any]:
     """Bring 0.5 and alpha1 documents into the alpha2 shape (the model reads only that)."""
-    if doc.version != "0.5" or "externalRefs" not in data:
-        return data
     data = dict(data)
-    binds = []
-    for ref in data.pop("externalRefs") or []:
+    data["naftiko"] = doc.version  # `naftiko: 0.5` written unquoted is a float
+    refs = data.get("externalRefs")
+    if doc.version != "0.5" or not isinstance(refs, list):
+        return data
+    del data["externalRefs"]
+    binds = list(data.get("binds") or []) if isinstance(data.get("binds"), list) else []
+    for j, ref in enumerate(refs):
         if isinstance(ref, dict):
             bind = {"namespace": ref.get("name"), "keys": ref.get("keys") or {}}
+            if ref.get("description"):
+                bind["description"] = ref["description"]
             if ref.get("uri"):
                 bind["location"] = ref["uri"]
+            # Diagnostics about the bind point at the externalRefs entry it came from.
+            doc.origins.append(Origin(join("/binds", len(binds)), doc.source, join("/externalRefs", j)))
             binds.append(bind)
-    data["binds"] = data.get("binds", []) + binds
+    data["binds"] = binds
     return data
 
 
@@ -311,7 +367,8 @@ def resolve_location(location: str, base: Path) -> Path:
     return path if path.is_absolute() else base / path
 
 
-def _inline_imports(doc: Document, env: Mapping[str, str] | None) -> None:
+def _inline_imports(doc: Document, env: Mapping[str, str] | None, strict_env: bool,
+                    chain: tuple[Path, ...]) -> None:
     """Replace each ``{location, import, as}`` consumes entry with the adapter it names."""
     for container in ("/capability/consumes", "/consumes"):
         parent = doc.data.get("capability", {}) if container.startswith("/capability") else doc.data
@@ -321,13 +378,13 @@ def _inline_imports(doc: Document, env: Mapping[str, str] | None) -> None:
         for i, entry in enumerate(entries):
             if isinstance(entry, dict) and "location" in entry and "import" in entry:
                 pointer = join(container, i)
-                imported = _import_one(doc, entry, pointer, env)
+                imported = _import_one(doc, entry, pointer, env, strict_env, chain)
                 if imported is not None:
                     entries[i] = imported
 
 
-def _import_one(doc: Document, entry: dict[str, Any], pointer: str,
-                env: Mapping[str, str] | None) -> dict[str, Any] | None:
+def _import_one(doc: Document, entry: dict[str, Any], pointer: str, env: Mapping[str, str] | None,
+                strict_env: bool, chain: tuple[Path, ...]) -> dict[str, Any] | None:
     name = str(entry["import"])
     alias = str(entry.get("as") or name)
     path = resolve_location(str(entry["location"]), doc.path.parent)
@@ -338,7 +395,14 @@ def _import_one(doc: Document, entry: dict[str, Any], pointer: str,
             join(pointer, "location"), severity=Severity.WARNING,
             hint="paths are relative to this capability's folder"))
         return None
-    shared = load_file(path, env=env)
+    if _identity(path) in chain:
+        doc.unresolved_imports.add(alias)
+        trail = " -> ".join(p.name for p in (*chain, _identity(path)))
+        doc.diagnostics.append(doc.diag(
+            "import-cycle", f"importing {entry['location']} leads back to a file being imported ({trail})",
+            join(pointer, "location"), hint="shared consumes files should not import the files that use them"))
+        return None
+    shared = _load_file(path, env, strict_env, chain)
     doc.diagnostics.extend(d for d in shared.diagnostics if d.code != "import-not-found")
     candidates = shared.data.get("consumes") if isinstance(shared.data, dict) else None
     for j, adapter in enumerate(candidates or []):
@@ -347,7 +411,7 @@ def _import_one(doc: Document, entry: dict[str, Any], pointer: str,
             result["namespace"] = alias
             if entry.get("description") and "description" not in result:
                 result["description"] = entry["description"]
-            doc.origins.append(Origin(pointer, shared.source, f"/consumes/{j}"))
+            _adopt_origins(doc, shared, pointer, f"/consumes/{j}")
             return result
     names = [a.get("namespace") for a in candidates or [] if isinstance(a, dict)]
     doc.unresolved_imports.add(alias)
@@ -355,3 +419,12 @@ def _import_one(doc: Document, entry: dict[str, Any], pointer: str,
         "import-namespace-not-found", f"{entry['location']} has no consumes with namespace '{name}'",
         join(pointer, "import"), hint=_closest(name, [str(n) for n in names if n])))
     return None
+
+
+def _adopt_origins(doc: Document, shared: Document, pointer: str, shared_pointer: str) -> None:
+    """Map ``pointer`` to the shared file, then any nested import inside it (more specific, so later)."""
+    doc.origins.append(Origin(pointer, shared.source, shared_pointer))
+    for origin in shared.origins:
+        if origin.prefix == shared_pointer or origin.prefix.startswith(shared_pointer + "/"):
+            doc.origins.append(Origin(pointer + origin.prefix[len(shared_pointer):], origin.source,
+                                      origin.source_prefix))

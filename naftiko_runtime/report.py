@@ -21,20 +21,29 @@ def format_text(diagnostics: Iterable[Diagnostic], line_of: Callable[[str, int],
     out: list[str] = []
     for d in diagnostics:
         loc = d.location
-        out.append(f"{loc}: {effective(d, strict)}[{d.code}] {d.message}")
+        out.append(f"{loc}: {effective(d, strict)}[{d.code}] {_one_line(d.message)}")
         source = line_of(loc.file, loc.line)
+        if loc.line == 1:
+            source = source.removeprefix("\ufeff")  # columns do not count a byte-order mark
         if source:
             gutter = f"{loc.line:>5} | "
             out.append(gutter + source)
             out.append(" " * (len(gutter) - 2) + "| " + _caret_pad(source, loc.col) + "^")
         if d.hint:
-            out.append(f"      = hint: {d.hint}")
+            out.append(f"      = hint: {_one_line(d.hint)}")
     return "\n".join(out)
 
 
 def _caret_pad(source: str, col: int) -> str:
-    """Spaces up to the column, keeping tabs so the caret lines up."""
-    return "".join(c if c == "\t" else " " for c in source[: max(col - 1, 0)])
+    """Spaces up to the column, keeping tabs so the caret lines up (past the end: plain spaces)."""
+    width = max(col - 1, 0)
+    head = source[:width]
+    return "".join(c if c == "\t" else " " for c in head) + " " * (width - len(head))
+
+
+def _one_line(text: str) -> str:
+    """Each diagnostic keeps to its lines, whatever a message carries."""
+    return " ".join(text.splitlines()) if "\n" in text or "\r" in text else text
 
 
 def format_json(diagnostics: Iterable[Diagnostic], *, strict: bool = False) -> str:
