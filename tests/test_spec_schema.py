@@ -151,3 +151,13 @@ def test_every_alpha2_field_and_enum_value_is_covered() -> None:
                 if name.startswith(("MappedOutputParameter", "OrchestratedOutputParameter", "OperationStep")):
                     continue  # discriminators: the union lists the values
                 assert set(spec["enum"]) <= allowed, (name, field)
+
+
+def test_the_committed_editor_schema_is_what_naftiko_schema_prints() -> None:
+    from pathlib import Path
+
+    from naftiko_runtime.spec import schema_json
+
+    committed = Path(__file__).resolve().parents[1] / "schemas" / "naftiko.schema.json"
+    assert committed.read_text(encoding="utf-8").strip() == schema_json().strip(), (
+        "run `naftiko schema > schemas/naftiko.schema.json`")
