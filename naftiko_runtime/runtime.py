@@ -136,7 +136,7 @@ class CapabilityRuntime:
                 outputs[step.name] = project_consumed_outputs(named, last) if named else last
                 params[step.name] = outputs[step.name]
             elif step.type == "lookup":
-                found = lookup(outputs.get(step.index or ""), step.match or "",
+                found = lookup(index_entries(outputs.get(step.index or "")), step.match or "",
                                self._lookup_value(step.lookup_value, outputs, params), step.output_parameters)
                 if found is not None:
                     outputs[step.name] = found
@@ -274,6 +274,16 @@ def dot_path(data: Any, path: str) -> Any:
 def as_text(value: Any) -> str:
     """How a lookup compares values: strings as-is, everything else as JSON text."""
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def index_entries(output: Any) -> Any:
+    """What a lookup searches: the step's array output or, an extension of ours, the one array of a
+    projection such as ``{streams: [...]}`` (APIs that wrap lists in an envelope)."""
+    if isinstance(output, Mapping):
+        arrays = [v for v in output.values() if isinstance(v, list)]
+        if len(arrays) == 1:
+            return arrays[0]
+    return output
 
 
 def lookup(index: Any, match: str, value: Any, fields: tuple[str, ...]) -> Any:

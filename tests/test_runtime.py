@@ -12,7 +12,7 @@ import pytest
 from naftiko_runtime.errors import BindingError, InputError, UpstreamError
 from naftiko_runtime.load import load_text
 from naftiko_runtime.model import Capability, McpExposure, Tool, build
-from naftiko_runtime.runtime import Runtime, lookup, render_value
+from naftiko_runtime.runtime import Runtime, index_entries, lookup, render_value
 from naftiko_runtime.validate import check_documents
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -277,3 +277,10 @@ async def test_upstream_override_replaces_the_base_uri() -> None:
                        transports={"live-streams": httpx2.MockTransport(handler)}) as runtime:
         await runtime.units[0].call_tool(tool(cap, "hms-list-live-streams"), {"limit": 20})
     assert seen == ["http://127.0.0.1:1/v2/live-streams?limit=20"]
+
+
+def test_a_lookup_searches_the_single_array_of_an_enveloped_projection() -> None:
+    rows = [{"id": 1}]
+    assert index_entries({"streams": rows}) is rows
+    assert index_entries(rows) is rows
+    assert index_entries({"a": rows, "b": rows}) == {"a": rows, "b": rows}  # ambiguous: no match

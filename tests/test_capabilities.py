@@ -1,0 +1,120 @@
+"""Everything shipped in capabilities/ and examples/ validates, builds and runs offline."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from naftiko_runtime.expose.rest import build_rest_app, build_rest_routes
+from naftiko_runtime.model import McpExposure, RestExposure, build
+from naftiko_runtime.runtime import Runtime
+from naftiko_runtime.validate import validate_paths
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = sorted([*ROOT.glob("capabilities/*.yaml"), *ROOT.glob("examples/**/*.yaml")])
+PUBLISHED = ROOT.parent / "shared" / "corpus" / "hms" / "capabilities" / "live-streams.yaml"
+ROOM = "665f1c2e9a1b2c3d4e5f6a7b"
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_shipped_capability_is_clean_and_builds(path: Path) -> None:
+    docs, diagnostics = validate_paths([path])
+    assert [str(d) for d in diagnostics] == []
+    capability = build(docs[0])
+    assert capability.exposures
+
+
+def published_tools() -> list[dict[str, Any]]:
+    if not PUBLISHED.exists():
+        pytest.skip("../shared/corpus is not present")
+    return yaml.safe_load(PUBLISHED.read_text(encoding="utf-8"))["capability"]["exposes"][0]["tools"]
+
+
+def test_bundled_capability_keeps_the_published_tools_exactly() -> None:
+    ours = yaml.safe_load((ROOT / "capabilities" / "hms-live-streams.yaml").read_text(encoding="utf-8"))
+    tools = {t["name"]: t for t in ours["capability"]["exposes"][0]["tools"]}
+    for published in published_tools():
+        mine = tools[published["name"]]
+        for key in ("description", "hints", "call", "outputParameters"):
+            assert mine[key] == published[key], (published["name"], key)
+        assert {k: v for k, v in mine.get("with", {}).items() if k in published.get("with", {})} == \
+            published.get("with", {})
+
+
+def test_bundled_capability_keeps_the_published_consumed_operations() -> None:
+    if not PUBLISHED.exists():
+        pytest.skip("../shared/corpus is not present")
+    published = yaml.safe_load(PUBLISHED.read_text(encoding="utf-8"))["capability"]["consumes"][0]
+    ours = yaml.safe_load((ROOT / "capabilities" / "hms-live-streams.yaml").read_text(encoding="utf-8"))
+    consumer = ours["capability"]["consumes"][0]
+    assert (consumer["baseUri"], consumer["authentication"]) == (published["baseUri"], published["authentication"])
+    mine = {r["name"]: r for r in consumer["resources"]}
+    for resource in published["resources"]:
+        assert mine[resource["name"]]["path"] == resource["path"]
+        for op, theirs in zip(mine[resource["name"]]["operations"], resource["operations"], strict=True):
+            assert {k: op[k] for k in ("name", "method", "outputParameters")} == \
+                {k: theirs[k] for k in ("name", "method", "outputParameters")}
+
+
+def test_new_tools_have_hints_and_described_inputs() -> None:
+    docs, _ = validate_paths([ROOT / "capabilities" / "hms-live-streams.yaml"])
+    exposure = next(e for e in build(docs[0]).exposures if isinstance(e, McpExposure))
+    new = {"hms-get-live-stream", "hms-stop-live-stream-by-id", "hms-pause-recording", "hms-resume-recording"}
+    for tool in exposure.tools:
+        if tool.name in new:
+            assert set(tool.annotations) >= {"readOnlyHint", "destructiveHint", "idempotentHint"}
+            assert tool.input_schema["required"] == ["stream_id"]
+        if tool.name in new or tool.name == "hms-list-live-streams":
+            assert all(p.get("description") for p in tool.input_schema["properties"].values())
+    assert new <= {t.name for t in exposure.tools}
+
+
+@pytest.fixture
+def stream_status() -> Iterator[TestClient]:
+    """The REST example served against the 100ms simulator."""
+    docs, _ = validate_paths([ROOT / "examples" / "hms-stream-status" / "capability.yaml"])
+    capability = build(docs[0])
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with Runtime([capability], env={}, sandbox=True) as runtime:
+            for unit in runtime.units:
+                for exposure in unit.capability.exposures:
+                    if isinstance(exposure, RestExposure):
+                        app.router.routes.extend(build_rest_routes(exposure, unit))
+            yield
+
+    with TestClient(build_rest_app([], lifespan=lifespan), base_url="http://example.test") as client:
+        yield client
+
+
+def test_rest_example_starts_finds_and_stops_a_rooms_stream(stream_status: TestClient) -> None:
+    started = stream_status.post(f"/rooms/{ROOM}/live", params={"record": "true"})
+    assert started.status_code == 200, started.text
+    body = started.json()
+    assert body["status"] == "starting" and body["watch_url"].endswith("master.m3u8")
+
+    live = stream_status.get(f"/rooms/{ROOM}/live")
+    assert live.status_code == 200, live.text
+    assert live.json() == {"room": ROOM, "stream": {
+        "id": body["id"], "status": "running", "watch_url": body["watch_url"],
+        "since": live.json()["stream"]["since"]}}
+    assert live.json()["stream"]["since"]
+
+    stopped = stream_status.delete(f"/rooms/{ROOM}/live")
+    assert stopped.status_code == 200, stopped.text
+    assert [s["id"] for s in stopped.json()] == [body["id"]]
+
+
+def test_rest_example_rejects_a_malformed_room_id_before_calling_upstream(stream_status: TestClient) -> None:
+    response = stream_status.get("/rooms/not-a-room/live")
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert any(e.get("name") == "room_id" for e in response.json()["errors"])
