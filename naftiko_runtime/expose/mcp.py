@@ -1,0 +1,577 @@
+"""MCP adapter: every ``type: mcp`` exposure served by a low-level ``mcp.server.Server``.
+
+The only module that imports the MCP SDK. Handlers read a registry computed once from the model
+and delegate execution to ``CapabilityRuntime``; nothing here knows HTTP or upstream details.
+
+Error policy (the SDK turns any escaping exception into an opaque ``-32603``):
+- a tool failure (bad arguments, upstream status, timeout, mapping) is a result with
+  ``isError: true`` and a message a model can act on;
+- a request that cannot be served at all (unknown tool, resource or prompt, missing prompt
+  argument) raises ``MCPError(INVALID_PARAMS)``;
+- a dynamic resource that fails raises ``MCPError(INTERNAL_ERROR)`` with the client-safe message.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import mimetypes
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from jsonschema import Draft202012Validator
+from mcp import MCPError, types
+from mcp.server import Server
+from mcp.server.context import ServerRequestContext
+from mcp.server.stdio import stdio_server
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.types import ASGIApp
+
+from naftiko_runtime import __version__
+from naftiko_runtime.errors import (
+    DecodeError,
+    InputError,
+    InvocationError,
+    MappingError,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from naftiko_runtime.load import resolve_location
+from naftiko_runtime.mapping import output_schema
+from naftiko_runtime.model import Invocable, McpExposure, McpPrompt, McpResource, Tool
+from naftiko_runtime.runtime import CapabilityRuntime
+from naftiko_runtime.templates import compile_template, redact
+
+__all__ = ["HttpEndpoint", "build_server", "http_endpoint", "run_stdio", "tool_result"]
+
+logger = logging.getLogger("naftiko.mcp")
+
+Entry = tuple[McpExposure, CapabilityRuntime]
+Context = ServerRequestContext[Any, Any]
+
+_SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
+_TEMPLATE_PARAM = re.compile(r"\{([^{}]+)\}")
+MAX_STATIC_FILES = 1000
+MAX_STATIC_BYTES = 8 * 1024 * 1024
+_EXTRA_MIME = {
+    ".md": "text/markdown",
+    ".yaml": "application/yaml",
+    ".yml": "application/yaml",
+    ".json": "application/json",
+    ".txt": "text/plain",
+    ".xml": "application/xml",
+    ".csv": "text/csv",
+}
+
+
+def _plain(value: Any) -> Any:
+    """MappingProxy/tuple trees -> plain JSON containers (the SDK and jsonschema want them)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def json_text(value: Any) -> str:
+    """Compact, deterministic text for a result; strings are returned as they are."""
+    if isinstance(value, str):
+        return str.__str__(value)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+# ------------------------------------------------------------------------------------------ tools
+
+
+@dataclass(frozen=True, slots=True)
+class _ToolEntry:
+    spec: Tool
+    unit: CapabilityRuntime
+    wire: types.Tool
+    input_schema: dict[str, Any]
+    output_validator: Draft202012Validator | None
+
+
+def _resolved(invocable: Invocable, unit: CapabilityRuntime) -> Invocable:
+    """Follow ``ref`` to the aggregate function whose body actually runs."""
+    seen = 0
+    while invocable.mode == "ref" and seen < 8:
+        function = unit.capability.functions.get(invocable.ref or "")
+        if function is None:
+            break
+        invocable, seen = function.invocable, seen + 1
+    return invocable
+
+
+def _output_schema(tool: Tool, unit: CapabilityRuntime) -> dict[str, Any] | None:
+    invocable = _resolved(tool.invocable, unit)
+    if invocable.mode != "call":
+        return None
+    schema = output_schema([_plain(p) for p in invocable.output_parameters])
+    return schema if isinstance(schema, dict) and schema.get("type") == "object" else None
+
+
+def _tool_entry(tool: Tool, unit: CapabilityRuntime) -> _ToolEntry:
+    input_schema = _plain(tool.input_schema)
+    out = _output_schema(tool, unit)
+    annotations = _plain(tool.annotations)
+    wire = types.Tool(
+        name=tool.name,
+        title=tool.title,
+        description=tool.description or None,
+        input_schema=input_schema,
+        output_schema=out,
+        annotations=types.ToolAnnotations.model_validate(annotations) if annotations else None,
+    )
+    return _ToolEntry(tool, unit, wire, input_schema, Draft202012Validator(out) if out else None)
+
+
+def tool_result(value: Any, *, validator: Draft202012Validator | None = None) -> types.CallToolResult:
+    """A successful call: JSON text always, ``structuredContent`` when the value is an object."""
+    content = [types.TextContent(text=json_text(value))]
+    if isinstance(value, dict):
+        if validator is not None and not validator.is_valid(value):
+            raise _OutputMismatch
+        return types.CallToolResult(content=content, structured_content=value)
+    if validator is not None:
+        raise _OutputMismatch
+    return types.CallToolResult(content=content)
+
+
+class _OutputMismatch(Exception):
+    """The mapped result does not match the outputSchema the tool advertises."""
+
+
+def _hint(exc: InvocationError) -> str:
+    if isinstance(exc, UpstreamError):
+        status = exc.status
+        if status in (400, 409, 422):
+            return "The upstream rejected the request; check the argument values and call again."
+        if status in (401, 403):
+            return "The upstream refused this server's credentials; changing arguments will not help."
+        if status == 404:
+            return "The upstream found nothing at that address; check identifiers and call again."
+        if status == 429:
+            return "The upstream is rate limiting; wait before calling again."
+        if status >= 500:
+            return "The upstream failed; retrying later may succeed."
+        return ""
+    if isinstance(exc, UpstreamTimeout):
+        return "The upstream did not answer in time; retrying later may succeed."
+    if isinstance(exc, UpstreamUnavailable):
+        return "The upstream could not be reached; retrying later may succeed."
+    if isinstance(exc, DecodeError | MappingError):
+        return "The upstream answer could not be used; changing arguments will probably not help."
+    return ""
+
+
+def error_message(tool: str, exc: InvocationError) -> str:
+    """What the model reads when a call fails: what happened, where, and what to do about it."""
+    if isinstance(exc, InputError):
+        lines = [f"Invalid arguments for tool '{tool}'; fix them and call again:"]
+        for problem in exc.problems:
+            where = problem.get("pointer") or ""
+            lines.append(f"- {where if where not in ('', '/') else '(arguments)'}: {problem.get('message')}")
+        return "\n".join(lines)
+    text = f"Tool '{tool}' failed: {exc}"
+    if isinstance(exc, UpstreamError):
+        operation = exc.operation or tool
+        text = f"Tool '{tool}' failed: upstream operation '{operation}' answered HTTP {exc.status}"
+        if exc.upstream_message:
+            text += f": {exc.upstream_message}"
+    hint = _hint(exc)
+    return f"{text}\n{hint}" if hint else text
+
+
+def _redacted(value: Any, secrets: Sequence[str]) -> Any:
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, Mapping):
+        return {k: _redacted(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(v, secrets) for v in value]
+    return value
+
+
+def _error_result(entry: _ToolEntry, text: str, data: dict[str, Any] | None = None) -> types.CallToolResult:
+    """An ``isError`` result; bound values are masked again here, whatever produced the message."""
+    secrets = list(entry.unit.variables.values())
+    safe = redact(text, secrets)
+    structured = None
+    if data is not None and entry.output_validator is None:  # an outputSchema would not describe it
+        structured = _redacted(data, secrets)
+    return types.CallToolResult(content=[types.TextContent(text=safe)], structured_content=structured, is_error=True)
+
+
+# -------------------------------------------------------------------------------------- resources
+
+
+@dataclass(frozen=True, slots=True)
+class _ResourceEntry:
+    spec: McpResource
+    unit: CapabilityRuntime
+    pattern: re.Pattern[str] | None  # resource templates
+    params: tuple[str, ...]
+    folder: Path | None  # static resources
+
+    @property
+    def base_uri(self) -> str:
+        return self.spec.uri.rstrip("/")
+
+
+def _template_pattern(uri: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
+    names: list[str] = []
+    parts: list[str] = []
+    last = 0
+    for match in _TEMPLATE_PARAM.finditer(uri):
+        parts.append(re.escape(uri[last : match.start()]))
+        parts.append("([^/?#]+)")
+        names.append(match.group(1).strip())
+        last = match.end()
+    parts.append(re.escape(uri[last:]))
+    return re.compile("^" + "".join(parts) + "$"), tuple(names)
+
+
+def _resource_entry(spec: McpResource, unit: CapabilityRuntime) -> _ResourceEntry:
+    folder = None
+    if spec.location and spec.invocable is None:
+        folder = resolve_location(spec.location, unit.capability.path.parent)
+        if not folder.is_dir():
+            logger.warning("resource %s: %s is not a folder; it lists no files", spec.name, spec.location)
+    pattern, params = _template_pattern(spec.uri) if spec.is_template and folder is None else (None, ())
+    return _ResourceEntry(spec, unit, pattern, params, folder)
+
+
+def _mime(path: Path, declared: str | None) -> str:
+    if declared:
+        return declared
+    extra = _EXTRA_MIME.get(path.suffix.lower())
+    return extra or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+def _walk(folder: Path) -> Iterator[str]:
+    """Relative paths (``/``-separated) of regular files under ``folder``, sorted, links not followed."""
+    count = 0
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if _SAFE_SEGMENT.match(d))
+        for name in sorted(files):
+            if not _SAFE_SEGMENT.match(name):
+                continue
+            full = Path(root, name)
+            if full.is_symlink() or not full.is_file():
+                continue
+            yield full.relative_to(folder).as_posix()
+            count += 1
+            if count >= MAX_STATIC_FILES:
+                return
+
+
+def safe_file(folder: Path, relative: str) -> Path | None:
+    """The file ``relative`` names inside ``folder``, or None if it is unsafe or outside it.
+
+    Every segment must be a plain name (no ``..``, no encoded characters), and the real path,
+    symlinks resolved, must still be inside the real folder.
+    """
+    segments = relative.split("/")
+    if not relative or any(not _SAFE_SEGMENT.match(s) or s in (".", "..") for s in segments):
+        return None
+    root = os.path.realpath(folder)
+    candidate = os.path.realpath(os.path.join(root, *segments))
+    if os.path.commonpath([root, candidate]) != root or candidate == root:
+        return None
+    path = Path(candidate)
+    return path if path.is_file() else None
+
+
+def _file_contents(
+    uri: str, path: Path, declared: str | None
+) -> types.TextResourceContents | types.BlobResourceContents:
+    if path.stat().st_size > MAX_STATIC_BYTES:
+        raise MCPError(types.INVALID_PARAMS, f"Resource {uri} is too large to read")
+    data = path.read_bytes()
+    mime = _mime(path, declared)
+    try:
+        return types.TextResourceContents(uri=uri, mime_type=mime, text=data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return types.BlobResourceContents(uri=uri, mime_type=mime, blob=base64.b64encode(data).decode("ascii"))
+
+
+# ---------------------------------------------------------------------------------------- prompts
+
+
+@dataclass(frozen=True, slots=True)
+class _PromptEntry:
+    spec: McpPrompt
+    unit: CapabilityRuntime
+    wire: types.Prompt
+
+
+def _prompt_entry(spec: McpPrompt, unit: CapabilityRuntime) -> _PromptEntry:
+    arguments = [
+        types.PromptArgument(name=a.name, description=a.description, required=a.required) for a in spec.arguments
+    ]
+    wire = types.Prompt(name=spec.name, title=spec.label, description=spec.description, arguments=arguments or None)
+    return _PromptEntry(spec, unit, wire)
+
+
+def render_prompt(entry: _PromptEntry, arguments: Mapping[str, str]) -> list[types.PromptMessage]:
+    """``{{arg}}`` substitution with the caller's arguments only (bind variables never reach a prompt)."""
+    context = {k: v for k, v in arguments.items() if isinstance(v, str)}
+    spec = entry.spec
+    if spec.location:
+        path = resolve_location(spec.location, entry.unit.capability.path.parent)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            logger.error("prompt %s: cannot read %s", spec.name, spec.location)
+            raise MCPError(types.INTERNAL_ERROR, f"Prompt '{spec.name}' is unavailable") from None
+        return [
+            types.PromptMessage(role="user", content=types.TextContent(text=compile_template(text).render(context)))
+        ]
+    return [
+        types.PromptMessage(
+            role="assistant" if message.get("role") == "assistant" else "user",
+            content=types.TextContent(text=compile_template(str(message.get("content", ""))).render(context)),
+        )
+        for message in spec.template
+    ]
+
+
+# --------------------------------------------------------------------------------------- registry
+
+
+class McpRegistry:
+    """Tools, resources and prompts of one or several exposures, computed once; the handlers."""
+
+    def __init__(self, entries: Sequence[Entry]) -> None:
+        self.tools: dict[str, _ToolEntry] = {}
+        self.resources: list[_ResourceEntry] = []
+        self.prompts: dict[str, _PromptEntry] = {}
+        for exposure, unit in entries:
+            for tool in exposure.tools:
+                if tool.name in self.tools:
+                    raise ValueError(f"tool name '{tool.name}' is exposed twice on the same MCP endpoint")
+                self.tools[tool.name] = _tool_entry(tool, unit)
+            self.resources.extend(_resource_entry(r, unit) for r in exposure.resources)
+            for prompt in exposure.prompts:
+                if prompt.name in self.prompts:
+                    raise ValueError(f"prompt name '{prompt.name}' is exposed twice on the same MCP endpoint")
+                self.prompts[prompt.name] = _prompt_entry(prompt, unit)
+        self._tool_list = types.ListToolsResult(tools=[t.wire for t in self.tools.values()])
+
+    def input_schema(self, name: str) -> Mapping[str, Any] | None:
+        entry = self.tools.get(name)
+        return entry.input_schema if entry else None
+
+    # -------------------------------------------------------------------------------------- tools
+
+    async def list_tools(self, ctx: Context, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        return self._tool_list
+
+    async def call_tool(self, ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
+        entry = self.tools.get(params.name)
+        if entry is None:
+            raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
+        name = entry.spec.name
+        await _progress(ctx, 0, f"calling {name}")
+        try:
+            value = await entry.unit.call_tool(entry.spec, params.arguments or {})
+            result = tool_result(value, validator=entry.output_validator)
+        except InvocationError as exc:
+            logger.debug("tool %s failed: %s", name, redact(str(exc), entry.unit.variables.values()))
+            return _error_result(entry, error_message(name, exc), exc.as_dict())
+        except _OutputMismatch:
+            logger.warning("tool %s: result does not match its advertised outputSchema", name)
+            return _error_result(
+                entry,
+                f"Tool '{name}' produced a result that does not match its declared "
+                "output schema; this is a server configuration problem.",
+            )
+        except Exception:  # a bug must still answer the model, never as an opaque protocol error
+            logger.exception("tool %s failed unexpectedly", name)
+            return _error_result(entry, f"Tool '{name}' failed because of an internal error in the server.")
+        await _progress(ctx, 1, f"{name} done")
+        return result
+
+    # ---------------------------------------------------------------------------------- resources
+
+    async def list_resources(
+        self, ctx: Context, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        listed: list[types.Resource] = []
+        for entry in self.resources:
+            spec = entry.spec
+            if entry.folder is not None:
+                for rel in _walk(entry.folder) if entry.folder.is_dir() else ():
+                    listed.append(
+                        types.Resource(
+                            name=f"{spec.name}/{rel}",
+                            title=f"{spec.label}: {rel}" if spec.label else None,
+                            uri=f"{entry.base_uri}/{rel}",
+                            description=spec.description,
+                            mime_type=_mime(Path(rel), spec.mime_type),
+                        )
+                    )
+            elif entry.pattern is None:
+                listed.append(
+                    types.Resource(
+                        name=spec.name,
+                        title=spec.label,
+                        uri=spec.uri,
+                        description=spec.description,
+                        mime_type=spec.mime_type or "application/json",
+                    )
+                )
+        return types.ListResourcesResult(resources=listed)
+
+    async def list_resource_templates(
+        self, ctx: Context, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        templates = [
+            types.ResourceTemplate(
+                name=e.spec.name,
+                title=e.spec.label,
+                uri_template=e.spec.uri,
+                description=e.spec.description,
+                mime_type=e.spec.mime_type or "application/json",
+            )
+            for e in self.resources
+            if e.pattern is not None
+        ]
+        return types.ListResourceTemplatesResult(resource_templates=templates)
+
+    async def read_resource(self, ctx: Context, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
+        uri = str(params.uri)
+        for entry in self.resources:
+            if entry.folder is None and entry.pattern is None and entry.spec.uri == uri:
+                return await self._read_dynamic(entry, uri, {})
+        for entry in self.resources:
+            if entry.folder is not None and uri.startswith(entry.base_uri + "/"):
+                path = safe_file(entry.folder, uri[len(entry.base_uri) + 1 :])
+                if path is None:
+                    break  # never fall through to another folder with a refused path
+                return types.ReadResourceResult(contents=[_file_contents(uri, path, entry.spec.mime_type)])
+        for entry in self.resources:
+            match = entry.pattern.match(uri) if entry.pattern is not None else None
+            if match is not None:
+                args = {name: unquote(value) for name, value in zip(entry.params, match.groups(), strict=True)}
+                return await self._read_dynamic(entry, uri, args)
+        raise MCPError(types.INVALID_PARAMS, f"Unknown resource: {uri}")
+
+    async def _read_dynamic(self, entry: _ResourceEntry, uri: str, args: dict[str, Any]) -> types.ReadResourceResult:
+        assert entry.spec.invocable is not None
+        try:
+            value = await entry.unit.invoke(entry.spec.invocable, args, operation=entry.spec.name)
+        except InvocationError as exc:
+            message = redact(error_message(entry.spec.name, exc), entry.unit.variables.values())
+            raise MCPError(types.INTERNAL_ERROR, message) from None
+        except Exception:
+            logger.exception("resource %s failed unexpectedly", entry.spec.name)
+            raise MCPError(types.INTERNAL_ERROR, f"Resource {uri} failed because of an internal error") from None
+        mime = entry.spec.mime_type or "application/json"
+        return types.ReadResourceResult(
+            contents=[types.TextResourceContents(uri=uri, mime_type=mime, text=json_text(value))]
+        )
+
+    # ------------------------------------------------------------------------------------ prompts
+
+    async def list_prompts(self, ctx: Context, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
+        return types.ListPromptsResult(prompts=[p.wire for p in self.prompts.values()])
+
+    async def get_prompt(self, ctx: Context, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+        entry = self.prompts.get(params.name)
+        if entry is None:
+            raise MCPError(types.INVALID_PARAMS, f"Unknown prompt: {params.name}")
+        arguments = params.arguments or {}
+        missing = [a.name for a in entry.spec.arguments if a.required and not arguments.get(a.name)]
+        if missing:
+            raise MCPError(types.INVALID_PARAMS, f"Prompt '{params.name}' needs the arguments: {', '.join(missing)}")
+        return types.GetPromptResult(description=entry.spec.description, messages=render_prompt(entry, arguments))
+
+
+async def _progress(ctx: Context, progress: float, message: str) -> None:
+    """Report progress when the caller asked for it; never let reporting fail a call."""
+    try:
+        await ctx.session.report_progress(progress, 1, message)
+    except Exception:
+        logger.debug("progress notification not delivered", exc_info=True)
+
+
+def build_server(entries: Sequence[Entry], *, name: str, instructions: str | None = None) -> Server[Any]:
+    """A low-level MCP server for ``entries`` (one exposure, or the union of several).
+
+    Raises ``ValueError`` when two entries expose the same tool or prompt name.
+    """
+    registry = McpRegistry(entries)
+    has_resources = bool(registry.resources)
+    return Server(
+        name,
+        version=__version__,
+        instructions=instructions,
+        get_tool_input_schema=registry.input_schema,
+        on_list_tools=registry.list_tools,
+        on_call_tool=registry.call_tool,
+        on_list_resources=registry.list_resources if has_resources else None,
+        on_list_resource_templates=registry.list_resource_templates if has_resources else None,
+        on_read_resource=registry.read_resource if has_resources else None,
+        on_list_prompts=registry.list_prompts if registry.prompts else None,
+        on_get_prompt=registry.get_prompt if registry.prompts else None,
+    )
+
+
+# ------------------------------------------------------------------------------------- transports
+
+
+@dataclass(frozen=True, slots=True)
+class HttpEndpoint:
+    """A Streamable HTTP endpoint: ``app`` answers requests once ``run()`` is entered (app lifespan)."""
+
+    app: ASGIApp
+    run: Callable[[], AbstractAsyncContextManager[None]]
+
+
+def http_endpoint(
+    server: Server[Any],
+    *,
+    stateless: bool,
+    allowed_hosts: Sequence[str] | None,
+    allowed_origins: Sequence[str] = (),
+    max_body_size: int = 4 * 1024 * 1024,
+) -> HttpEndpoint:
+    """Streamable HTTP for both protocol eras, SSE responses (progress works).
+
+    ``stateless`` only affects the 2025-11-25 handshake leg (2026-07-28 requests never have a
+    session). ``allowed_hosts=None`` turns DNS-rebinding protection off (behind a trusted proxy).
+    """
+    if allowed_hosts is None:
+        security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    else:
+        security = TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=list(allowed_hosts),
+            allowed_origins=list(allowed_origins),
+        )
+    manager = StreamableHTTPSessionManager(
+        app=server,
+        json_response=False,
+        stateless=stateless,
+        security_settings=security,
+        max_request_body_size=max_body_size,
+    )
+    # An object, not a bound method: Starlette routes call functions as request handlers.
+    return HttpEndpoint(app=StreamableHTTPASGIApp(manager), run=manager.run)
+
+
+async def run_stdio(server: Server[Any]) -> None:
+    """Serve ``server`` on stdin/stdout until stdin closes. Anything else must log to stderr."""
+    async with stdio_server() as (read_stream, write_stream):
+        await server.run(read_stream, write_stream, server.create_initialization_options())
