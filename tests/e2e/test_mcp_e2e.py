@@ -1,9 +1,8 @@
 """End to end: a real server process on a loopback port, driven by the MCP SDK's own clients.
 
 The upstream is the bundled 100ms simulator, run as its own process on another free port and
-reached through ``--upstream``. The server is started by ``serve_capability.py`` (the same
-``serve`` that ``naftiko serve`` calls). Streamable HTTP is exercised in both protocol eras
-(2026-07-28 sessionless, 2025-11-25 handshake), stdio through a subprocess.
+reached through ``--upstream``. The server is ``naftiko serve`` itself. Streamable HTTP is exercised
+in both protocol eras (2026-07-28 sessionless, 2025-11-25 handshake), stdio through a subprocess.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = Path(__file__).with_name("serve_capability.py")
+SERVE = ["-m", "naftiko_runtime.cli", "serve"]  # `naftiko serve`, with this interpreter
 CANDIDATES = [
     ROOT / "capabilities" / "hms-live-streams.yaml",
     ROOT.parent / "shared" / "corpus" / "hms" / "capabilities" / "live-streams.yaml",
@@ -95,7 +94,6 @@ def free_port() -> int:
 
 def child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("HMS_MANAGEMENT_TOKEN", "MCP_TOKEN")}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env.update(extra)
     return env
 
@@ -171,7 +169,7 @@ def server(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     port = free_port()
     process = start(
         [
-            str(SCRIPT),
+            *SERVE,
             str(hms_capability()),
             str(secure),
             "--port",
@@ -295,7 +293,7 @@ def test_the_server_announced_every_endpoint(server: Server) -> None:
 async def test_stdio_clients_list_and_call_tools(upstream: str, mode: str, version: str) -> None:
     params = StdioServerParameters(
         command=sys.executable,
-        args=[str(SCRIPT), str(hms_capability()), "--transport", "stdio", "--upstream", f"live-streams={upstream}"],
+        args=[*SERVE, str(hms_capability()), "--transport", "stdio", "--upstream", f"live-streams={upstream}"],
         env=child_env(HMS_MANAGEMENT_TOKEN="e2e-upstream-token"),
         cwd=str(ROOT),
     )
@@ -317,7 +315,7 @@ async def test_stdio_clients_list_and_call_tools(upstream: str, mode: str, versi
 
 def test_a_missing_bind_variable_stops_startup_naming_it(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), str(hms_capability()), "--port", str(free_port())],
+        [sys.executable, *SERVE, str(hms_capability()), "--port", str(free_port())],
         env=child_env(),
         cwd=ROOT,
         capture_output=True,
@@ -331,7 +329,7 @@ def test_a_missing_bind_variable_stops_startup_naming_it(tmp_path: Path) -> None
 def test_sigterm_stops_the_server_cleanly(upstream: str, tmp_path: Path) -> None:
     port = free_port()
     process = start(
-        [str(SCRIPT), str(hms_capability()), "--port", str(port), "--upstream", f"live-streams={upstream}"],
+        [*SERVE, str(hms_capability()), "--port", str(port), "--upstream", f"live-streams={upstream}"],
         tmp_path / "server.log",
         child_env(HMS_MANAGEMENT_TOKEN="e2e-upstream-token"),
     )
