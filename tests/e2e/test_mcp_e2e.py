@@ -7,13 +7,9 @@ in both protocol eras (2026-07-28 sessionless, 2025-11-25 handshake), stdio thro
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +18,9 @@ import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
+from processes import SERVE, Process, child_env, free_port, start, stop, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVE = ["-m", "naftiko_runtime.cli", "serve"]  # `naftiko serve`, with this interpreter
 CANDIDATES = [
     ROOT / "capabilities" / "hms-live-streams.yaml",
     ROOT.parent / "shared" / "corpus" / "hms" / "capabilities" / "live-streams.yaml",
@@ -37,7 +33,6 @@ PUBLISHED_HINTS = {  # tool -> (readOnly, destructive, idempotent), as published
 }
 MCP_TOKEN = "e2e-inbound-token"
 ROOM = "64b7c1a2e3f4a5b6c7d8e9f0"
-STARTUP_DEADLINE = 20.0
 
 SECURE_CAPABILITY = """\
 naftiko: 1.0.0-alpha2
@@ -84,60 +79,6 @@ def hms_capability() -> Path:
         if path.is_file():
             return path
     pytest.skip("the bundled 100ms capability is not available")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("HMS_MANAGEMENT_TOKEN", "MCP_TOKEN")}
-    env.update(extra)
-    return env
-
-
-@dataclass
-class Process:
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
-
-
-def start(args: list[str], log: Path, env: dict[str, str]) -> Process:
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, *args], stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=ROOT, stdin=subprocess.DEVNULL
-        )
-    return Process(proc, log)
-
-
-def wait_for_port(process: Process, port: int, deadline: float = STARTUP_DEADLINE) -> None:
-    """Poll until ``port`` accepts connections; the pause between attempts waits on the process."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if process.proc.poll() is not None:
-            raise AssertionError(f"process exited with {process.proc.returncode}:\n{process.output()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.proc.wait(timeout=0.05)
-    raise AssertionError(f"port {port} not ready within {deadline}s:\n{process.output()}")
-
-
-def stop(process: Process) -> None:
-    if process.proc.poll() is None:
-        process.proc.terminate()
-        try:
-            process.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.proc.kill()
-            process.proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,135 @@
+"""End to end: `naftiko serve capabilities/hms-live-streams.yaml --sandbox` driven by the MCP SDK client.
+
+No token and no network: the bundled simulator answers in-process. The test walks a stream's whole
+life (start, list filtered and paged, get, timed metadata, pause, resume, stop) and the error paths,
+checking the JSON the client receives.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from mcp import Client
+from processes import ROOT, SERVE, child_env, free_port, start, stop, wait_for_port
+
+HMS = ROOT / "capabilities" / "hms-live-streams.yaml"
+ROOM = "665f1c2e9a1b2c3d4e5f6a7b"
+OTHER_ROOMS = [f"{i:024x}" for i in range(1, 12)]
+STREAM_KEYS = {"id", "room_id", "session_id", "status", "meeting_url", "playback", "recording", "destination",
+               "created_at", "started_at", "updated_at", "started_by", "stopped_at", "stopped_by",
+               "recording_assets"}
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def mcp_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    process = start([*SERVE, str(HMS), "--sandbox", "--port", str(port)],
+                    tmp_path_factory.mktemp("sandbox") / "serve.log", child_env())
+    try:
+        wait_for_port(process, port)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        stop(process)
+
+
+async def ok(client: Client, tool: str, arguments: dict[str, Any]) -> Any:
+    result = await client.call_tool(tool, arguments)
+    assert result.is_error is False, result.content[0].text
+    assert json.loads(result.content[0].text) == result.structured_content  # text and structure agree
+    return result.structured_content
+
+
+async def failed(client: Client, tool: str, arguments: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The text a model reads, and the same error as structure (kind, message, operation, status)."""
+    result = await client.call_tool(tool, arguments)
+    assert result.is_error is True
+    assert result.structured_content is not None
+    return result.content[0].text, result.structured_content
+
+
+@pytest.mark.anyio
+async def test_a_stream_lifecycle_through_every_tool(mcp_url: str) -> None:
+    async with Client(mcp_url) as client:
+        assert await ok(client, "hms-list-live-streams", {"room_id": ROOM}) == {"limit": 10, "data": [], "last": ""}
+
+        started = await ok(client, "hms-start-live-stream",
+                           {"room_id": ROOM, "body": {"recording": {"hls_vod": True}}})
+        assert set(started) == STREAM_KEYS
+        assert started["room_id"] == ROOM and started["status"] == "starting"
+        assert started["recording"] == {"hls_vod": True, "single_file_per_layer": False}
+        assert (started["started_at"], started["stopped_at"], started["recording_assets"]) == (None, None, None)
+        stream = started["id"]
+
+        got = await ok(client, "hms-get-live-stream", {"stream_id": stream})
+        assert got == {**started, "status": "running", "started_at": got["started_at"],
+                       "updated_at": got["updated_at"]}
+        assert got["started_at"] is not None
+
+        cued = await ok(client, "hms-send-timed-metadata",
+                        {"stream_id": stream, "body": {"payload": "goal! 1-0", "duration": 5}})
+        assert (cued["id"], cued["status"]) == (stream, "running")
+        paused = await ok(client, "hms-pause-recording", {"stream_id": stream})
+        resumed = await ok(client, "hms-resume-recording", {"stream_id": stream})
+        assert (paused["status"], resumed["status"]) == ("running", "running")
+
+        in_room = await ok(client, "hms-list-live-streams", {"room_id": ROOM})
+        assert [s["id"] for s in in_room["data"]] == [stream] and in_room["last"] == stream
+        running = await ok(client, "hms-list-live-streams", {"status": "running", "room_id": ROOM})
+        assert [s["id"] for s in running["data"]] == [stream]
+
+        stopped = await ok(client, "hms-stop-live-stream-by-id", {"stream_id": stream})
+        assert (stopped["id"], stopped["status"]) == (stream, "stopping")
+        text, error = await failed(client, "hms-send-timed-metadata",
+                                   {"stream_id": stream, "body": {"payload": "too late", "duration": 5}})
+        assert (error["error"], error["status"], error["operation"]) == (
+            "upstream-error", 404, "live-streams.sendtimedmetadata")
+        assert "HTTP 404" in text and "hls not running" in text
+
+
+@pytest.mark.anyio
+async def test_listing_pages_through_many_streams(mcp_url: str) -> None:
+    async with Client(mcp_url) as client:
+        ids = {(await ok(client, "hms-start-live-stream", {"room_id": room, "body": {}}))["id"]
+               for room in OTHER_ROOMS}
+        first = await ok(client, "hms-list-live-streams", {"limit": 10, "status": "running"})
+        second = await ok(client, "hms-list-live-streams", {"limit": 10, "status": "running",
+                                                             "start": first["last"]})
+        assert len(first["data"]) == 10 and first["last"] == first["data"][-1]["id"]
+        seen = [s["id"] for s in first["data"] + second["data"]]
+        assert ids <= set(seen) and len(seen) == len(set(seen))
+        for room in OTHER_ROOMS:
+            stopped = await ok(client, "hms-stop-live-stream", {"room_id": room})
+            assert [s["room_id"] for s in stopped["data"]] == [room]
+
+
+@pytest.mark.anyio
+async def test_error_paths_are_results_a_model_can_act_on(mcp_url: str) -> None:
+    async with Client(mcp_url) as client:
+        text, error = await failed(client, "hms-get-live-stream", {"stream_id": "ffffffffffffffffffffffff"})
+        assert (error["status"], error["operation"]) == (404, "live-streams.getlivestream")
+        assert "live stream not found" in text
+        text, error = await failed(client, "hms-get-live-stream", {})
+        assert error["error"] == "invalid-arguments" and "stream_id" in text and "required" in text
+        _, error = await failed(client, "hms-list-live-streams", {"limit": "ten"})
+        assert [p["pointer"] for p in error["problems"]] == ["/limit"]
+        text, error = await failed(client, "hms-start-live-stream", {"room_id": ROOM, "body": {"recording": 3}})
+        assert (error["status"], error["operation"]) == (400, "live-streams.startlivestreamforroom")
+
+
+def test_live_mode_without_a_token_refuses_to_start_and_names_it(tmp_path: Any) -> None:
+    process = start([*SERVE, str(HMS), "--port", str(free_port())], tmp_path / "live.log", child_env())
+    try:
+        assert process.proc.wait(timeout=30) == 1
+    finally:
+        stop(process)
+    assert "HMS_MANAGEMENT_TOKEN" in process.output()
