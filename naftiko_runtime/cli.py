@@ -19,7 +19,7 @@ from naftiko_runtime import __version__
 
 if TYPE_CHECKING:
     from naftiko_runtime.errors import Diagnostic
-    from naftiko_runtime.model import Capability, Tool
+    from naftiko_runtime.model import Capability, Param, Tool
 
 EXISTING = click.Path(exists=True, path_type=Path)
 
@@ -70,18 +70,31 @@ def _print_diagnostics(diagnostics: list[Diagnostic], *, strict: bool = False, e
         click.echo(format_text(diagnostics, _line_reader(), strict=strict), err=err)
 
 
-def load_capabilities(paths: tuple[Path, ...], env: Mapping[str, str], *, strict: bool = False) -> list[Capability]:
-    """Load, validate and build; print every diagnostic and exit 1 when any is an error."""
+def load_capabilities(paths: tuple[Path, ...], env: Mapping[str, str], *, strict: bool = False,
+                      exit_on_error: bool = True) -> list[Capability] | None:
+    """Load, validate and build; print every diagnostic. On errors exit 1 (or return None)."""
     from naftiko_runtime.model import build
     from naftiko_runtime.validate import has_errors, validate_paths
 
     docs, diagnostics = validate_paths(paths, env=env, strict_env=True)
     _print_diagnostics(diagnostics, strict=strict)
-    if has_errors(diagnostics, strict=strict):
-        _fail("refusing to start: the capability has errors (see above)")
     capabilities = [build(doc) for doc in docs if doc.kind == "capability"]
-    if not capabilities:
-        _fail("no capability found in " + ", ".join(str(p) for p in paths))
+    problem = None
+    if has_errors(diagnostics, strict=strict):
+        problem = "refusing to start: the capability has errors (see above)"
+    elif not capabilities:
+        problem = "no capability found in " + ", ".join(str(p) for p in paths)
+    if problem is None:
+        return capabilities
+    if exit_on_error:
+        _fail(problem)
+    click.echo(f"naftiko: {problem}", err=True)
+    return None
+
+
+def _capabilities(paths: tuple[Path, ...], env: Mapping[str, str], *, strict: bool = False) -> list[Capability]:
+    capabilities = load_capabilities(paths, env, strict=strict)
+    assert capabilities is not None  # load_capabilities exits otherwise
     return capabilities
 
 
@@ -152,16 +165,42 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
 
     env = _environment(env_file)
     upstreams = _upstreams(upstream)
-    capabilities = load_capabilities(paths, env, strict=strict)
-    runtime = Runtime(capabilities, env=env, upstreams=upstreams, sandbox=sandbox)
+
+    def runtime_for(capabilities: list[Capability]) -> Runtime:
+        runtime = Runtime(capabilities, env=env, upstreams=upstreams, sandbox=sandbox)
+        runtime.bind_all()  # every missing bind variable, named, before anything listens
+        return runtime
+
+    async def run(capabilities: list[Capability], stop_when: anyio.Event | None = None) -> int:
+        return await serve_exposures(
+            runtime_for(capabilities), address=address, port=port, transport=transport, log_format=log_format,
+            allowed_hosts=list(allowed_hosts), stop_when=stop_when)
+
+    capabilities = _capabilities(paths, env, strict=strict)
     try:
-        runtime.bind_all()
+        runtime_for(capabilities)
     except BindingError as exc:
         _fail(f"{exc}; set them in the environment or with --env-file")
-    code = anyio.run(lambda: serve_exposures(
-        runtime, address=address, port=port, transport=transport, log_format=log_format,
-        allowed_hosts=list(allowed_hosts), watch=list(paths) if reload_ else None))
-    sys.exit(code or 0)
+    if not reload_:
+        sys.exit(anyio.run(run, capabilities) or 0)
+
+    from naftiko_runtime.reload import serve_reloading
+
+    def reload() -> list[Capability] | None:
+        fresh = load_capabilities(paths, _environment(env_file), strict=strict, exit_on_error=False)
+        if fresh is None:
+            return None
+        try:
+            runtime_for(fresh)
+        except BindingError as exc:
+            click.echo(f"naftiko: {exc}", err=True)
+            return None
+        return fresh
+
+    def log(text: str) -> None:
+        click.echo(f"naftiko: {text}", err=True)
+
+    sys.exit(anyio.run(lambda: serve_reloading(list(paths), capabilities, reload, run, log=log)) or 0)
 
 
 def _coerce(raw: str, schema: Mapping[str, Any] | None) -> Any:
@@ -200,6 +239,82 @@ def _arguments(tool: Tool, pairs: tuple[str, ...], as_json: str | None) -> dict[
     return args
 
 
+_JSON_TYPES = frozenset({"string", "number", "integer", "boolean", "array", "object"})
+
+
+def _route_label(method: str, path: str) -> str:
+    """How ``naftiko list`` names a route operation: ``GET /ships/{{imo}}``."""
+    return f"{method} {path}"
+
+
+def _same_route(wanted: str, method: str, path: str) -> bool:
+    """``GET /ships/{imo}`` and ``get /ships/{{imo}}`` both name the route ``GET /ships/{{imo}}``."""
+    from naftiko_runtime.openapi import openapi_path
+
+    verb, _, where = wanted.strip().partition(" ")
+    return verb.upper() == method and bool(where.strip()) and openapi_path(where) == openapi_path(path)
+
+
+def _route_schema(inputs: list[Param]) -> dict[str, Any]:
+    """The JSON Schema of a route's caller-supplied inputs, typed as declared; path inputs are required."""
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for p in inputs:
+        prop: dict[str, Any] = {"type": p.type if p.type in _JSON_TYPES else "string"}
+        if p.description:
+            prop["description"] = p.description
+        if p.pattern and prop["type"] == "string":
+            prop["pattern"] = p.pattern
+        properties[p.name] = prop
+        if p.required or p.in_ == "path":
+            required.append(p.name)
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def _route_tool(capabilities: list[Capability], name: str) -> tuple[Tool, Capability, dict[str, Any]] | None:
+    """A REST operation named ``name`` (or ``METHOD /path``), as a tool: its input schema is built from
+    the route's inputs (server, resource and operation level; path inputs required). Also returns the
+    capability that owns it and the route's constant inputs (a non-JSONPath ``value``)."""
+    from types import MappingProxyType
+
+    from naftiko_runtime.model import RestExposure
+    from naftiko_runtime.model import Tool as ToolModel
+    from naftiko_runtime.openapi import is_input, route_parameters
+
+    for capability in capabilities:
+        for exposure in capability.exposures:
+            if not isinstance(exposure, RestExposure):
+                continue
+            for resource in exposure.resources:
+                for op in resource.operations:
+                    label = _route_label(op.method, resource.path)
+                    if op.name != name and not _same_route(name, op.method, resource.path):
+                        continue
+                    params = route_parameters(exposure, resource, op, capability.functions)
+                    schema = _route_schema([p for p in params if is_input(p)])
+                    tool = ToolModel(name=op.name or label, title=op.label, description=op.description or "",
+                                     input_parameters=params, input_schema=MappingProxyType(schema),
+                                     annotations=MappingProxyType({}), invocable=op.invocable)
+                    constants = {p.name: p.value for p in params if not is_input(p)}
+                    return tool, capability, constants
+    return None
+
+
+def _callable_names(capabilities: list[Capability]) -> list[str]:
+    from naftiko_runtime.model import RestExposure
+
+    names = [t.name for c in capabilities for e in c.exposures for t in getattr(e, "tools", ())]
+    for capability in capabilities:
+        for exposure in capability.exposures:
+            if isinstance(exposure, RestExposure):
+                names += [op.name or _route_label(op.method, r.path) for r in exposure.resources
+                          for op in r.operations]
+    return list(dict.fromkeys(names))
+
+
 @main.command()
 @click.argument("spec", type=EXISTING)
 @click.argument("tool_name", metavar="TOOL")
@@ -210,31 +325,46 @@ def _arguments(tool: Tool, pairs: tuple[str, ...], as_json: str | None) -> dict[
 @ENV_FILE
 def call(spec: Path, tool_name: str, pairs: tuple[str, ...], as_json: str | None, upstream: tuple[str, ...],
          sandbox: bool, env_file: Path | None) -> None:
-    """Run one tool once and print its JSON result (exit 1 for an error result)."""
+    """Run one tool once and print its JSON result (exit 1 for an error result).
+
+    TOOL is an MCP tool name. When no tool has that name, it may name a REST operation instead: its
+    `name`, or its route as `naftiko list` prints it (`'GET /ships/{{imo}}'`, for operations without
+    a name or whose name a tool already takes). A route's arguments are its inputs, by name.
+    """
     import anyio
 
     from naftiko_runtime.errors import BindingError, InvocationError
-    from naftiko_runtime.runtime import Runtime
+    from naftiko_runtime.runtime import Runtime, render_value
 
     env = _environment(env_file)
     upstreams = _upstreams(upstream)
-    capabilities = load_capabilities((spec,), env)
+    capabilities = _capabilities((spec,), env)
     tools = {t.name: t for c in capabilities for e in c.exposures for t in getattr(e, "tools", ())}
-    if tool_name not in tools:
+    route = None if tool_name in tools else _route_tool(capabilities, tool_name)
+    if tool_name not in tools and route is None:
         from difflib import get_close_matches
 
-        close = get_close_matches(tool_name, list(tools), n=1)
+        names = _callable_names(capabilities)
+        close = get_close_matches(tool_name, names, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
-        raise click.BadParameter(f"no tool named {tool_name!r}{hint}; available: {', '.join(tools) or 'none'}",
-                                 param_hint="TOOL")
-    tool = tools[tool_name]
+        raise click.BadParameter(f"no tool or REST operation named {tool_name!r}{hint}; "
+                                 f"available: {', '.join(names) or 'none'}", param_hint="TOOL")
+    tool = tools[tool_name] if route is None else route[0]
     args = _arguments(tool, pairs, as_json)
 
     async def run() -> Any:
         async with Runtime(capabilities, env=env, upstreams=upstreams, sandbox=sandbox) as runtime:
-            unit = next(u for u in runtime.units if any(
-                t is tool for e in u.capability.exposures for t in getattr(e, "tools", ())))
-            return await unit.call_tool(tool, args)
+            if route is None:
+                unit = next(u for u in runtime.units if any(
+                    t is tool for e in u.capability.exposures for t in getattr(e, "tools", ())))
+                return await unit.call_tool(tool, args)
+            _, owner, constants = route
+            unit = next(u for u in runtime.units if u.capability is owner)
+            unit.check_arguments(tool, args)
+            # As on the REST route: constant inputs are templates over binds and inputs; callers cannot set them.
+            context = unit.context(args)
+            args.update({key: render_value(value, context) for key, value in constants.items()})
+            return await unit.invoke(tool.invocable, args, operation=tool.name)
 
     try:
         result = anyio.run(run)
@@ -254,7 +384,7 @@ def list_(spec: Path, fmt: str) -> None:
     from naftiko_runtime.model import McpExposure, RestExposure
 
     entries: list[dict[str, Any]] = []
-    for capability in load_capabilities((spec,), dict(os.environ)):
+    for capability in _capabilities((spec,), dict(os.environ)):
         for exposure in capability.exposures:
             if isinstance(exposure, McpExposure):
                 entries += [{"kind": "tool", "exposure": exposure.namespace, "name": t.name,
@@ -291,7 +421,7 @@ def export_openapi(spec: Path, output: Path | None, namespace: str | None) -> No
     """Write the OpenAPI 3.1 description of a capability's REST exposures."""
     from naftiko_runtime.openapi import export_openapi as build_document
 
-    capability = load_capabilities((spec,), dict(os.environ))[0]
+    capability = _capabilities((spec,), dict(os.environ))[0]
     text = json.dumps(build_document(capability, namespace), indent=2, ensure_ascii=False)
     if output:
         output.write_text(text + "\n", encoding="utf-8")

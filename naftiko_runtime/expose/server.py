@@ -479,7 +479,7 @@ async def serve(
     log_format: str = "text",
     allowed_hosts: Sequence[str] = (),
     ready: Callable[[list[Listener]], None] | None = None,
-    watch: Sequence[Any] | None = None,
+    stop_when: anyio.Event | None = None,
     grace_period: float = GRACE_PERIOD,
     rest_routes_factory: RestRoutesFactory | None = None,
     http_client_factory: HttpClientFactory | None = None,
@@ -488,15 +488,11 @@ async def serve(
 
     ``log`` receives the human lines (listening addresses, warnings, startup errors); by default
     they go to stderr, as JSON objects when ``log_format == "json"``. ``ready`` is called with the
-    listeners (actual ports) once every one accepts connections.
+    listeners (actual ports) once every one accepts connections. Setting ``stop_when`` stops
+    gracefully, as a signal would (hot reload uses it).
     """
     configure_logging(log_format)
     emit = _printer(log_format) if log is None else (lambda text, data: log(text))
-    if watch:
-        emit(
-            "warning: --reload is not supported yet; serving without it",
-            {"event": "warning", "message": "reload unsupported"},
-        )
     async with contextlib.AsyncExitStack() as stack:
         if not runtime.units:
             try:
@@ -513,6 +509,7 @@ async def serve(
                 transport=transport,
                 allowed_hosts=allowed_hosts,
                 ready=ready,
+                stop_when=stop_when,
                 grace_period=grace_period,
                 rest_routes_factory=rest_routes_factory,
                 http_client_factory=http_client_factory,
@@ -531,6 +528,7 @@ async def _serve_started(
     transport: str | None,
     allowed_hosts: Sequence[str],
     ready: Callable[[list[Listener]], None] | None,
+    stop_when: anyio.Event | None,
     grace_period: float,
     rest_routes_factory: RestRoutesFactory | None,
     http_client_factory: HttpClientFactory | None,
@@ -567,7 +565,7 @@ async def _serve_started(
                 ) from None
             listener.port = sockets[-1].getsockname()[1]
         announce(emit, listeners, stdio)
-        return await _run(listeners, sockets, stdio_server, ready, grace_period)
+        return await _run(listeners, sockets, stdio_server, ready, grace_period, stop_when)
     finally:
         for sock in sockets:
             sock.close()
@@ -579,6 +577,7 @@ async def _run(
     stdio_server: Any,
     ready: Callable[[list[Listener]], None] | None,
     grace_period: float,
+    stop_when: anyio.Event | None = None,
 ) -> int:
     servers = [
         _Uvicorn(
@@ -624,9 +623,15 @@ async def _run(
         if ready is not None and not failed:
             ready(listeners)
 
+    async def stop_on_request(event: anyio.Event) -> None:
+        await event.wait()
+        stop()
+
     async with anyio.create_task_group() as outer:
         if threading.current_thread() is threading.main_thread():
             outer.start_soon(_watch_signals, stop)
+        if stop_when is not None:
+            outer.start_soon(stop_on_request, stop_when)
         async with anyio.create_task_group() as tg:
             for server, sock in zip(servers, sockets, strict=True):
                 tg.start_soon(run_server, server, sock)
