@@ -373,7 +373,10 @@ def call(spec: Path, tool_name: str, pairs: tuple[str, ...], as_json: str | None
     except InvocationError as exc:
         click.echo(json.dumps(exc.as_dict(), indent=2, ensure_ascii=False))
         sys.exit(1)
-    click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    from naftiko_runtime.formats import RawBody
+
+    # A non-JSON upstream body that nothing mapped is printed as it came.
+    click.echo(result if isinstance(result, RawBody) else json.dumps(result, indent=2, ensure_ascii=False))
 
 
 @main.command(name="list")

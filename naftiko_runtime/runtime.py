@@ -20,7 +20,7 @@ from naftiko_runtime.templates import Secret, compile_template
 if TYPE_CHECKING:
     import httpx2
 
-    from naftiko_runtime.consume import HttpConsumer
+    from naftiko_runtime.consume import HttpConsumer, UpstreamResponse
     from naftiko_runtime.mapping import OutputMapper
 
 
@@ -109,6 +109,12 @@ class CapabilityRuntime:
         op = self._operation(ref)
         return await self.consumers[op.namespace].call(op, self.context(params))
 
+    async def _call_keeping_body(self, ref: str, params: Mapping[str, Any]) -> tuple[Any, UpstreamResponse]:
+        op = self._operation(ref)
+        consumer = self.consumers[op.namespace]
+        response = await consumer.fetch(op, self.context(params))
+        return consumer.decode(op, response), response
+
     def _operation(self, ref: str) -> Operation:
         try:
             return self.capability.operation(ref)
@@ -117,9 +123,16 @@ class CapabilityRuntime:
 
     async def _run_call(self, invocable: Invocable, arguments: Mapping[str, Any]) -> Any:
         params = self.apply_with(invocable.with_, arguments, invocable.namespace)
-        raw = await self._call_operation(invocable.call or "", params)
-        mapped, value = self._mapper(invocable).map(raw, self.context(params))
-        return value if mapped else raw
+        tree, response = await self._call_keeping_body(invocable.call or "", params)
+        mapped, value = self._mapper(invocable).map(tree, self.context(params))
+        if mapped:
+            return value
+        fmt = (self._operation(invocable.call or "").output_raw_format or "json").lower()
+        if fmt == "json" or tree is None:
+            return tree
+        from naftiko_runtime.formats import raw_body
+
+        return raw_body(response.content, fmt, response.content_type)  # as the reference: the upstream text
 
     async def _run_steps(self, invocable: Invocable, arguments: Mapping[str, Any]) -> Any:
         from naftiko_runtime.mapping import apply_step_mappings, project_consumed_outputs

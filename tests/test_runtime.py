@@ -284,3 +284,49 @@ def test_a_lookup_searches_the_single_array_of_an_enveloped_projection() -> None
     assert index_entries({"streams": rows}) is rows
     assert index_entries(rows) is rows
     assert index_entries({"a": rows, "b": rows}) == {"a": rows, "b": rows}  # ambiguous: no match
+
+
+XML_CAPABILITY = """
+naftiko: "1.0.0-alpha2"
+info: {label: Users, description: Users from an XML API}
+capability:
+  consumes:
+    - type: http
+      namespace: users-api
+      baseUri: https://users.example.test
+      resources:
+        - name: users
+          path: /users
+          operations:
+            - {name: list-users, method: GET, outputRawFormat: xml}
+  exposes:
+    - type: mcp
+      namespace: users
+      port: 9192
+      tools:
+        - name: list-users
+          description: Users, mapped.
+          call: users-api.list-users
+          outputParameters:
+            - {type: array, mapping: $.user, items: {type: object, properties: {name: {type: string, mapping: $.name}}}}
+        - name: list-users-raw
+          description: Users, as the API sends them.
+          call: users-api.list-users
+          outputParameters:
+            - {type: array, mapping: $.root.user}
+"""
+USERS_XML = b"<users><user><name>Ann</name></user><user><name>Bo</name></user></users>"
+
+
+@pytest.mark.anyio
+async def test_xml_is_mapped_and_an_unmapped_body_passes_through_as_the_upstream_text() -> None:
+    from naftiko_runtime.formats import RawBody
+
+    cap = capability(XML_CAPABILITY)
+    upstream = Upstream({("GET", "/users"): httpx2.Response(
+        200, content=USERS_XML, headers={"content-type": "application/xml"})})
+    async with Runtime([cap], env={}, transports={"users-api": upstream.transport()}) as runtime:
+        mapped = await runtime.units[0].call_tool(tool(cap, "list-users"), {})
+        raw = await runtime.units[0].call_tool(tool(cap, "list-users-raw"), {})
+    assert mapped == [{"name": "Ann"}, {"name": "Bo"}]
+    assert isinstance(raw, RawBody) and raw == USERS_XML.decode() and raw.media_type == "application/xml"

@@ -233,18 +233,26 @@ class HttpConsumer:
 
     async def call(self, op: Operation, params: Mapping[str, Any]) -> Any:
         """Send ``op``; a 2xx body becomes a JSON tree (None when empty), anything else an error."""
-        from naftiko_runtime.formats import convert
+        return self.decode(op, await self.fetch(op, params))
 
+    async def fetch(self, op: Operation, params: Mapping[str, Any]) -> UpstreamResponse:
+        """Send ``op``; a non-2xx answer raises ``UpstreamError`` naming the operation."""
         response, secrets = await self._send(op, params)
         if not 200 <= response.status < 300:
             raise self._status_error(op.ref, response, secrets)
+        return response
+
+    def decode(self, op: Operation, response: UpstreamResponse) -> Any:
+        """A 2xx body as a JSON tree in the operation's ``outputRawFormat`` (None when empty)."""
+        from naftiko_runtime.formats import convert
+
         if response.status == 204 or not response.content.strip():
             return None
         try:
             return convert(response.content, op.output_raw_format, op.output_schema,
                            content_type=response.content_type)
         except DecodeError as exc:
-            raise DecodeError(redact_text(exc.message, secrets), operation=op.ref) from None
+            raise DecodeError(redact_text(exc.message, self._secrets()), operation=op.ref) from None
 
     async def _send(self, op: Operation, params: Mapping[str, Any]) -> tuple[UpstreamResponse, set[str]]:
         built = build(self.consumer, op, params, variables=self.variables, base_uri=self.base_uri,

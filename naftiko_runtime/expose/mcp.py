@@ -45,6 +45,7 @@ from naftiko_runtime.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from naftiko_runtime.formats import RawBody
 from naftiko_runtime.load import resolve_location
 from naftiko_runtime.mapping import output_schema
 from naftiko_runtime.model import Invocable, McpExposure, McpPrompt, McpResource, Tool
@@ -137,7 +138,7 @@ def _tool_entry(tool: Tool, unit: CapabilityRuntime) -> _ToolEntry:
 
 def tool_result(value: Any, *, validator: Draft202012Validator | None = None) -> types.CallToolResult:
     """A successful call: JSON text always, ``structuredContent`` when the value is an object."""
-    content = [types.TextContent(text=json_text(value))]
+    content = [types.TextContent(text=value if isinstance(value, RawBody) else json_text(value))]
     if isinstance(value, dict):
         if validator is not None and not validator.is_valid(value):
             raise _OutputMismatch

@@ -31,6 +31,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from naftiko_runtime.errors import InputError, InvocationError, UpstreamError
+from naftiko_runtime.formats import RawBody
 from naftiko_runtime.mapping import compile_path
 from naftiko_runtime.model import Param, RestExposure, RestOperation, RestResource
 from naftiko_runtime.openapi import (
@@ -279,7 +280,11 @@ class _Endpoint:
         try:
             arguments = await self._arguments(request, values, inputs, name)
             result = await self.unit.invoke(operation.invocable, arguments, operation=name)
-            return Response(status_code=204) if result is None else JSONResponse(result)
+            if result is None:
+                return Response(status_code=204)
+            if isinstance(result, RawBody):  # nothing mapped from a non-JSON upstream: its own body
+                return Response(result, media_type=result.media_type)
+            return JSONResponse(result)
         except InvocationError as exc:
             return _error_problem(exc)
         except Exception as exc:  # a bug must not take the server down nor leak internals

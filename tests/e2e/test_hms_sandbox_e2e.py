@@ -133,3 +133,16 @@ def test_live_mode_without_a_token_refuses_to_start_and_names_it(tmp_path: Any) 
     finally:
         stop(process)
     assert "HMS_MANAGEMENT_TOKEN" in process.output()
+
+
+def test_the_readme_session_script_runs_against_the_sandbox(mcp_url: str) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "hms_session.py"), mcp_url],
+                          capture_output=True, text=True, timeout=60, env=child_env(), check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("8 tools: hms-start-live-stream")
+    assert any(line.startswith("> hms-send-timed-metadata") for line in lines)
+    assert "cue sent" in done.stdout and "(stopping)" in done.stdout
