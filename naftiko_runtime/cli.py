@@ -76,7 +76,7 @@ def load_capabilities(paths: tuple[Path, ...], env: Mapping[str, str], *, strict
     from naftiko_runtime.model import build
     from naftiko_runtime.validate import has_errors, validate_paths
 
-    docs, diagnostics = validate_paths(paths, env=env, strict_env=True)
+    docs, diagnostics = validate_paths(paths, env=env, strict_env=True, together=True)
     _print_diagnostics(diagnostics, strict=strict)
     capabilities = [build(doc) for doc in docs if doc.kind == "capability"]
     problem = None
@@ -108,12 +108,14 @@ def main() -> None:
 @click.argument("paths", nargs=-1, required=True, type=EXISTING)
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True)
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
-def validate(paths: tuple[Path, ...], fmt: str, strict: bool) -> None:
+@click.option("--together", is_flag=True,
+              help="Also check the files as one `naftiko serve` would serve them (shared ports, tool names).")
+def validate(paths: tuple[Path, ...], fmt: str, strict: bool, together: bool) -> None:
     """Check capability files (or every capability in folders) without network or secrets."""
     from naftiko_runtime.report import format_github, format_json, summary
     from naftiko_runtime.validate import has_errors, validate_paths
 
-    docs, diagnostics = validate_paths(paths)
+    docs, diagnostics = validate_paths(paths, together=together)
     if fmt == "json":
         click.echo(format_json(diagnostics, strict=strict))
     elif fmt == "github":

@@ -21,8 +21,9 @@ def all_codes() -> dict[str, str]:
     return {**LOAD_CODES, **STRUCTURE_CODES, **RULE_CODES}
 
 
-def check_documents(docs: list[Document]) -> list[Diagnostic]:
-    """Structure and rules for each document, then the rules that span documents served together."""
+def check_documents(docs: list[Document], *, together: bool = False) -> list[Diagnostic]:
+    """Structure and rules for each document, then the rules that span what is served together:
+    each document on its own, or (``together``, as ``serve`` does) all of them as one server."""
     from naftiko_runtime.validate.rules import check_rules, check_together
     from naftiko_runtime.validate.structure import check_structure
 
@@ -31,14 +32,15 @@ def check_documents(docs: list[Document]) -> list[Diagnostic]:
             continue
         doc.diagnostics.extend(check_structure(doc))
         doc.diagnostics.extend(check_rules(doc))
-    together = check_together([d for d in docs if d.version is not None and d.kind == "capability"])
-    return [d for doc in docs for d in doc.diagnostics] + together
+    served = [d for d in docs if d.version is not None and d.kind == "capability"]
+    groups = [served] if together else [[doc] for doc in served]
+    return [d for doc in docs for d in doc.diagnostics] + [d for group in groups for d in check_together(group)]
 
 
 def validate_paths(paths: Iterable[str | Path], *, env: Mapping[str, str] | None = None,
-                   strict_env: bool = False) -> tuple[list[Document], list[Diagnostic]]:
+                   strict_env: bool = False, together: bool = False) -> tuple[list[Document], list[Diagnostic]]:
     docs, problems = load_paths(paths, env=env, strict_env=strict_env)
-    diagnostics = problems + check_documents(docs)
+    diagnostics = problems + check_documents(docs, together=together)
     return docs, sorted(set(diagnostics), key=_order)
 
 

@@ -52,8 +52,9 @@ _RULES: dict[str, tuple[Severity, str]] = {
     "lookup-index-unknown": (_E, "a lookup `index` names no earlier step"),
     "step-reference-unknown": (_E, "a `$.<step>` reference names no step of the operation"),
     "jsonpath-invalid": (_E, "a JSONPath expression does not parse"),
-    "unsupported-format": (_E, "an `outputRawFormat` this runtime cannot decode yet"),
-    "unsupported-step": (_E, "a step type this runtime cannot run yet (script)"),
+    # Valid spec this runtime cannot run yet: a warning, and the call fails with a clear error.
+    "unsupported-format": (_W, "an `outputRawFormat` this runtime cannot decode yet"),
+    "unsupported-step": (_W, "a step type this runtime cannot run yet (script)"),
     "aggregate-semantics-consistency": (_W, "hints or HTTP method contradict the function's semantics"),
     # skills, resources, prompts
     "skill-source-unknown": (_E, "`from.sourceNamespace` names no sibling rest or mcp adapter"),

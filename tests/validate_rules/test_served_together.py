@@ -73,7 +73,7 @@ def _validate(tmp_path: Path, *exposes: str) -> list[Diagnostic]:
         path = tmp_path / f"cap{i}.yaml"
         path.write_text(HEAD + text, encoding="utf-8")
         paths.append(path)
-    _, diagnostics = validate_paths(paths, env={})
+    _, diagnostics = validate_paths(paths, env={}, together=True)
     return diagnostics
 
 
@@ -159,3 +159,15 @@ def test_one_capability_has_at_most_one_control_adapter(tmp_path: Path) -> None:
 def test_stdio_mcp_exposures_have_no_endpoint_to_share(tmp_path: Path) -> None:
     stdio = _mcp("a-mcp", 0).replace("      port: 0\n", "      transport: stdio\n")
     assert _validate(tmp_path, stdio, stdio.replace("a-mcp", "b-mcp")) == []
+
+
+def test_files_validated_one_by_one_are_not_checked_against_each_other(tmp_path: Path) -> None:
+    paths = []
+    for i in range(2):
+        path = tmp_path / f"cap{i}.yaml"
+        path.write_text(HEAD + _mcp(f"tools-{i}", 9100), encoding="utf-8")
+        paths.append(path)
+    _, alone = validate_paths(paths, env={})
+    _, together = validate_paths(paths, env={}, together=True)
+    assert alone == []
+    assert [d.code for d in together] == ["tool-name-duplicate"]

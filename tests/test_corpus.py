@@ -1,0 +1,51 @@
+"""The official corpus through the whole validator (load, structure, rules), file by file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from naftiko_runtime.errors import Severity
+from naftiko_runtime.validate import validate_paths
+
+CAPABILITIES = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "naftiko" / "capabilities"
+pytestmark = pytest.mark.skipif(not CAPABILITIES.is_dir(), reason="../shared/corpus is not present")
+
+ACCEPTED = [f"{n:02d}" for n in [*range(1, 16), 17, 22]]
+
+
+def corpus_file(prefix: str) -> Path:
+    return next(CAPABILITIES.glob(f"{prefix}-*"))
+
+
+def errors(prefix: str) -> list[tuple[str, int]]:
+    _, diagnostics = validate_paths([corpus_file(prefix)])
+    return [(d.code, d.location.line) for d in diagnostics if d.severity is Severity.ERROR]
+
+
+@pytest.mark.parametrize("prefix", ACCEPTED)
+def test_files_their_schema_accepts_validate_without_errors(prefix: str) -> None:
+    assert errors(prefix) == []
+
+
+def test_a_control_adapter_under_alpha1_points_at_its_type_line() -> None:
+    assert ("feature-not-in-version", 24) in errors("16")
+
+
+def test_the_generated_teams_sandbox_is_rejected_at_its_offending_lines() -> None:
+    _, diagnostics = validate_paths([corpus_file("18")])
+    unknown = {d.location.line for d in diagnostics if d.code == "unknown-field"}
+    assert unknown == {48, 71}  # REST `description`, skill `groups`
+    assert any(d.severity is Severity.ERROR for d in diagnostics)
+
+
+def test_the_legacy_0_4_file_is_unsupported_and_shows_what_to_change() -> None:
+    found = errors("19")
+    assert ("unsupported-version", 2) in found
+    assert ("schema-enum", 18) in found  # `type: "api"`
+
+
+@pytest.mark.parametrize("prefix", ["20", "21"])
+def test_ikanos_files_get_the_ikanos_diagnostic(prefix: str) -> None:
+    assert errors(prefix) == [("ikanos-document", 1)]
