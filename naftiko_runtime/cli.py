@@ -39,6 +39,16 @@ def _upstreams(values: tuple[str, ...]) -> dict[str, str]:
     return result
 
 
+def _check_upstreams(upstreams: Mapping[str, str], capabilities: list[Capability]) -> None:
+    """A mistyped ``--upstream`` namespace would silently send calls to the real API: refuse it."""
+    consumed = {ns for capability in capabilities for ns in capability.consumers}
+    unknown = sorted(set(upstreams) - consumed)
+    if unknown:
+        raise click.BadParameter(
+            f"no consumed namespace {', '.join(map(repr, unknown))}; consumed: {', '.join(sorted(consumed)) or 'none'}",
+            param_hint="--upstream")
+
+
 def _environment(env_file: Path | None) -> dict[str, str]:
     """The process environment, with ``--env-file`` variables loaded first (the environment wins)."""
     if env_file is None:
@@ -167,6 +177,8 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
 
     env = _environment(env_file)
     upstreams = _upstreams(upstream)
+    capabilities = _capabilities(paths, env, strict=strict)
+    _check_upstreams(upstreams, capabilities)
 
     def runtime_for(capabilities: list[Capability]) -> Runtime:
         runtime = Runtime(capabilities, env=env, upstreams=upstreams, sandbox=sandbox)
@@ -178,7 +190,6 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
             runtime_for(capabilities), address=address, port=port, transport=transport, log_format=log_format,
             allowed_hosts=list(allowed_hosts), stop_when=stop_when)
 
-    capabilities = _capabilities(paths, env, strict=strict)
     try:
         runtime_for(capabilities)
     except BindingError as exc:
@@ -341,6 +352,7 @@ def call(spec: Path, tool_name: str, pairs: tuple[str, ...], as_json: str | None
     env = _environment(env_file)
     upstreams = _upstreams(upstream)
     capabilities = _capabilities((spec,), env)
+    _check_upstreams(upstreams, capabilities)
     tools = {t.name: t for c in capabilities for e in c.exposures for t in getattr(e, "tools", ())}
     route = None if tool_name in tools else _route_tool(capabilities, tool_name)
     if tool_name not in tools and route is None:
@@ -456,7 +468,10 @@ def import_openapi(file: Path, output: Path | None, namespace: str | None) -> No
         _fail(f"cannot read {file}: {exc}")
     if not isinstance(document, dict):
         _fail(f"{file} is not an OpenAPI document")
-    text = dump_yaml(convert(document, namespace=namespace))
+    try:
+        text = dump_yaml(convert(document, namespace=namespace))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # a malformed document, never a traceback
+        _fail(f"cannot import {file}: {exc}")
     if output:
         output.write_text(text, encoding="utf-8")
     else:

@@ -282,6 +282,8 @@ def _render_load_time(doc: Document, data: dict[str, Any], env: Mapping[str, str
     rendered, problems = render_load_time(
         data, os.environ if env is None else env, typed=lambda pointer: pointer in doc.source.plain)
     _collect_templated(data, "", doc.templated)
+    if strict_env:  # serving: rendered values are known and checked like any other; only failures stay exempt
+        doc.templated.intersection_update(problem.pointer for problem in problems)
     for problem in problems:
         severity = Severity.ERROR if strict_env or problem.name is None else Severity.WARNING
         hint = f"set {problem.name} or give a default: <<env.{problem.name} | default('...')>>" \

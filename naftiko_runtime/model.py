@@ -108,7 +108,7 @@ class Step:
 class Invocable:
     """What runs when a tool, route operation, resource or aggregate function is invoked."""
 
-    mode: str  # call | steps | mock | ref | forward
+    mode: str  # call | steps | mock | ref
     namespace: str  # the exposing adapter's (or aggregate's) namespace, for `ns.arg` references in `with`
     call: str | None = None
     with_: MappingProxyType[str, Any] = field(default_factory=lambda: _frozen(None))
@@ -381,7 +381,8 @@ def input_schema(params: tuple[Param, ...], invocable: Invocable, ops: dict[str,
             properties[arg] = prop
             if param is not None and param.required:
                 required.append(arg)
-    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    # Closed: an undeclared argument would otherwise flow by name into a consumed parameter.
+    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
     if required:
         schema["required"] = required
     return schema

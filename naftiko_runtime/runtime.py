@@ -8,6 +8,7 @@ Adapters turn the result, or the ``InvocationError`` raised, into their protocol
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ class CapabilityRuntime:
         self.consumers = dict(consumers)
         self._validators: dict[int, Any] = {}
         self._mappers: dict[int, OutputMapper] = {}
+        self._secrets = _secret_pattern(self.variables.values())
 
     # ------------------------------------------------------------------ entry points for adapters
 
@@ -51,20 +53,29 @@ class CapabilityRuntime:
             validator = Draft202012Validator(_plain(tool.input_schema))
             self._validators[id(tool)] = validator
         problems = [
-            {"pointer": "/" + "/".join(str(p) for p in error.absolute_path), "message": error.message}
+            {"pointer": "/" + "/".join(str(p) for p in error.absolute_path), "message": _short(error.message)}
             for error in sorted(validator.iter_errors(args), key=lambda e: list(e.absolute_path))
         ]
+        problems += [{"pointer": pointer, "message": "is not valid Unicode text (a lone surrogate)"}
+                     for pointer in _unencodable(args, "")]
         if problems:
             raise InputError(problems, operation=tool.name)
 
     async def invoke(self, invocable: Invocable, arguments: Mapping[str, Any], *,
                      operation: str | None = None) -> Any:
-        """Run a tool, route operation, resource or function body with already-checked arguments."""
+        """Run a tool, route operation, resource or function body with already-checked arguments.
+
+        Bound values never reach a caller: an upstream echoing one back gets it masked as ``***``."""
+        result = await self._invoke(invocable, arguments, operation=operation)
+        return result if self._secrets is None else _redact(result, self._secrets)
+
+    async def _invoke(self, invocable: Invocable, arguments: Mapping[str, Any], *,
+                      operation: str | None = None) -> Any:
         try:
             if invocable.mode == "ref":
                 function = self.capability.functions[invocable.ref or ""]
                 params = self.apply_with(invocable.with_, arguments, invocable.namespace)
-                return await self.invoke(function.invocable, params, operation=operation)
+                return await self._invoke(function.invocable, params, operation=operation)
             if invocable.mode == "mock":
                 from naftiko_runtime.mapping import build_mock
 
@@ -311,6 +322,45 @@ def lookup(index: Any, match: str, value: Any, fields: tuple[str, ...]) -> Any:
         if isinstance(entry, Mapping) and match in entry and as_text(entry[match]) == wanted:
             return {f: entry.get(f) for f in fields} if fields else dict(entry)
     return None
+
+
+def _short(message: str, limit: int = 200) -> str:
+    """Argument errors quote the value; a huge argument must not make a huge error."""
+    return message if len(message) <= limit else message[: limit - 3] + "..."
+
+
+def _unencodable(value: Any, pointer: str) -> Iterable[str]:
+    """Pointers of strings that cannot travel as UTF-8 (lone surrogates from JSON ``\\ud800``)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            yield pointer or "/"
+    elif isinstance(value, Mapping):
+        for key, child in value.items():
+            yield from _unencodable(child, f"{pointer}/{key}")
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            yield from _unencodable(child, f"{pointer}/{i}")
+
+
+def _secret_pattern(values: Iterable[str]) -> re.Pattern[str] | None:
+    """One pattern matching every bound value long enough to be recognisable (3+ characters)."""
+    secrets = sorted({str.__str__(v) for v in values if len(v) >= 3}, key=len, reverse=True)
+    return re.compile("|".join(re.escape(v) for v in secrets)) if secrets else None
+
+
+def _redact(value: Any, pattern: re.Pattern[str]) -> Any:
+    if isinstance(value, str):
+        if not pattern.search(value):
+            return value
+        masked = pattern.sub("***", value)
+        return type(value)(masked, value.media_type) if hasattr(value, "media_type") else masked
+    if isinstance(value, dict):
+        return {k: _redact(v, pattern) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v, pattern) for v in value]
+    return value
 
 
 def _plain(value: Any) -> Any:

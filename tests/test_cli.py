@@ -154,3 +154,34 @@ def test_readme_shows_the_two_setup_commands() -> None:
 @pytest.mark.skipif(shutil.which("naftiko") is None, reason="console script not installed")
 def test_console_script_is_installed() -> None:
     assert Path(shutil.which("naftiko") or "").exists()
+
+
+def test_a_mistyped_upstream_namespace_is_a_usage_error() -> None:
+    code, _, err = invoke("call", HMS, "hms-list-live-streams", "--upstream", "live-stream=http://127.0.0.1:1/v2",
+                          "--sandbox")
+    assert code == 2 and "live-streams" in err
+
+
+def test_a_load_time_port_that_renders_to_garbage_is_a_diagnostic_when_serving(tmp_path: Path) -> None:
+    text = Path(HMS).read_text(encoding="utf-8").replace("port: 9090", "port: <<env.NAFTIKO_TEST_PORT>>")
+    path = tmp_path / "templated.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert invoke("validate", str(path))[0] == 0  # unknown until served: not checked
+    code, _, err = invoke("serve", str(path), "--sandbox", env={"NAFTIKO_TEST_PORT": "abc"})
+    assert code == 1 and "[schema-type]" in err
+
+
+@pytest.mark.parametrize("port", ['"²"', "9" * 5000])
+def test_validate_survives_odd_ports(tmp_path: Path, port: str) -> None:
+    text = Path(HMS).read_text(encoding="utf-8").replace("port: 9090", f"port: {port}")
+    path = tmp_path / "odd.yaml"
+    path.write_text(text, encoding="utf-8")
+    code, out, _ = invoke("validate", str(path))
+    assert code == 1 and "[schema-" in out
+
+
+def test_import_of_a_malformed_openapi_document_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("openapi: 3.1.0\ninfo: {title: x, version: '1'}\npaths: {/a: {get: [1, 2]}}\n", encoding="utf-8")
+    code, out, err = invoke("import", "openapi", str(path))
+    assert code == 1 and err.startswith("naftiko: cannot import") and out == ""

@@ -203,7 +203,7 @@ async def test_bad_arguments_fail_before_any_upstream_call() -> None:
         await run(capability(SHIPS), "get-ship", {"imo": 7, "extra": True}, upstream)
     assert upstream.requests == []
     assert caught.value.operation == "get-ship"
-    assert [p["pointer"] for p in caught.value.problems] == ["/imo"]
+    assert [p["pointer"] for p in caught.value.problems] == ["/", "/imo"]  # `extra` is not an argument
 
 
 @pytest.mark.anyio
@@ -330,3 +330,18 @@ async def test_xml_is_mapped_and_an_unmapped_body_passes_through_as_the_upstream
         raw = await runtime.units[0].call_tool(tool(cap, "list-users-raw"), {})
     assert mapped == [{"name": "Ann"}, {"name": "Bo"}]
     assert isinstance(raw, RawBody) and raw == USERS_XML.decode() and raw.media_type == "application/xml"
+
+
+@pytest.mark.anyio
+async def test_arguments_that_cannot_travel_as_utf8_are_refused() -> None:
+    upstream = ships_upstream()
+    with pytest.raises(InputError) as caught:
+        await run(capability(SHIPS), "get-ship", {"imo": "\ud800"}, upstream)
+    assert [p["pointer"] for p in caught.value.problems] == ["/imo"] and upstream.requests == []
+
+
+@pytest.mark.anyio
+async def test_a_bound_secret_echoed_by_the_upstream_is_masked_in_the_result() -> None:
+    echo = Upstream({("GET", "/v1/ships/IMO-1"): {**SHIP, "vessel_name": "token s3cr3t-token"}})
+    result = await run(capability(SHIPS), "get-ship", {"imo": "IMO-1"}, echo)
+    assert result["name"] == "token ***"

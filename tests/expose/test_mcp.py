@@ -223,6 +223,7 @@ async def test_tools_list_advertises_titles_schemas_annotations_and_output_schem
             "qty": {"type": "integer", "description": "How many."},
         },
         "required": ["id", "qty"],
+        "additionalProperties": False,
     }
     assert get_item.annotations is not None
     assert get_item.annotations.read_only_hint is True
