@@ -347,7 +347,8 @@ def call(spec: Path, tool_name: str, pairs: tuple[str, ...], as_json: str | None
     import anyio
 
     from naftiko_runtime.errors import BindingError, InvocationError
-    from naftiko_runtime.runtime import Runtime, render_value
+    from naftiko_runtime.runtime import Runtime
+    from naftiko_runtime.templates import render_native
 
     env = _environment(env_file)
     upstreams = _upstreams(upstream)
@@ -377,7 +378,7 @@ def call(spec: Path, tool_name: str, pairs: tuple[str, ...], as_json: str | None
             unit.check_arguments(tool, args)
             # As on the REST route: constant inputs are templates over binds and inputs; callers cannot set them.
             context = unit.context(args)
-            args.update({key: render_value(value, context) for key, value in constants.items()})
+            args.update({key: render_native(value, context) for key, value in constants.items()})
             return await unit.invoke(tool.invocable, args, operation=tool.name)
 
     try:

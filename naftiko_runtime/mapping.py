@@ -23,7 +23,7 @@ from jsonpath_ng import jsonpath as jp
 from jsonpath_ng.ext import parse as _jsonpath_parse
 from jsonpath_ng.ext.iterable import Len
 
-from naftiko_runtime.templates import Template, compile_template, render_value
+from naftiko_runtime.templates import Template, compile_template, format_value, resolve_path
 
 __all__ = [
     "JsonPath",
@@ -32,8 +32,18 @@ __all__ = [
     "build_mock",
     "compile_path",
     "output_schema",
+    "plain",
     "project_consumed_outputs",
 ]
+
+
+def plain(value: Any) -> Any:
+    """Model trees (MappingProxy, tuples) -> plain JSON containers, for jsonschema, the MCP SDK and YAML."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
 
 
 # --------------------------------------------------------------------------------------------------
@@ -203,7 +213,7 @@ def _compile_path(expr: str) -> JsonPath:
 
 
 def _template(value: Any) -> Template:
-    return compile_template(value if isinstance(value, str) else render_value(value))
+    return compile_template(value if isinstance(value, str) else format_value(value))
 
 
 def _properties(param: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
@@ -353,15 +363,9 @@ def build_mock(params: Sequence[Mapping[str, Any]], context: Mapping[str, Any]) 
 
 def _step_value(expr: Any, steps: Mapping[str, Any]) -> Any:
     """``$.<step>.<a>.<b>``: plain dot traversal into step outputs (no JSONPath, no indices)."""
-    if not isinstance(expr, str) or not expr.startswith("$."):
+    if not isinstance(expr, str) or not expr.startswith("$.") or len(expr) == 2:
         return None
-    step, *fields = expr[2:].split(".")
-    value = steps.get(step)
-    for field in fields:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(field)
-    return value
+    return resolve_path(steps, expr[2:], indices=False)
 
 
 def apply_step_mappings(mappings: Sequence[Mapping[str, Any]], steps: Mapping[str, Any]) -> dict | None:
@@ -408,8 +412,9 @@ def _is_path(value: Any) -> bool:
 # --------------------------------------------------------------------------------------------------
 # JSON Schema of the mapped result (MCP outputSchema)
 # --------------------------------------------------------------------------------------------------
-
-_SCALAR_TYPES = frozenset({"string", "number", "boolean"})
+# Declared scalar types are documentation only: nothing coerces a mapped value to them, so a schema
+# typing scalars would turn a successful call into an error (`id: {type: string}` mapping 42). Only
+# the structure the mapper guarantees is described: objects, their keys, arrays.
 
 
 def _with_description(schema: dict[str, Any], param: Mapping[str, Any]) -> dict[str, Any]:
@@ -430,44 +435,34 @@ def _object_schema(param: Mapping[str, Any], in_item: bool) -> dict[str, Any]:
 
 def _property_schema(param: Mapping[str, Any], in_item: bool) -> dict[str, Any]:
     kind = param.get("type")
-    if param.get("value") is not None:
-        schema: dict[str, Any] = {"type": ["string", "null"]}  # templates always render text
-    elif kind == "object":
+    schema: dict[str, Any] = {}  # scalars (and templates, JSONPath results as is): any JSON value
+    if param.get("value") is None and kind == "object":
         if in_item:
             schema = {"type": "null"}  # objects nested in array items map to null
         elif _properties(param):
             schema = _object_schema(param, in_item=False)
             schema["type"] = ["object", "null"]
-        else:
-            schema = {}  # a JSONPath result passed through as is
-    elif kind == "array":
+    elif param.get("value") is None and kind == "array":
         items = _items(param)
         schema = {"type": ["array", "null"]}
         if items is not None:
             schema["items"] = _item_schema(items)
-    elif param.get("mapping"):
-        schema = {"type": [kind, "null"]} if kind in _SCALAR_TYPES else {}
-    else:
-        schema = {"type": "null"}  # nothing to read from
     return _with_description(schema, param)
 
 
 def _item_schema(item: Mapping[str, Any]) -> dict[str, Any]:
-    kind = item.get("type")
-    if item.get("value") is not None:
-        return {"type": "string"}
-    if kind == "object" and _properties(item):
+    if item.get("value") is None and item.get("type") == "object" and _properties(item):
         return _with_description(_object_schema(item, in_item=True), item)
-    if kind == "array":
+    if item.get("value") is None and item.get("type") == "array":
         return _property_schema(item, in_item=True)
-    if kind in _SCALAR_TYPES and item.get("mapping"):
-        return {"type": [kind, "null"]}
-    return {}  # the element as is
+    return {}  # a scalar, or the element as is
 
 
 def output_schema(params: Sequence[Mapping[str, Any]] | None) -> dict[str, Any] | None:
     """JSON Schema of what ``OutputMapper`` returns when the first parameter is an object with
-    properties (such a parameter always yields an object, so it always wins); otherwise None."""
+    properties (such a parameter always yields an object, so it always wins); otherwise None.
+
+    Object structure, property names and ``required`` are kept; scalar properties are left untyped."""
     if not params or not isinstance(params[0], Mapping):
         return None
     first = params[0]

@@ -9,18 +9,20 @@ The route helpers at the top (path templates, the inputs of a route) are shared 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 import yaml
 
+from naftiko_runtime.mapping import plain
 from naftiko_runtime.model import Capability, Invocable, Param, RestExposure, RestOperation, RestResource, Tool
 
 __all__ = [
     "BODY_METHODS",
     "dump_yaml",
     "export_openapi",
+    "export_openapi_many",
     "import_openapi",
     "openapi_path",
     "path_variables",
@@ -129,6 +131,58 @@ def export_openapi(capability: Capability, exposure_namespace: str | None = None
         components["securitySchemes"] = schemes
     doc["components"] = components
     return doc
+
+
+def export_openapi_many(targets: Sequence[tuple[Capability, str]]) -> dict[str, Any]:
+    """One OpenAPI document for several REST exposures ``(capability, namespace)``, possibly of
+    different capabilities (every REST exposure on one listener).
+
+    Each exposure's own document is merged in: its paths (the first exposure declaring a path and
+    method keeps it, as routing does), its security and servers moved onto its operations when the
+    exposures differ, its security schemes; operationIds stay unique. Raises ValueError like
+    ``export_openapi``.
+    """
+    documents = [export_openapi(capability, namespace) for capability, namespace in targets]
+    if len(documents) == 1:
+        return documents[0]
+    titles = list(dict.fromkeys(str(doc["info"]["title"]) for doc in documents))
+    info = documents[0]["info"] if len(titles) == 1 else {"title": " + ".join(titles), "version": "1.0.0"}
+    merged: dict[str, Any] = {"openapi": OPENAPI_VERSION, "info": info}
+    shared_servers = all(doc.get("servers") == documents[0].get("servers") for doc in documents)
+    if shared_servers and documents[0].get("servers"):
+        merged["servers"] = documents[0]["servers"]
+    paths: dict[str, Any] = {}
+    components = _problem_components()
+    schemes: dict[str, Any] = {}
+    ids: set[str] = set()
+    for doc in documents:
+        for path, item in doc["paths"].items():
+            target = paths.setdefault(path, {})
+            for key, value in item.items():
+                if key in target:
+                    continue
+                target[key] = _merged_operation(doc, value, ids, shared_servers) if key in _OPERATION_KEYS else value
+        schemes.update(doc["components"].get("securitySchemes", {}))
+    merged["paths"] = paths
+    if schemes:
+        components["securitySchemes"] = schemes
+    merged["components"] = components
+    return merged
+
+
+_OPERATION_KEYS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+def _merged_operation(doc: Mapping[str, Any], operation: Mapping[str, Any], ids: set[str],
+                      shared_servers: bool) -> dict[str, Any]:
+    """An operation of ``doc`` carrying what the merged document no longer says at its top level."""
+    out = dict(operation)
+    out["operationId"] = _unique(str(out["operationId"]), ids)
+    if "security" in doc:
+        out.setdefault("security", doc["security"])
+    if not shared_servers and doc.get("servers"):
+        out.setdefault("servers", doc["servers"])
+    return out
 
 
 def _export_info(capability: Capability, exposures: list[RestExposure]) -> dict[str, Any]:
@@ -451,15 +505,7 @@ def import_openapi(document: Mapping[str, Any], *, namespace: str | None = None,
 
 def dump_yaml(doc: Mapping[str, Any]) -> str:
     """A capability document as YAML text, keys in document order."""
-    return yaml.safe_dump(_plain(doc), sort_keys=False, allow_unicode=True, width=110, default_flow_style=False)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+    return yaml.safe_dump(plain(doc), sort_keys=False, allow_unicode=True, width=110, default_flow_style=False)
 
 
 def _first_line(text: Any) -> str:

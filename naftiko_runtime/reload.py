@@ -1,34 +1,102 @@
 """Hot reload for ``naftiko serve --reload``.
 
-The capability files (and the files they import or bind) are polled; when one changes and the new
-set still validates and binds, the server stops gracefully (in-flight calls finish) and starts
-again on the same ports with the new capabilities. A change that does not validate is reported and
-the running version keeps serving.
+The paths given on the command line (files, and the capability files in folders given) are polled,
+with the files each capability imports (``consumes[].location``, followed through shared files) or
+binds (``binds[].location``). When one changes and the new set still validates and binds, the
+server stops gracefully (in-flight calls finish) and starts again on the same ports with the new
+capabilities. A change that does not validate is reported and the running version keeps serving.
+
+Polling reads the file system in a worker thread, so the event loop keeps serving meanwhile.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+import functools
+import os
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
+import anyio.to_thread
+import yaml
 
+from naftiko_runtime.load import resolve_location
 from naftiko_runtime.model import Capability
 
+__all__ = ["capability_files", "serve_reloading", "snapshot", "watched_files"]
+
 Snapshot = dict[Path, tuple[int, int]]
+SUFFIXES = (".yaml", ".yml", ".json")
+MAX_IMPORT_DEPTH = 16
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _folder_files(folder: Path) -> Iterator[Path]:
+    """YAML/JSON files under ``folder``; hidden folders (``.venv``, ``.git``) are not entered."""
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        yield from (Path(root, name) for name in files if name.endswith(SUFFIXES))
+
+
+def _consumes_locations(file: Path) -> tuple[Path, ...]:
+    """The files ``file``'s consumes entries import (unreadable files import nothing)."""
+    try:
+        stat = file.stat()
+    except OSError:
+        return ()
+    return _parsed_locations(file, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_locations(file: Path, mtime_ns: int, size: int) -> tuple[Path, ...]:
+    """Parsed once per version of the file (the key holds its mtime and size), not at every poll."""
+    try:
+        data = yaml.load(file.read_text(encoding="utf-8"), Loader=_LOADER)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return ()
+    if not isinstance(data, dict):
+        return ()
+    capability = data.get("capability")
+    entries: list[Any] = list(data.get("consumes") or []) if isinstance(data.get("consumes"), list) else []
+    if isinstance(capability, dict) and isinstance(capability.get("consumes"), list):
+        entries += capability["consumes"]
+    return tuple(
+        resolve_location(str(entry["location"]), file.parent)
+        for entry in entries
+        if isinstance(entry, dict) and entry.get("location") and "import" in entry
+    )
+
+
+def _imports(file: Path) -> set[Path]:
+    """Every file imported from ``file``, directly or through shared files (cycles and depth bounded)."""
+    found: set[Path] = set()
+    frontier = [file]
+    for _ in range(MAX_IMPORT_DEPTH):
+        frontier = [p for f in frontier for p in _consumes_locations(f) if p not in found]
+        if not frontier:
+            break
+        found.update(frontier)
+    return found
+
+
+def capability_files(capability: Capability) -> set[Path]:
+    """The capability file, the consumes files it imports and the files it binds."""
+    files = {capability.path, *_imports(capability.path)}
+    for bind in capability.binds:
+        if bind.location and bind.location.startswith("file://"):
+            # binding looks in the capability's folder first, then the working directory
+            files.update(resolve_location(bind.location, base) for base in (bind.base_dir, Path.cwd()))
+    return files
 
 
 def watched_files(paths: Iterable[Path], capabilities: Iterable[Capability]) -> set[Path]:
-    """Every YAML file under ``paths`` plus each capability's own folder's YAML files (imports, binds)."""
+    """The explicit files, the YAML/JSON files in the explicit folders, and each capability's files."""
     files: set[Path] = set()
     for path in paths:
-        if path.is_dir():
-            files.update(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml", ".json"))
-        else:
-            files.add(path)
+        files.update(_folder_files(path) if path.is_dir() else [path])
     for capability in capabilities:
-        folder = capability.path.parent
-        files.update(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml", ".json") and p.is_file())
+        files.update(capability_files(capability))
     return files
 
 
@@ -44,6 +112,10 @@ def snapshot(files: Iterable[Path]) -> Snapshot:
     return result
 
 
+async def _scan(paths: list[Path], capabilities: list[Capability]) -> Snapshot:
+    return await anyio.to_thread.run_sync(lambda: snapshot(watched_files(paths, capabilities)))
+
+
 async def serve_reloading(
     paths: list[Path],
     capabilities: list[Capability],
@@ -57,12 +129,15 @@ async def serve_reloading(
     while True:
         restart = anyio.Event()
         pending: list[list[Capability]] = []
+        # Taken before serving starts, so an edit made as soon as the server answers is still seen.
+        baseline = await _scan(paths, capabilities)
 
-        async def watch(current: list[Capability], restart: anyio.Event, pending: list[list[Capability]]) -> None:
-            before = snapshot(watched_files(paths, current))
+        async def watch(
+            current: list[Capability], before: Snapshot, restart: anyio.Event, pending: list[list[Capability]]
+        ) -> None:
             while True:
                 await anyio.sleep(interval)
-                now = snapshot(watched_files(paths, current))
+                now = await _scan(paths, current)
                 if now == before:
                     continue
                 before = now
@@ -76,7 +151,7 @@ async def serve_reloading(
                 return
 
         async with anyio.create_task_group() as group:
-            group.start_soon(watch, capabilities, restart, pending)
+            group.start_soon(watch, capabilities, baseline, restart, pending)
             code = await run(capabilities, restart)
             group.cancel_scope.cancel()
         if not pending:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from naftiko_runtime.binding import resolve_binds
 from naftiko_runtime.errors import InputError, InvocationError
 from naftiko_runtime.model import Capability, Invocable, McpExposure, Operation, Tool, argument_reference
-from naftiko_runtime.templates import Secret, compile_template
+from naftiko_runtime.templates import Secret, compile_template, render_native, resolve_path
 
 if TYPE_CHECKING:
     import httpx2
@@ -50,7 +50,9 @@ class CapabilityRuntime:
         if validator is None:
             from jsonschema import Draft202012Validator
 
-            validator = Draft202012Validator(_plain(tool.input_schema))
+            from naftiko_runtime.mapping import plain
+
+            validator = Draft202012Validator(plain(tool.input_schema))
             self._validators[id(tool)] = validator
         problems = [
             {"pointer": "/" + "/".join(str(p) for p in error.absolute_path), "message": _short(error.message)}
@@ -104,7 +106,7 @@ class CapabilityRuntime:
                 if arg in params:
                     result[key] = params[arg]
                 continue
-            result[key] = render_value(value, context)
+            result[key] = render_native(value, context)
         return result
 
     def _mapper(self, invocable: Invocable) -> OutputMapper:
@@ -175,7 +177,7 @@ class CapabilityRuntime:
     def _lookup_value(self, value: Any, outputs: Mapping[str, Any], params: Mapping[str, Any]) -> Any:
         if isinstance(value, str) and value.startswith("$."):
             return dot_path(outputs, value[2:])
-        return render_value(value, self.context(params))
+        return render_native(value, self.context(params))
 
 
 class Runtime:
@@ -258,41 +260,11 @@ class Runtime:
 # ---------------------------------------------------------------------------------------- helpers
 
 
-def render_value(value: Any, context: Mapping[str, Any]) -> Any:
-    """Render templates inside a value. A string that is exactly ``{{x}}`` keeps x's JSON type."""
-    if isinstance(value, str):
-        if "{{" not in value:
-            return value
-        template = compile_template(value)
-        stripped = value.strip()
-        if len(template.names) == 1 and stripped.startswith("{{") and stripped.endswith("}}") \
-                and stripped.count("{{") == 1:
-            found = _lookup_name(context, template.names[0])
-            if found is not None and not isinstance(found, str):
-                return found
-        return template.render(context)
-    if isinstance(value, Mapping):
-        return {k: render_value(v, context) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [render_value(v, context) for v in value]
-    return value
-
-
-def _lookup_name(context: Mapping[str, Any], name: str) -> Any:
-    if name in context:
-        return context[name]
-    return dot_path(context, name)
 
 
 def dot_path(data: Any, path: str) -> Any:
-    """Plain dot traversal (no JSONPath): ``a.b.c``."""
-    node = data
-    for part in path.split(".") if path else []:
-        if isinstance(node, Mapping) and part in node:
-            node = node[part]
-        else:
-            return None
-    return node
+    """``$.step.a.b`` step-context paths: plain dot traversal, no list indices (the spec's rule)."""
+    return resolve_path(data, path, indices=False)
 
 
 def as_text(value: Any) -> str:
@@ -360,13 +332,4 @@ def _redact(value: Any, pattern: re.Pattern[str]) -> Any:
         return {k: _redact(v, pattern) for k, v in value.items()}
     if isinstance(value, list):
         return [_redact(v, pattern) for v in value]
-    return value
-
-
-def _plain(value: Any) -> Any:
-    """MappingProxy trees -> plain dicts (jsonschema wants real containers)."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
     return value

@@ -483,17 +483,34 @@ OBJECT_PARAMS = [
 ]
 
 
-def test_output_schema_describes_an_object_with_nullable_typed_properties() -> None:
+def test_output_schema_keeps_the_structure_and_leaves_scalar_properties_untyped() -> None:
     schema = output_schema(OBJECT_PARAMS)
     assert schema is not None
     assert schema["type"] == "object"
     props = schema["properties"]
-    assert props["imo"] == {"type": ["string", "null"], "description": "IMO number"}
-    assert props["length"]["type"] == ["number", "null"]
-    assert props["label"]["type"] == ["string", "null"]
-    assert props["size"]["properties"]["beam"]["type"] == ["number", "null"]
-    assert props["crew"]["items"]["properties"]["rank"] == {"type": "null"}
+    assert props["imo"] == {"description": "IMO number"}
+    assert props["length"] == props["active"] == props["label"] == props["gone"] == {}
+    assert props["size"]["type"] == ["object", "null"]
+    assert props["size"]["properties"] == {"beam": {}} and props["size"]["required"] == ["beam"]
+    assert props["crew"]["type"] == ["array", "null"]
+    assert props["crew"]["items"]["properties"] == {"id": {}, "rank": {"type": "null"}}
+    assert props["tags"] == {"type": ["array", "null"], "items": {}}
     assert set(schema["required"]) == set(props)
+
+
+def test_output_schema_accepts_values_that_differ_from_the_declared_scalar_types() -> None:
+    params = [{"type": "object", "properties": {
+        "id": {"type": "string", "mapping": "$.id"},
+        "ok": {"type": "boolean", "mapping": "$.ok"},
+        "tags": {"type": "array", "mapping": "$.tags", "items": {"type": "number", "mapping": "$"}},
+    }}]
+    schema = output_schema(params)
+    assert schema is not None
+    _, value = OutputMapper(params).map({"id": 42, "ok": "yes", "tags": ["a", 1]}, {})
+    assert value == {"id": 42, "ok": "yes", "tags": ["a", 1]}
+    jsonschema.validate(value, schema)
+    with pytest.raises(jsonschema.ValidationError):  # the structure is still checked
+        jsonschema.validate({"id": 42, "ok": True}, schema)
 
 
 def test_output_schema_validates_what_the_mapper_produces() -> None:

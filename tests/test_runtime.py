@@ -12,7 +12,7 @@ import pytest
 from naftiko_runtime.errors import BindingError, InputError, UpstreamError
 from naftiko_runtime.load import load_text
 from naftiko_runtime.model import Capability, McpExposure, Tool, build
-from naftiko_runtime.runtime import Runtime, index_entries, lookup, render_value
+from naftiko_runtime.runtime import Runtime, index_entries, lookup, render_native
 from naftiko_runtime.validate import check_documents
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -236,9 +236,9 @@ async def test_every_missing_bind_variable_is_named_at_start() -> None:
 
 def test_a_whole_template_keeps_the_json_type_of_its_value() -> None:
     context = {"ids": ["A", "B"], "n": 3, "name": "x"}
-    assert render_value("{{ids}}", context) == ["A", "B"]
-    assert render_value({"count": "{{n}}", "label": "n={{n}}"}, context) == {"count": 3, "label": "n=3"}
-    assert render_value("{{name}}", context) == "x"
+    assert render_native("{{ids}}", context) == ["A", "B"]
+    assert render_native({"count": "{{n}}", "label": "n={{n}}"}, context) == {"count": 3, "label": "n=3"}
+    assert render_native("{{name}}", context) == "x"
 
 
 def test_lookup_matches_as_text_and_handles_lists_of_values() -> None:

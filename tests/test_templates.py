@@ -11,10 +11,12 @@ from naftiko_runtime.templates import (
     Secret,
     Template,
     compile_template,
+    format_value,
     load_time_names,
     redact,
     render_load_time,
-    render_value,
+    render_native,
+    resolve_path,
 )
 
 
@@ -90,7 +92,7 @@ def test_mappings_render_as_compact_json() -> None:
 )
 def test_scalars_render_as_their_json_like_text(value: Any, text: str) -> None:
     assert render("{{v}}", v=value) == text
-    assert render_value(value) == text
+    assert format_value(value) == text
 
 
 def test_invalid_tag_text_stays_literal() -> None:
@@ -190,6 +192,82 @@ def test_redact_replaces_every_secret_longest_first() -> None:
 def test_redact_without_secrets_returns_the_text() -> None:
     assert redact("nothing here", []) == "nothing here"
     assert redact("nothing here", [""]) == "nothing here"
+
+
+# --------------------------------------------------------------------------------------------------
+# Escaping modes, native rendering, dot paths
+# --------------------------------------------------------------------------------------------------
+
+
+def test_compile_caches_each_escaping_mode_separately() -> None:
+    plain, as_json = compile_template('{"a": {{x}}}'), compile_template('{"a": {{x}}}', "json")
+    assert plain is not as_json and as_json is compile_template('{"a": {{x}}}', "json")
+    assert plain.render({"x": "v"}) == '{"a": v}'
+    assert as_json.render({"x": "v"}) == '{"a": "v"}'
+
+
+def test_json_mode_escapes_inside_strings_writes_json_values_elsewhere_and_leaves_raw_tags() -> None:
+    template = compile_template('{"s": "{{v}}", "v": {{v}}, "r": "{{{v}}}", "a": "{{&v}}", "m": {{gone}}}', "json")
+    assert template.render({"v": 'q"\n'}) == '{"s": "q\\"\\n", "v": "q\\"\\n", "r": "q"\n", "a": "q"\n", "m": }'
+
+
+def test_json_mode_tracks_escaped_quotes_inside_string_literals() -> None:
+    template = compile_template('{"s": "say \\"{{v}}\\"", "n": {{v}}}', "json")
+    assert template.render({"v": 1}) == '{"s": "say \\"1\\"", "n": 1}'
+
+
+def test_form_mode_url_encodes_every_plain_value_even_inside_sections() -> None:
+    template = compile_template("a={{a}}{{#list}}&b={{.}}{{/list}}&raw={{{a}}}", "form")
+    assert template.render({"a": "x&y=z", "list": ["1 2", "+"]}) == "a=x%26y%3Dz&b=1+2&b=%2B&raw=x&y=z"
+
+
+def test_an_unknown_escaping_mode_is_refused() -> None:
+    with pytest.raises(ValueError):
+        compile_template("{{x}}", "html")
+
+
+def test_render_native_keeps_the_type_of_a_whole_plain_tag_only() -> None:
+    context = {"ids": ["A", "B"], "n": 3, "none": None, "s": "text"}
+    assert render_native(" {{ ids }} ", context) == ["A", "B"]
+    assert render_native("{{n}}", context) == 3
+    assert render_native("{{none}}", context) is None
+    assert render_native("{{s}}", context) == "text"
+    assert render_native("{{missing}}", context) == ""
+    assert render_native("{{{ids}}}", context) == '["A","B"]'  # the raw tag asks for text
+    assert render_native("{{&ids}}", context) == '["A","B"]'
+    assert render_native("n={{n}}", context) == "n=3"
+
+
+def test_render_native_renders_mapping_keys_as_text_and_walks_containers() -> None:
+    value = {"{{k}}": ["{{n}}", {"x": "{{n}}"}], "fixed": 1, 2: "two"}
+    assert render_native(value, {"k": "key", "n": 7}) == {"key": [7, {"x": 7}], "fixed": 1, 2: "two"}
+
+
+def test_render_native_is_the_one_implementation_used_by_the_runtime_and_the_consumer() -> None:
+    from naftiko_runtime import runtime
+    from naftiko_runtime.consume import request
+
+    assert runtime.render_native is render_native
+    assert request.render_native is render_native
+
+
+def test_resolve_path_prefers_the_literal_key_then_walks_then_indexes_lists() -> None:
+    data = {"env.TOKEN": "literal", "env": {"TOKEN": "nested"}, "a": {"b": [{"c": 1}]}}
+    assert resolve_path(data, "env.TOKEN") == "literal"
+    assert resolve_path(data, "a.b.0.c") == 1
+    assert resolve_path(data, "a.b.0.c", indices=False) is None
+    assert resolve_path(data, "a.nope") is None
+    assert resolve_path(data, "a.nope", "default") == "default"
+    assert resolve_path(data, "") is data
+
+
+def test_step_paths_and_consumed_paths_share_the_dot_path_lookup() -> None:
+    from naftiko_runtime.runtime import dot_path
+
+    outputs = {"step": {"ids": [1, 2], "a.b": "dotted"}}
+    assert dot_path(outputs, "step.a.b") == "dotted"  # the literal key below the step
+    assert dot_path(outputs, "step.ids.0") is None  # step paths never index lists (spec)
+    assert dot_path(outputs, "step.ids") == [1, 2]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -16,8 +16,16 @@ from typing import Any
 import anyio
 import httpx2
 
-from naftiko_runtime.consume.messages import parse_json, upstream_message
-from naftiko_runtime.errors import DecodeError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from naftiko_runtime.consume.messages import parse_json, secret_forms, upstream_message
+from naftiko_runtime.consume.request import has_control
+from naftiko_runtime.errors import (
+    DecodeError,
+    InvocationError,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from naftiko_runtime.templates import Template, compile_template
 
 __all__ = ["AuthPlan", "Authenticator", "TokenSource", "fetch_client_credentials", "renew_margin"]
 
@@ -166,16 +174,35 @@ async def fetch_client_credentials(
                                   operation=operation) from None
     parsed = parse_json(response.content)
     if not response.is_success:
-        reason = upstream_message(parsed, response.content)
+        reason = upstream_message(parsed, response.content, secret_forms([client_id, client_secret]))
         raise UpstreamError(response.status_code, f"OAuth2 token request failed: {reason}".rstrip(": "),
                             operation=operation)
     token = parsed.get("access_token") if isinstance(parsed, Mapping) else None
     if not isinstance(token, str) or not token:
         raise DecodeError("the OAuth2 token endpoint answered without an access_token", operation=operation)
+    if has_control(token):
+        raise DecodeError("the OAuth2 token endpoint answered with an access_token that cannot be sent in the "
+                          "Authorization header (it contains CR, LF or NUL)", operation=operation)
     return token, _expires_in(parsed.get("expires_in"))
 
 
 # ------------------------------------------------------------------------------------ per consumer
+
+
+def _compile_field(value: Any) -> Any:
+    if isinstance(value, str):
+        return compile_template(value)
+    if isinstance(value, list | tuple):
+        return [_compile_field(v) for v in value]
+    return value
+
+
+def _render_field(field: Any, context: Mapping[str, Any]) -> Any:
+    if isinstance(field, Template):
+        return field.render(context)
+    if isinstance(field, list):
+        return [_render_field(v, context) for v in field]
+    return field
 
 
 class Authenticator:
@@ -184,6 +211,8 @@ class Authenticator:
     def __init__(self, spec: Mapping[str, Any] | None, *, clock: Clock = time.monotonic,
                  client: Callable[[], httpx2.AsyncClient] | None = None) -> None:
         self.spec = dict(spec) if spec else None
+        # compiled once: every request renders these fields
+        self._fields = [(k, _compile_field(v)) for k, v in (self.spec or {}).items() if k != "type"]
         self.kind = str((spec or {}).get("type", "")).lower()
         self._clock = clock
         self._client = client
@@ -199,16 +228,7 @@ class Authenticator:
         return [token for source in self._sources.values() for token in source.issued]
 
     def render(self, context: Mapping[str, Any]) -> dict[str, Any]:
-        from naftiko_runtime.templates import compile_template
-
-        def one(value: Any) -> Any:
-            if isinstance(value, str):
-                return compile_template(value).render(context)
-            if isinstance(value, list | tuple):
-                return [one(v) for v in value]
-            return value
-
-        return {k: one(v) for k, v in (self.spec or {}).items() if k != "type"}
+        return {key: _render_field(field, context) for key, field in self._fields}
 
     def plan(self, context: Mapping[str, Any], *, operation: str | None = None, replayable: bool = True) -> AuthPlan:
         if not self.spec:
@@ -222,21 +242,35 @@ class Authenticator:
         kind = self.kind
         if kind == "bearer":
             token = fields.get("token") or fields.get("value")
-            return HeaderAuth("Authorization", f"Bearer {token}") if token else None
+            return self._header("Authorization", f"Bearer {token}", "token", operation) if token else None
         if kind == "basic":
             return httpx2.BasicAuth(str(fields.get("username") or ""), str(fields.get("password") or ""))
         if kind == "digest":
-            return self._digest(str(fields.get("username") or ""), str(fields.get("password") or ""))
+            username = self._checked(str(fields.get("username") or ""), "Authorization", "username", operation)
+            return self._digest(username, str(fields.get("password") or ""))
         if kind == "apikey":
             key, value = fields.get("key"), fields.get("value")
             if not key or not value:
                 return None
             if str(fields.get("placement") or "header").lower() == "query":
                 return QueryAuth(str(key), str(value))
-            return HeaderAuth(str(key), str(value))
+            return self._header(str(key), str(value), "value", operation)
         if kind == "oauth2" and fields.get("tokenEndpoint"):
             return OAuth2Auth(self._source(fields), may_resend=replayable, operation=operation)
         return None  # inbound-only oauth2 (resource server fields) or an unknown kind: nothing to send
+
+    def _header(self, name: str, value: str, field: str, operation: str | None) -> HeaderAuth:
+        return HeaderAuth(name, self._checked(value, name, field, operation))
+
+    @staticmethod
+    def _checked(value: str, header: str, field: str, operation: str | None) -> str:
+        """``value`` unless it holds CR, LF or NUL: such a credential could never be sent (and the HTTP
+        library would quote it in its error), so say which header and field, never the value."""
+        if has_control(value):
+            raise InvocationError(
+                f"the authentication {field} for the {header} header contains a CR, LF or NUL character; "
+                "check the configured credential (a trailing newline is a common cause)", operation=operation)
+        return value
 
     def _digest(self, username: str, password: str) -> httpx2.DigestAuth:
         # kept per credentials so the last challenge is reused and later calls skip the extra round trip

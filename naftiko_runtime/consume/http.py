@@ -34,10 +34,13 @@ from naftiko_runtime.consume.messages import (
 )
 from naftiko_runtime.consume.request import (
     DEFAULT_USER_AGENT,
+    Built,
     Resolved,
     build,
     cookie_header,
     encode_forward_path,
+    header_items,
+    merged_params,
     resolve_params,
 )
 from naftiko_runtime.errors import (
@@ -47,7 +50,7 @@ from naftiko_runtime.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from naftiko_runtime.model import Consumer, Operation
+from naftiko_runtime.model import Consumer, Operation, Param
 
 __all__ = ["HttpConsumer", "RetryPolicy", "Timeouts", "UpstreamResponse"]
 
@@ -61,7 +64,6 @@ HOP_BY_HOP = frozenset({
 DEFAULT_CONNECT = 5.0
 DEFAULT_TOTAL = 30.0
 MAX_RETRY_AFTER = 5.0
-_REASON_LENGTH = 120
 
 
 def _seconds(value: Any, default: float) -> float:
@@ -190,6 +192,7 @@ class HttpConsumer:
         self._sleep = sleep
         self._client: httpx2.AsyncClient | None = None
         self._variable_secrets = secret_forms(self.variables.values())
+        self._declared: dict[str, tuple[Operation, list[Param]]] = {}  # merged parameters per operation
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -224,8 +227,14 @@ class HttpConsumer:
 
     def build_request(self, op: Operation, params: Mapping[str, Any]) -> httpx2.Request:
         """The request of ``op`` without authentication. Raises ``InputError`` before any I/O."""
+        return self._build(op, params).request
+
+    def _build(self, op: Operation, params: Mapping[str, Any]) -> Built:
+        cached = self._declared.get(op.ref)
+        if cached is None or cached[0] is not op:
+            cached = self._declared[op.ref] = (op, merged_params(self.consumer, op))
         return build(self.consumer, op, params, variables=self.variables, base_uri=self.base_uri,
-                     user_agent=self.user_agent).request
+                     user_agent=self.user_agent, declared=cached[1])
 
     async def send(self, op: Operation, params: Mapping[str, Any]) -> UpstreamResponse:
         response, _ = await self._send(op, params)
@@ -237,9 +246,9 @@ class HttpConsumer:
 
     async def fetch(self, op: Operation, params: Mapping[str, Any]) -> UpstreamResponse:
         """Send ``op``; a non-2xx answer raises ``UpstreamError`` naming the operation."""
-        response, secrets = await self._send(op, params)
+        response, extra = await self._send(op, params)
         if not 200 <= response.status < 300:
-            raise self._status_error(op.ref, response, secrets)
+            raise self._status_error(op.ref, response, self._secrets(extra))
         return response
 
     def decode(self, op: Operation, response: UpstreamResponse) -> Any:
@@ -252,30 +261,33 @@ class HttpConsumer:
             return convert(response.content, op.output_raw_format, op.output_schema,
                            content_type=response.content_type)
         except DecodeError as exc:
-            raise DecodeError(redact_text(exc.message, self._secrets()), operation=op.ref) from None
+            message = _decode_message(exc.message, response.content, self._secrets())
+            raise DecodeError(message, operation=op.ref) from None
 
-    async def _send(self, op: Operation, params: Mapping[str, Any]) -> tuple[UpstreamResponse, set[str]]:
-        built = build(self.consumer, op, params, variables=self.variables, base_uri=self.base_uri,
-                      user_agent=self.user_agent)
+    async def _send(self, op: Operation, params: Mapping[str, Any]) -> tuple[UpstreamResponse, list[Any]]:
+        """Send ``op``; returns the response and this call's own secrets (the forms are computed
+        only when something has to be redacted)."""
+        built = self._build(op, params)
         plan = self.authenticator.plan(ChainMap(self.variables, dict(params)), operation=op.ref)
         extra = [*built.secrets, *plan.secrets]
         started = time.perf_counter()
         response = await self._exchange(op.ref, built.request, plan, extra, stream=False)
         elapsed = (time.perf_counter() - started) * 1000
-        secrets = self._secrets(extra)
-        log.debug("%s %s -> %d in %.1f ms", built.request.method,
-                  redact_text(str(response.request.url), secrets), response.status_code, elapsed)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s -> %d in %.1f ms", built.request.method,
+                      redact_text(str(response.request.url), self._secrets(extra)), response.status_code, elapsed)
         upstream = UpstreamResponse(
             status=response.status_code, headers=response.headers, content=response.content,
             content_type=response.headers.get("content-type"), elapsed_ms=elapsed,
         )
-        return upstream, secrets
+        return upstream, extra
 
     def _status_error(self, ref: str, response: UpstreamResponse, secrets: set[str]) -> UpstreamError:
         parsed = parse_json(response.content)
-        message = upstream_message(parsed, response.content) or httpx2.codes.get_reason_phrase(response.status)
+        message = upstream_message(parsed, response.content, secrets) \
+            or httpx2.codes.get_reason_phrase(response.status)
         body = redact_tree(parsed, secrets) if parsed is not None else None
-        error = UpstreamError(response.status, redact_text(message, secrets), operation=ref, body=body)
+        error = UpstreamError(response.status, message, operation=ref, body=body)
         log.info("%s", error.message)
         return error
 
@@ -292,8 +304,9 @@ class HttpConsumer:
         """
         ref = self.consumer.namespace
         resolved = resolve_params(list(self.consumer.input_parameters), {}, self.variables)
+        wire_headers = self._forward_headers(headers, resolved, ref)  # raises before any body is read
         extra_query = httpx2.QueryParams(resolved.query) if resolved.query else None
-        url = self.base_uri.rstrip("/") + "/" + encode_forward_path(path)
+        url = self.base_uri.rstrip("/") + "/" + encode_forward_path(path, operation=ref)
         query_text = "&".join(q for q in (query.lstrip("?"), str(extra_query or "")) if q)
         if query_text:
             url += "?" + query_text
@@ -303,22 +316,24 @@ class HttpConsumer:
             body = b"".join([chunk async for chunk in body])  # type: ignore[union-attr]
             replayable = True
         try:
-            request = httpx2.Request(method.upper(), url, headers=self._forward_headers(headers, resolved),
-                                     content=body)
+            request = httpx2.Request(method.upper(), url, headers=wire_headers, content=body)
         except (httpx2.InvalidURL, httpx2.UnsupportedProtocol) as exc:
             raise InvocationError(f"could not build the forwarded request: {type(exc).__name__}",
                                   operation=ref) from None
         extra = [*resolved.secrets, *plan.secrets]
         response = await self._exchange(ref, request, plan, extra, stream=True, replayable=replayable)
-        log.debug("forward %s %s -> %d", request.method, redact_text(str(response.request.url),
-                                                                      self._secrets(extra)), response.status_code)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("forward %s %s -> %d", request.method,
+                      redact_text(str(response.request.url), self._secrets(extra)), response.status_code)
         dropped = HOP_BY_HOP | _connection_tokens(response.headers.get_list("connection"))
         if response.is_stream_consumed:  # already read (in-memory transports): the bytes are decoded
             dropped |= {"content-encoding", "content-length"}
         out = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in dropped]
         return response.status_code, out, _raw_body(response), response.aclose
 
-    def _forward_headers(self, inbound: Mapping[str, str], resolved: Resolved) -> list[tuple[str, str | bytes]]:
+    def _forward_headers(self, inbound: Mapping[str, str], resolved: Resolved,
+                         ref: str) -> list[tuple[str, str | bytes]]:
+        header_items(resolved.headers, ref)  # configured values: no CR/LF/NUL (raises InputError)
         items = list(inbound.items())
         dropped = HOP_BY_HOP | {"host", "content-length"}
         dropped |= _connection_tokens(v for k, v in items if k.lower() == "connection")
@@ -408,10 +423,54 @@ class HttpConsumer:
     def _unavailable(self, ref: str, request: httpx2.Request, exc: Exception, extra: list[Any]) -> UpstreamUnavailable:
         url = request.url
         host = f"{url.host}:{url.port}" if url.port else url.host
-        reason = (str(exc).strip().splitlines() or [""])[0][:_REASON_LENGTH] or type(exc).__name__
-        message = redact_text(f"could not reach {host}: {reason}", self._secrets(extra))
+        # the exception's own text may quote a header or URL holding a secret: never show it
+        message = redact_text(f"could not reach {host}: {safe_reason(exc)} ({type(exc).__name__})",
+                              self._secrets(extra))
         log.info("%s: %s", ref, message)
         return UpstreamUnavailable(message, operation=ref)
+
+
+# (substring of the lower-cased exception text, what to say instead): the first match wins
+_REASONS: tuple[tuple[str, str], ...] = (
+    ("refused", "connection refused"),
+    ("name or service not known", "host name not found"),
+    ("nodename nor servname", "host name not found"),
+    ("no address associated", "host name not found"),
+    ("name resolution", "host name not found"),
+    ("getaddrinfo", "host name not found"),
+    ("certificate", "TLS certificate rejected"),
+    ("ssl", "TLS handshake failed"),
+    ("unreachable", "network unreachable"),
+    ("reset by peer", "connection reset"),
+    ("header", "invalid header value"),
+    ("disconnected", "connection closed without a response"),
+)
+_DEFAULT_REASONS: tuple[tuple[type[Exception], str], ...] = (
+    (httpx2.UnsupportedProtocol, "unsupported URL scheme"),
+    (httpx2.ProxyError, "proxy failed"),
+    (httpx2.ConnectError, "connection failed"),
+    (httpx2.LocalProtocolError, "invalid request"),
+    (httpx2.RemoteProtocolError, "invalid response"),
+    (httpx2.ReadError, "connection lost while reading"),
+    (httpx2.WriteError, "connection lost while writing"),
+)
+
+
+def safe_reason(exc: Exception) -> str:
+    """A short reason for a transport failure chosen from fixed texts, never the exception's own text."""
+    text = str(exc).lower()
+    for needle, reason in _REASONS:
+        if needle in text:
+            return reason
+    return next((reason for kind, reason in _DEFAULT_REASONS if isinstance(exc, kind)), "request failed")
+
+
+def _decode_message(message: str, content: bytes, secrets: set[str]) -> str:
+    """A decoder's message quotes at most a cut excerpt of the body, which redaction cannot catch
+    once a secret is cut in half: when the body holds a secret, keep only the message's first part."""
+    if any(secret.encode("utf-8", errors="ignore") in content for secret in secrets):
+        return message.partition(": ")[0]
+    return redact_text(message, secrets)
 
 
 def _header_bytes(value: str) -> str | bytes:

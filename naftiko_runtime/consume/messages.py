@@ -17,16 +17,31 @@ _MAX_TEXT = 200
 _SPACES = re.compile(r"\s+")
 
 
+def _forms_of(text: str) -> set[str]:
+    """How one secret can show up in text: as written, without surrounding whitespace, URL-encoded
+    (query strings, form bodies) and escaped the way ``repr``/JSON print it (library error texts
+    such as ``Illegal header value b'Bearer tok\\n'``)."""
+    forms: set[str] = set()
+    for base in {text, text.strip()}:
+        forms.update({base, quote(base, safe=""), quote_plus(base, safe=""), quote(base)})
+    forms.update({
+        repr(text)[1:-1],
+        repr(text.encode("utf-8", errors="replace"))[2:-1],
+        json.dumps(text)[1:-1],
+        json.dumps(text, ensure_ascii=False)[1:-1],
+    })
+    return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
+
+
 def secret_forms(values: Iterable[Any]) -> set[str]:
-    """Each secret as written and as it appears once URL-encoded (query strings, form bodies)."""
+    """Every form (see ``_forms_of``) of each secret value long enough to be one."""
     forms: set[str] = set()
     for value in values:
         if value is None or isinstance(value, bool | Mapping | list | tuple):
             continue
         text = str.__str__(value) if isinstance(value, str) else str(value)
-        if len(text) < MIN_SECRET_LENGTH:
-            continue
-        forms.update({text, quote(text, safe=""), quote_plus(text, safe=""), quote(text)})
+        if len(text) >= MIN_SECRET_LENGTH:
+            forms |= _forms_of(text)
     return forms
 
 
@@ -88,8 +103,12 @@ def _details(body: Mapping[str, Any]) -> str | None:
     return None
 
 
-def upstream_message(parsed: Any, content: bytes) -> str:
-    """The upstream's own explanation: a known field of a JSON error body, else the start of the text."""
+def upstream_message(parsed: Any, content: bytes, secrets: Iterable[str] = ()) -> str:
+    """The upstream's own explanation: a known field of a JSON error body, else the start of the text.
+
+    ``secrets`` are redacted before the text is shortened, so no cut can leave part of one behind.
+    """
+    secrets = set(secrets)
     message: str | None = None
     if isinstance(parsed, Mapping):
         message = _first_message(parsed)
@@ -100,6 +119,6 @@ def upstream_message(parsed: Any, content: bytes) -> str:
         message = parsed
     if message is None:  # no known field: the start of the body text
         text = content.decode("utf-8", errors="replace") if content else ""
-        message = _SPACES.sub(" ", text).strip()[:_MAX_TEXT]
-    message = _SPACES.sub(" ", message or "").strip()
+        return _SPACES.sub(" ", redact_text(text, secrets)).strip()[:_MAX_TEXT]
+    message = _SPACES.sub(" ", redact_text(message, secrets)).strip()
     return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 3] + "..."

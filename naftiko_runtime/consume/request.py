@@ -3,11 +3,14 @@
 Deliberate differences from the reference engine (see ARCHITECTURE.md "Semantics"):
 - consumed ``in: path|cookie|body`` parameters and resource-level parameters are applied;
 - path placeholders may be ``{x}`` or ``{{x}}`` and their values are percent-encoded with nothing
-  safe, so no argument can change the path, host or query;
+  safe, so no argument can change the path, host or query; a value that is a dot segment (``.``,
+  ``..``, or an encoded form of them) is refused, as is any dot segment of a forwarded path, since
+  URL normalisation would climb out of the base path;
 - formUrlEncoded and multipartForm bodies are really encoded;
-- values interpolated inside a JSON string literal of a body template are JSON-escaped (a quote or a
-  line break in an argument no longer breaks the JSON), and values interpolated into a form string
-  are URL-encoded. ``{{{x}}}`` opts out and inserts the raw text.
+- in a JSON body template, a value interpolated inside a string literal is JSON-escaped (a quote or a
+  line break in an argument no longer breaks the JSON), and one interpolated elsewhere is written as
+  a JSON value (a string becomes a quoted literal, so it cannot add keys); values interpolated into
+  a form string are URL-encoded. ``{{{x}}}`` opts out and inserts the raw text.
 """
 
 from __future__ import annotations
@@ -16,16 +19,17 @@ import json
 import os
 import re
 from collections import ChainMap
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, quote_plus, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 import httpx2
 
 from naftiko_runtime import __version__
 from naftiko_runtime.errors import InputError, InvocationError
 from naftiko_runtime.model import Consumer, Operation, Param
+from naftiko_runtime.templates import compile_template, format_value, render_native, resolve_path
 
 __all__ = [
     "ACCEPT",
@@ -36,19 +40,19 @@ __all__ = [
     "cookie_header",
     "encode_forward_path",
     "encode_path_value",
+    "has_control",
+    "header_items",
+    "is_dot_segment",
     "join_url",
     "merged_params",
+    "render_form_template",
+    "render_json_template",
     "render_native",
     "resolve_params",
 ]
 
 DEFAULT_USER_AGENT = f"naftiko/{__version__}"
 PATH_PLACEHOLDER = re.compile(r"\{\{?\s*([A-Za-z0-9_.\-]+)\s*\}?\}")
-_WHOLE_TAG = re.compile(r"^\s*\{\{\s*([\w\-]+(?:\.[\w\-]+)*)\s*\}\}\s*$")
-_TAG = re.compile(r"\{\{\{\s*[^{}]*?\s*\}\}\}|\{\{\s*([#^/!&]?)\s*([^{}]*?)\s*\}\}")
-_NAME = re.compile(r"^[\w\-]+(?:\.[\w\-]+)*$")
-_JSON_VIEW = "__naftiko_json__"
-_FORM_VIEW = "__naftiko_form__"
 _FORWARD_SAFE = "!$&'()*+,;=:@"  # RFC 3986 pchar sub-delims: cannot change path, host or query
 
 ACCEPT: dict[str, str] = {
@@ -79,48 +83,7 @@ def _absent(value: Any) -> bool:
 
 def _text(value: Any) -> str:
     """Wire text of a value: strings as is, JSON text for everything else (``true``, ``3``, ``[..]``)."""
-    from naftiko_runtime.templates import render_value
-
-    return render_value(value)
-
-
-def _lookup(context: Mapping[str, Any], name: str) -> Any:
-    """A name's native value: literal key first (``env.TOKEN``), then a dotted walk."""
-    value = context.get(name, _MISSING)
-    if value is not _MISSING:
-        return value
-    value = context
-    for part in name.split("."):
-        if isinstance(value, Mapping):
-            value = value.get(part, _MISSING)
-        elif isinstance(value, list | tuple) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return _MISSING
-        if value is _MISSING:
-            return _MISSING
-    return value
-
-
-def render_native(value: Any, context: Mapping[str, Any]) -> Any:
-    """Render templates inside ``value``. A string that is exactly ``{{x}}`` keeps x's native type;
-    other strings render as Mustache text; containers are rendered item by item."""
-    from naftiko_runtime.templates import compile_template
-
-    if isinstance(value, str):
-        if "{{" not in value:
-            return value
-        whole = _WHOLE_TAG.match(value)
-        if whole:
-            found = _lookup(context, whole.group(1))
-            if found is not _MISSING and not isinstance(found, str):
-                return found
-        return compile_template(value).render(context)
-    if isinstance(value, Mapping):
-        return {str(render_native(k, context)): render_native(v, context) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [render_native(v, context) for v in value]
-    return value
+    return format_value(value)
 
 
 # ------------------------------------------------------------------------------------ parameters
@@ -193,19 +156,39 @@ def _place(resolved: Resolved, param: Param, value: Any) -> None:
 # ------------------------------------------------------------------------------------ URL
 
 
+def is_dot_segment(text: str) -> bool:
+    """Whether ``text`` is ``.`` or ``..`` once percent-decoded (as often as it decodes): RFC 3986
+    normalisation, or an upstream that decodes twice, would read it as "this" or "parent" folder."""
+    for _ in range(8):
+        if text in (".", ".."):
+            return True
+        decoded = unquote(text)
+        if decoded == text:
+            return False
+        text = decoded
+    return True  # still decoding after 8 rounds: nothing legitimate looks like that
+
+
 def encode_path_value(text: str) -> str:
-    """Percent-encode one path value with nothing safe; ``.``/``..`` too, so it stays one segment."""
-    if text and set(text) == {"."}:
-        return "%2E" * len(text)
+    """Percent-encode one path value with nothing safe, so it stays one segment.
+
+    Raises ``ValueError`` for a dot segment, which no encoding keeps in place.
+    """
+    if is_dot_segment(text):
+        raise ValueError("a path value must not be a dot segment")
     return quote(text, safe="")
 
 
-def encode_forward_path(path: str) -> str:
-    """Encode a forwarded path segment by segment: slashes separate, nothing else escapes a segment."""
+def encode_forward_path(path: str, *, operation: str | None = None) -> str:
+    """Encode a forwarded path segment by segment: slashes separate, nothing else escapes a segment.
+
+    A dot segment (``.``, ``..``, ``%2e``, ``%2E%2e``...) is an ``InputError``: it would leave the base path.
+    """
     segments = path.lstrip("/").split("/")
-    return "/".join(
-        "%2E" * len(s) if s and set(s) == {"."} else quote(s, safe=_FORWARD_SAFE) for s in segments
-    )
+    if any(is_dot_segment(s) for s in segments):
+        problem = {"pointer": "/path", "message": "the forwarded path must not contain '.' or '..' segments"}
+        raise InputError([problem], operation=operation)
+    return "/".join(quote(s, safe=_FORWARD_SAFE) for s in segments)
 
 
 def join_url(base: str, path: str) -> str:
@@ -219,116 +202,47 @@ def join_url(base: str, path: str) -> str:
     return base + path
 
 
-def _fill_path(op: Operation, resolved: Resolved) -> str:
-    from naftiko_runtime.templates import compile_template
+def _pointer(name: str) -> str:
+    return "/" + name.replace("~", "~0").replace("/", "~1")
 
-    missing: list[str] = []
+
+def _fill_path(op: Operation, resolved: Resolved) -> str:
+    problems: dict[str, str] = {}
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
         value = resolved.path.get(name, _MISSING)
         if value is _MISSING:
-            value = _lookup(resolved.context, name)
+            value = resolve_path(resolved.context, name, _MISSING)
         if _absent(value):
-            missing.append(name)
+            problems.setdefault(name, f"missing value for path parameter {name}")
             return ""
-        return encode_path_value(_text(value))
+        text = _text(value)
+        if is_dot_segment(text):
+            problems.setdefault(name, f"path parameter {name} must not be '.' or '..' (nor an encoded form)")
+            return ""
+        return quote(text, safe="")
 
     filled = PATH_PLACEHOLDER.sub(substitute, op.path)
-    if missing:
-        problems = [
-            {"pointer": "/" + n.replace("~", "~0").replace("/", "~1"),
-             "message": f"missing value for path parameter {n}"}
-            for n in dict.fromkeys(missing)
-        ]
-        raise InputError(problems, operation=op.ref)
+    if problems:
+        raise InputError([{"pointer": _pointer(n), "message": m} for n, m in problems.items()],
+                         operation=op.ref)
     if "{{" in filled:  # sections and other Mustache constructs left in the path
         filled = compile_template(filled).render(resolved.context)
     return filled
 
 
-# ------------------------------------------------------------------------------------ escaping views
-
-
-class _EscapedView(Mapping[str, Any]):
-    """A read-only view of a context whose scalar values come back escaped (JSON string or form)."""
-
-    def __init__(self, inner: Mapping[str, Any], escape: Any) -> None:
-        self._inner = inner
-        self._escape = escape
-
-    def __getitem__(self, key: str) -> Any:
-        value = self._inner[key]
-        if isinstance(value, Mapping):
-            return _EscapedView(value, self._escape)
-        if value is None:
-            return None
-        return self._escape(_text(value))
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._inner)
-
-    def __len__(self) -> int:
-        return len(self._inner)
-
-
-def _json_escape(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)[1:-1]
-
-
-def _rewrite_tags(source: str, view: str, *, inside_json_strings: bool) -> str:
-    """Point plain ``{{x}}`` tags at an escaping view. With ``inside_json_strings`` only the tags
-    that sit inside a JSON string literal are rewritten. Tags inside sections and ``{{{x}}}`` /
-    ``{{&x}}`` stay raw."""
-    out: list[str] = []
-    in_string = False
-    depth = 0
-    pos = 0
-    for match in _TAG.finditer(source):
-        text = source[pos:match.start()]
-        in_string = _scan_json_text(text, in_string)
-        out.append(text)
-        sigil, name = match.group(1), match.group(2)
-        tag = match.group(0)
-        if sigil in ("#", "^"):
-            depth += 1
-        elif sigil == "/":
-            depth = max(0, depth - 1)
-        elif sigil == "" and _NAME.match(name) and depth == 0 and (in_string or not inside_json_strings):
-            tag = "{{" + view + "." + name + "}}"
-        out.append(tag)
-        pos = match.end()
-    out.append(source[pos:])
-    return "".join(out)
-
-
-def _scan_json_text(text: str, in_string: bool) -> bool:
-    """Whether we are inside a JSON string literal after ``text`` (backslash escapes honoured)."""
-    escaped = False
-    for char in text:
-        if escaped:
-            escaped = False
-        elif char == "\\" and in_string:
-            escaped = True
-        elif char == '"':
-            in_string = not in_string
-    return in_string
+# ------------------------------------------------------------------------------------ escaping templates
 
 
 def render_json_template(source: str, context: Mapping[str, Any]) -> str:
-    from naftiko_runtime.templates import compile_template
-
-    rewritten = _rewrite_tags(source, _JSON_VIEW, inside_json_strings=True)
-    scope = ChainMap({_JSON_VIEW: _EscapedView(context, _json_escape)}, context)
-    return compile_template(rewritten).render(scope)
+    """A JSON body template: values JSON-escaped inside string literals, JSON values elsewhere."""
+    return compile_template(source, "json").render(context)
 
 
 def render_form_template(source: str, context: Mapping[str, Any]) -> str:
-    from naftiko_runtime.templates import compile_template
-
-    rewritten = _rewrite_tags(source, _FORM_VIEW, inside_json_strings=False)
-    scope = ChainMap({_FORM_VIEW: _EscapedView(context, lambda t: quote_plus(t, safe=""))}, context)
-    return compile_template(rewritten).render(scope)
+    """A form body template: every plain ``{{x}}`` value URL-encoded."""
+    return compile_template(source, "form").render(context)
 
 
 # ------------------------------------------------------------------------------------ bodies
@@ -342,8 +256,6 @@ class Body:
 
 
 def _render_text(value: Any, context: Mapping[str, Any]) -> str:
-    from naftiko_runtime.templates import compile_template
-
     if isinstance(value, str):
         return compile_template(value).render(context)
     return _text(value)
@@ -419,11 +331,25 @@ class Built:
     secrets: list[str]
 
 
-def _header_value(name: str, value: str, op_ref: str) -> str | bytes:
-    if any(c in value for c in "\r\n\0"):
-        raise InputError([{"pointer": "/" + name, "message": "header values must not contain line breaks"}],
-                         operation=op_ref)
+_CONTROL = frozenset("\r\n\0")
+
+
+def has_control(value: str) -> bool:
+    """Whether ``value`` holds CR, LF or NUL, which no HTTP header value may contain."""
+    return not _CONTROL.isdisjoint(value)
+
+
+def _header_value(name: str, value: str, op_ref: str | None) -> str | bytes:
+    if has_control(value):
+        problem = {"pointer": _pointer(name),
+                   "message": f"the value of header {name} must not contain CR, LF or NUL characters"}
+        raise InputError([problem], operation=op_ref)
     return value if value.isascii() else value.encode()
+
+
+def header_items(headers: list[tuple[str, str]], op_ref: str | None) -> list[tuple[str, str | bytes]]:
+    """Header pairs ready for the wire; a value with a control character is an ``InputError``."""
+    return [(k, _header_value(k, v, op_ref)) for k, v in headers]
 
 
 def cookie_header(cookies: list[tuple[str, str]]) -> str:
@@ -434,9 +360,13 @@ def cookie_header(cookies: list[tuple[str, str]]) -> str:
 
 def build(consumer: Consumer, op: Operation, params: Mapping[str, Any], *,
           variables: Mapping[str, Any], base_uri: str | None = None,
-          user_agent: str = DEFAULT_USER_AGENT) -> Built:
-    """Build the full request of ``op`` (auth excepted). Raises ``InputError`` before any I/O."""
-    resolved = resolve_params(merged_params(consumer, op), params, variables)
+          user_agent: str = DEFAULT_USER_AGENT, declared: list[Param] | None = None) -> Built:
+    """Build the full request of ``op`` (auth excepted). Raises ``InputError`` before any I/O.
+
+    ``declared`` is ``merged_params(consumer, op)`` when the caller keeps it from call to call.
+    """
+    declared = merged_params(consumer, op) if declared is None else declared
+    resolved = resolve_params(declared, params, variables)
     url = join_url(base_uri or consumer.base_uri, _fill_path(op, resolved))
     headers: dict[str, str] = {
         "User-Agent": user_agent,
@@ -458,7 +388,7 @@ def build(consumer: Consumer, op: Operation, params: Mapping[str, Any], *,
         headers.pop(lowered.get("content-type", "Content-Type"), None)  # the boundary must be ours
     elif body is not None and body.content_type and declared_type is None:
         headers["Content-Type"] = body.content_type
-    wire_headers = [(k, _header_value(k, v, op.ref)) for k, v in headers.items()]
+    wire_headers = header_items(list(headers.items()), op.ref)
     try:
         request = httpx2.Request(
             op.method, url, params=resolved.query or None, headers=wire_headers,

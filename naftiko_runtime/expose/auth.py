@@ -22,7 +22,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     import httpx2
 
 __all__ = [
-    "AllOf",
     "ApiKeyAuth",
     "AuthConfigError",
     "AuthMiddleware",
@@ -118,6 +117,17 @@ class InboundAuth:
         """Extra unauthenticated routes the scheme needs (OAuth2: RFC 9728 metadata)."""
         return []
 
+    def identity(self) -> tuple[Any, ...]:
+        """What the checker accepts: equal identities accept exactly the same requests.
+
+        Holds configured secrets: compare it, never print it.
+        """
+        raise NotImplementedError
+
+    def query_parameters(self) -> tuple[str, ...]:
+        """Query parameters that carry the credential (never to be passed on upstream)."""
+        return ()
+
     @classmethod
     def from_spec(
         cls,
@@ -158,6 +168,9 @@ class BearerAuth(InboundAuth):
     def __init__(self, token: str) -> None:
         self._token = token
 
+    def identity(self) -> tuple[Any, ...]:
+        return (self.kind, self._token)
+
     async def check(self, request: Request) -> Response | None:
         presented = bearer_token(request)
         if presented is not None and _equal(presented, self._token):
@@ -175,6 +188,13 @@ class ApiKeyAuth(InboundAuth):
         self.key = key
         self._value = value
         self.placement = placement
+
+    def identity(self) -> tuple[Any, ...]:
+        key = self.key.lower() if self.placement == "header" else self.key  # header names are case-blind
+        return (self.kind, self.placement, key, self._value)
+
+    def query_parameters(self) -> tuple[str, ...]:
+        return (self.key,) if self.placement == "query" else ()
 
     async def check(self, request: Request) -> Response | None:
         source = request.headers if self.placement == "header" else request.query_params
@@ -194,6 +214,9 @@ class BasicAuth(InboundAuth):
         self._username = username
         self._password = password
 
+    def identity(self) -> tuple[Any, ...]:
+        return (self.kind, self._username, self._password)
+
     async def check(self, request: Request) -> Response | None:
         scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
         challenge = f'Basic realm={_quote(REALM)}, charset="UTF-8"'
@@ -209,25 +232,6 @@ class BasicAuth(InboundAuth):
         if sep and user_ok and password_ok:
             return None
         return _problem(401, "the credentials are not valid", challenge)
-
-
-class AllOf(InboundAuth):
-    """Every checker must pass (the ``/mcp`` union of exposures with different authentication)."""
-
-    kind = "all-of"
-
-    def __init__(self, checks: Sequence[InboundAuth]) -> None:
-        self.checks = list(checks)
-
-    async def check(self, request: Request) -> Response | None:
-        for auth in self.checks:
-            denied = await auth.check(request)
-            if denied is not None:
-                return denied
-        return None
-
-    def routes(self) -> list[BaseRoute]:
-        return [route for auth in self.checks for route in auth.routes()]
 
 
 # ----------------------------------------------------------------------------------------- OAuth2
@@ -329,12 +333,21 @@ class OAuth2ResourceServer(InboundAuth):
             data["scopes_supported"] = list(self.scopes)
         return data
 
-    def routes(self) -> list[BaseRoute]:
+    def identity(self) -> tuple[Any, ...]:
+        return (self.kind, self.issuer.rstrip("/"), self.resource, tuple(sorted(self.scopes)), self.audience)
+
+    def metadata_route(self, path: str) -> Route:
+        """``GET path`` answers this resource's metadata."""
+
         async def endpoint(request: Request) -> Response:
             return JSONResponse(self.metadata(), headers={"Cache-Control": "max-age=3600"})
 
-        paths = dict.fromkeys([self.metadata_path, METADATA_PATH])
-        return [Route(path, endpoint, methods=["GET"]) for path in paths]
+        return Route(path, endpoint, methods=["GET"])
+
+    def routes(self) -> list[BaseRoute]:
+        """The metadata at the path derived from ``resource`` and at the bare well-known path (an app
+        serving this one resource; ``naftiko serve`` decides per listener instead)."""
+        return [self.metadata_route(path) for path in dict.fromkeys([self.metadata_path, METADATA_PATH])]
 
     # ------------------------------------------------------------------------------------- checks
 

@@ -47,7 +47,7 @@ from naftiko_runtime.errors import (
 )
 from naftiko_runtime.formats import RawBody
 from naftiko_runtime.load import resolve_location
-from naftiko_runtime.mapping import output_schema
+from naftiko_runtime.mapping import output_schema, plain
 from naftiko_runtime.model import Invocable, McpExposure, McpPrompt, McpResource, Tool
 from naftiko_runtime.runtime import CapabilityRuntime
 from naftiko_runtime.templates import compile_template, redact
@@ -72,15 +72,6 @@ _EXTRA_MIME = {
     ".xml": "application/xml",
     ".csv": "text/csv",
 }
-
-
-def _plain(value: Any) -> Any:
-    """MappingProxy/tuple trees -> plain JSON containers (the SDK and jsonschema want them)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 def json_text(value: Any) -> str:
@@ -117,14 +108,14 @@ def _output_schema(tool: Tool, unit: CapabilityRuntime) -> dict[str, Any] | None
     invocable = _resolved(tool.invocable, unit)
     if invocable.mode != "call":
         return None
-    schema = output_schema([_plain(p) for p in invocable.output_parameters])
+    schema = output_schema([plain(p) for p in invocable.output_parameters])
     return schema if isinstance(schema, dict) and schema.get("type") == "object" else None
 
 
 def _tool_entry(tool: Tool, unit: CapabilityRuntime) -> _ToolEntry:
-    input_schema = _plain(tool.input_schema)
+    input_schema = plain(tool.input_schema)
     out = _output_schema(tool, unit)
-    annotations = _plain(tool.annotations)
+    annotations = plain(tool.annotations)
     wire = types.Tool(
         name=tool.name,
         title=tool.title,
@@ -540,32 +531,18 @@ class HttpEndpoint:
     run: Callable[[], AbstractAsyncContextManager[None]]
 
 
-def http_endpoint(
-    server: Server[Any],
-    *,
-    stateless: bool,
-    allowed_hosts: Sequence[str] | None,
-    allowed_origins: Sequence[str] = (),
-    max_body_size: int = 4 * 1024 * 1024,
-) -> HttpEndpoint:
+def http_endpoint(server: Server[Any], *, stateless: bool, max_body_size: int = 4 * 1024 * 1024) -> HttpEndpoint:
     """Streamable HTTP for both protocol eras, SSE responses (progress works).
 
     ``stateless`` only affects the 2025-11-25 handshake leg (2026-07-28 requests never have a
-    session). ``allowed_hosts=None`` turns DNS-rebinding protection off (behind a trusted proxy).
+    session). Host/Origin (DNS-rebinding) checks are not done here: the listener guards every route
+    with them (``expose.server.HostGuard``).
     """
-    if allowed_hosts is None:
-        security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    else:
-        security = TransportSecuritySettings(
-            enable_dns_rebinding_protection=True,
-            allowed_hosts=list(allowed_hosts),
-            allowed_origins=list(allowed_origins),
-        )
     manager = StreamableHTTPSessionManager(
         app=server,
         json_response=False,
         stateless=stateless,
-        security_settings=security,
+        security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         max_request_body_size=max_body_size,
     )
     # An object, not a bound method: Starlette routes call functions as request handlers.

@@ -17,10 +17,10 @@ import json
 import logging
 import math
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -30,25 +30,33 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
+from naftiko_runtime.consume.http import HOP_BY_HOP
 from naftiko_runtime.errors import InputError, InvocationError, UpstreamError
 from naftiko_runtime.formats import RawBody
 from naftiko_runtime.mapping import compile_path
 from naftiko_runtime.model import Param, RestExposure, RestOperation, RestResource
 from naftiko_runtime.openapi import (
     GREEDY_VARIABLE,
-    export_openapi,
+    export_openapi_many,
     is_input,
     path_variables,
     route_parameters,
 )
-from naftiko_runtime.runtime import render_value
+from naftiko_runtime.templates import render_native
 
 if TYPE_CHECKING:
     from starlette.types import Lifespan
 
     from naftiko_runtime.runtime import CapabilityRuntime
 
-__all__ = ["PROBLEM_TYPE_PREFIX", "build_rest_app", "build_rest_routes", "problem", "rest_exception_handlers"]
+__all__ = [
+    "PROBLEM_TYPE_PREFIX",
+    "build_rest_app",
+    "build_rest_routes",
+    "openapi_route",
+    "problem",
+    "rest_exception_handlers",
+]
 
 logger = logging.getLogger("naftiko.rest")
 
@@ -66,12 +74,9 @@ _TITLES = {
     "method-not-allowed": "Method not allowed",
     "internal-error": "Internal error",
 }
-_HOP_BY_HOP = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te",
-    "trailer", "transfer-encoding", "upgrade",
-})
 _TEXT_SOURCES = ("path", "query", "header", "cookie")
-_INTEGER = re.compile(r"^[+-]?\d+$")
+_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 _TRUE, _FALSE = frozenset({"true", "1"}), frozenset({"false", "0"})
 _MISSING = object()
 
@@ -139,15 +144,9 @@ def _coerce_text(text: str | list[str], kind: str | None) -> tuple[Any, str | No
     if isinstance(text, list):
         text = text[-1]
     if kind == "integer":
-        return (int(text), None) if _INTEGER.match(text.strip()) else (None, "must be an integer")
+        return _integer(text.strip())
     if kind == "number":
-        try:
-            number = float(text)
-        except ValueError:
-            return None, "must be a number"
-        if not math.isfinite(number):
-            return None, "must be a finite number"
-        return (int(number) if _INTEGER.match(text.strip()) else number), None
+        return _number(text.strip())
     if kind == "boolean":
         lowered = text.strip().lower()
         if lowered in _TRUE or lowered in _FALSE:
@@ -162,14 +161,35 @@ def _coerce_text(text: str | list[str], kind: str | None) -> tuple[Any, str | No
     return text, None
 
 
+def _integer(text: str) -> tuple[Any, str | None]:
+    """ASCII digits only (``int`` and ``float`` also take other scripts' digits, ``_`` and spaces)."""
+    if not _INTEGER.fullmatch(text):
+        return None, "must be an integer"
+    try:
+        return int(text), None
+    except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+        return None, "is too large"
+
+
+def _number(text: str) -> tuple[Any, str | None]:
+    if not _NUMBER.fullmatch(text):
+        return None, "must be a number"
+    if _INTEGER.fullmatch(text):
+        return _integer(text)
+    number = float(text)
+    return (number, None) if math.isfinite(number) else (None, "must be a finite number")
+
+
 def _check_json(value: Any, kind: str | None) -> tuple[Any, str | None]:
     """A value read from a JSON body must already have its declared type (5.0 counts as an integer)."""
     if kind in (None, "") or value is None:
         return value, None
-    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    # JSON text may hold Infinity/NaN (Python's json reads them) and integers too large for a float.
+    numeric = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+    numeric = numeric and not isinstance(value, bool)
     if kind == "string" and isinstance(value, str):
         return value, None
-    if kind == "integer" and numeric and float(value).is_integer():
+    if kind == "integer" and numeric and (isinstance(value, int) or value.is_integer()):
         return int(value), None
     if kind == "number" and numeric:
         return value, None
@@ -335,7 +355,7 @@ class _Endpoint:
             raise InputError(problems, operation=operation)
         # Constants may be templates over the bind variables and the caller's inputs; callers cannot set them.
         context = self.unit.context(arguments)
-        arguments.update({name: render_value(value, context) for name, value in constants.items()})
+        arguments.update({name: render_native(value, context) for name, value in constants.items()})
         return arguments
 
     @staticmethod
@@ -382,19 +402,29 @@ class _Endpoint:
                 headers[key] = f"{headers[key]}, {value}" if key in headers else value
         path = str(values.get(GREEDY_VARIABLE, ""))
         body = request.stream() if request.method not in ("GET", "HEAD", "OPTIONS", "DELETE") else None
+        query = _without(request.url.query, self.auth.query_parameters() if self.auth is not None else ())
         try:
             status, upstream_headers, chunks, aclose = await consumer.forward(
-                request.method, path, query=request.url.query, headers=headers, body=body)
+                request.method, path, query=query, headers=headers, body=body)
         except InvocationError as exc:
             if exc.operation is None:
                 exc.operation = f"forward {target}"
             return _error_problem(exc)
-        passed = [(k, v) for k, v in _header_items(upstream_headers) if k.lower() not in _HOP_BY_HOP]
+        passed = [(k, v) for k, v in _header_items(upstream_headers) if k.lower() not in HOP_BY_HOP]
         # aclose runs when the body is done (or broke); the background task covers a body never started.
         response = StreamingResponse(_guarded(chunks, aclose), status_code=status,
                                      background=BackgroundTask(aclose))
         response.raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in passed]
         return response
+
+
+def _without(query: str, names: tuple[str, ...]) -> str:
+    """``query`` minus the parameters called ``names`` (the inbound credential stays here); the other
+    parameters keep their exact encoding and order."""
+    if not names or not query:
+        return query
+    kept = [part for part in query.split("&") if unquote_plus(part.partition("=")[0]) not in names]
+    return "&".join(kept)
 
 
 def _header_items(headers: Any) -> list[tuple[str, str]]:
@@ -446,8 +476,27 @@ def _inbound_auth(exposure: RestExposure, unit: CapabilityRuntime) -> Any:
     return InboundAuth.from_spec(dict(exposure.authentication), unit.variables)
 
 
-def build_rest_routes(exposure: RestExposure, unit: CapabilityRuntime) -> list[BaseRoute]:
-    """The routes of one REST exposure: one per resource path, then ``GET /openapi.json``."""
+def openapi_route(entries: Sequence[tuple[RestExposure, CapabilityRuntime]]) -> Route:
+    """``GET /openapi.json``: one document describing every exposure in ``entries`` (built on first use)."""
+    targets = [(unit.capability, exposure.namespace) for exposure, unit in entries]
+    document: dict[str, Any] = {}
+
+    async def openapi(request: Request) -> Response:
+        if not document:
+            document.update(export_openapi_many(targets))
+        return JSONResponse(document)
+
+    return Route("/openapi.json", openapi, methods=["GET"], name="openapi")
+
+
+def build_rest_routes(exposure: RestExposure, unit: CapabilityRuntime, *,
+                      listener_routes: bool = True) -> list[BaseRoute]:
+    """The routes of one REST exposure: one per resource path.
+
+    With ``listener_routes`` (an app serving this exposure alone) also ``GET /openapi.json`` and the
+    routes its inbound auth needs (RFC 9728 metadata for oauth2); ``naftiko serve`` turns them off
+    and serves one of each per listener, covering every exposure there.
+    """
     auth = _inbound_auth(exposure, unit)
     grouped: dict[str, tuple[dict[str, str], list[RestResource]]] = {}
     for resource in exposure.resources:  # resources declaring the same path share one route
@@ -457,21 +506,21 @@ def build_rest_routes(exposure: RestExposure, unit: CapabilityRuntime) -> list[B
         Route(path, _Endpoint(exposure, resources, unit, auth, aliases), name=resources[0].name or None)
         for path, (aliases, resources) in grouped.items()
     ]
-    document: dict[str, Any] = {}
-
-    async def openapi(request: Request) -> Response:
-        if not document:
-            document.update(export_openapi(unit.capability, exposure.namespace))
-        return JSONResponse(document)
-
-    routes.append(Route("/openapi.json", openapi, methods=["GET"], name=f"{exposure.namespace}-openapi"))
-    if auth is not None:
-        routes.extend(auth.routes())  # unauthenticated helpers, e.g. RFC 9728 metadata for oauth2
+    if listener_routes:
+        routes.append(openapi_route([(exposure, unit)]))
+        if auth is not None:
+            routes.extend(auth.routes())  # unauthenticated helpers, e.g. RFC 9728 metadata for oauth2
     return routes
 
 
 def build_rest_app(entries: list[tuple[RestExposure, CapabilityRuntime]], *,
                    lifespan: Lifespan[Any] | None = None) -> Starlette:
-    """A Starlette app serving these REST exposures, with 404/405 as problems."""
-    routes = [route for exposure, unit in entries for route in build_rest_routes(exposure, unit)]
+    """A Starlette app serving these REST exposures (one ``/openapi.json`` for all), 404/405 as problems."""
+    routes: list[BaseRoute] = []
+    for exposure, unit in entries:
+        routes += build_rest_routes(exposure, unit, listener_routes=False)
+        auth = _inbound_auth(exposure, unit)
+        routes += auth.routes() if auth is not None else []
+    if entries:
+        routes.append(openapi_route(entries))
     return Starlette(routes=routes, exception_handlers=rest_exception_handlers(), lifespan=lifespan)

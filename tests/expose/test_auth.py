@@ -17,7 +17,6 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from naftiko_runtime.expose.auth import (
-    AllOf,
     AuthConfigError,
     AuthMiddleware,
     InboundAuth,
@@ -145,15 +144,28 @@ def test_no_spec_means_no_checker() -> None:
     assert InboundAuth.from_spec({}, VARIABLES) is None
 
 
-@pytest.mark.anyio
-async def test_all_of_requires_every_checker() -> None:
-    bearer = InboundAuth.from_spec({"type": "bearer", "token": "t1"}, {})
-    key = InboundAuth.from_spec({"type": "apikey", "key": "X-Key", "value": "k1"}, {})
-    assert bearer is not None and key is not None
-    both = AllOf([bearer, key])
-    assert await both.check(request({"Authorization": "Bearer t1", "X-Key": "k1"})) is None
-    assert (await both.check(request({"Authorization": "Bearer t1"}))).status_code == 401
-    assert (await both.check(request({"X-Key": "k1"}))).status_code == 401
+def test_identities_are_equal_exactly_when_checkers_accept_the_same_credentials() -> None:
+    def identity(spec: dict[str, Any], variables: dict[str, Any] | None = None) -> tuple[Any, ...]:
+        auth = InboundAuth.from_spec(spec, variables or {})
+        assert auth is not None
+        return auth.identity()
+
+    bearer = {"type": "bearer", "token": "{{T}}"}
+    assert identity(bearer, {"T": "a"}) == identity({"type": "bearer", "value": "a"})
+    assert identity(bearer, {"T": "a"}) != identity(bearer, {"T": "b"})  # same spec, other binds
+    assert identity({"type": "apikey", "key": "X-Key", "value": "a"}) == identity(
+        {"type": "apikey", "key": "x-key", "value": "a", "placement": "header"})
+    assert identity({"type": "apikey", "key": "k", "value": "a", "placement": "query"}) != identity(
+        {"type": "apikey", "key": "k", "value": "a"})
+
+
+def test_only_a_query_api_key_names_query_parameters_carrying_the_credential() -> None:
+    query = InboundAuth.from_spec({"type": "apikey", "key": "api_key", "value": "v", "placement": "query"}, {})
+    header = InboundAuth.from_spec({"type": "apikey", "key": "X-Key", "value": "v"}, {})
+    bearer = InboundAuth.from_spec({"type": "bearer", "token": "t"}, {})
+    assert query is not None and header is not None and bearer is not None
+    assert query.query_parameters() == ("api_key",)
+    assert header.query_parameters() == bearer.query_parameters() == ()
 
 
 @pytest.mark.anyio

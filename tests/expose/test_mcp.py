@@ -151,6 +151,8 @@ class FakeShop:
             return httpx2.Response(404, json={"message": "no such item"})
         if path == "/api/items/503":
             return httpx2.Response(503, json={"message": "maintenance"})
+        if path == "/api/items/loose":  # values that are not of the declared types
+            return httpx2.Response(200, json={"name": 42, "price": "cheap"})
         return httpx2.Response(200, json={"name": f"item {path.rsplit('/', 1)[-1]}", "price": 12.5, "stock": 3})
 
 
@@ -250,6 +252,17 @@ async def test_object_results_come_as_json_text_and_structured_content(server: A
     assert result.content[0].text == '{"name":"item 42","price":12.5}'
     assert str(shop.requests[0].url) == "https://shop.example/api/items/42"
     assert shop.requests[0].headers["authorization"] == f"Bearer {SHOP_TOKEN}"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ERAS)
+async def test_declared_scalar_types_do_not_turn_a_successful_call_into_an_error(server: Any, mode: str) -> None:
+    async with Client(server, mode=mode) as client:
+        listed = {t.name: t for t in (await client.list_tools()).tools}
+        result = await client.call_tool("get-item", {"id": "loose", "qty": 1})
+    assert listed["get-item"].output_schema["properties"] == {"name": {}, "price": {}}
+    assert result.is_error is False
+    assert result.structured_content == {"name": 42, "price": "cheap"}
 
 
 @pytest.mark.anyio

@@ -262,6 +262,66 @@ def test_invalid_inputs_give_one_400_problem_listing_every_problem_and_no_upstre
     assert shop.requests == []
 
 
+@pytest.mark.parametrize("limit", ["9" * 5000, "\u00b2", "\u0663", "1_000", " 7 7", "0x10"])
+def test_integer_text_inputs_accept_only_ascii_digits_and_refuse_huge_ones_with_400(
+        things: Capability, limit: str) -> None:
+    shop = Upstream(echo_json)
+    with serve(things, {"shop": shop}) as client:
+        response = client.post("/things/T1", params={"limit": limit}, headers={"X-Trace": "t"})
+    body = problem_of(response, 400)
+    assert [(e["in"], e["name"]) for e in body["errors"]] == [("query", "limit")]
+    assert shop.requests == []
+
+
+@pytest.mark.parametrize("ratio", ["9" * 5000, "\u0663.5", "1_0.5", "infinity", "1e999", ".", "1e"])
+def test_number_text_inputs_accept_only_ascii_finite_numbers(things: Capability, ratio: str) -> None:
+    with serve(things, {"shop": Upstream(echo_json)}) as client:
+        response = client.post("/things/T1", params={"ratio": ratio}, headers={"X-Trace": "t"})
+    assert [(e["in"], e["name"]) for e in problem_of(response, 400)["errors"]] == [("query", "ratio")]
+
+
+def test_number_text_inputs_keep_integers_exact_and_read_decimals_and_exponents(things: Capability) -> None:
+    with serve(things, {"shop": Upstream(echo_json)}) as client:
+        sent = [client.post("/things/T1", params={"ratio": r}, headers={"X-Trace": "t"}).json()["ratio"]
+                for r in ("12345678901234567890", "-0.5", ".5", "2e3")]
+    assert sent == [12345678901234567890, -0.5, 0.5, 2000.0]
+
+
+NUMBERS = """\
+naftiko: "1.0.0-alpha2"
+info: {label: Numbers, description: Typed JSON body inputs.}
+capability:
+  exposes:
+    - type: rest
+      port: 8080
+      namespace: numbers
+      resources:
+        - path: /count
+          operations:
+            - method: POST
+              name: count
+              inputParameters:
+                - {name: count, in: body, type: integer, description: a count}
+                - {name: amount, in: body, type: number, description: an amount}
+              outputParameters:
+                - {name: seen, type: string, value: "{{count}}/{{amount}}"}
+"""
+
+
+@pytest.mark.parametrize(("text", "status"), [
+    ('{"count": 1%s, "amount": 1}' % ("0" * 400), 200),  # too large for a float, still an integer
+    ('{"count": 2.0, "amount": 1%s}' % ("0" * 400), 200),
+    ('{"count": Infinity, "amount": 1}', 400),
+    ('{"count": 1, "amount": NaN}', 400),
+    ('{"count": 1, "amount": -Infinity}', 400),
+])
+def test_json_body_numbers_must_be_finite_and_large_integers_are_not_a_500(
+        tmp_path: Path, text: str, status: int) -> None:
+    with serve(capability_from(tmp_path, NUMBERS), {}) as client:
+        response = client.post("/count", content=text, headers={"Content-Type": "application/json"})
+    assert response.status_code == status, response.text
+
+
 def test_a_body_that_is_not_json_is_a_400_problem(things: Capability) -> None:
     with serve(things, {"shop": Upstream(echo_json)}) as client:
         response = client.post("/things/T1", headers={"X-Trace": "t", "Content-Type": "application/json"},
@@ -468,6 +528,24 @@ def test_forward_passes_trusted_headers_path_query_and_body_and_returns_the_upst
     assert "x-secret" not in sent.headers
     assert sent.headers["authorization"] == "Bearer tok-1"  # the consumer's auth is applied
     assert sent.headers["x-api-version"] == "2026-01-01"
+
+
+def test_forward_never_passes_on_the_inbound_credentials(tmp_path: Path) -> None:
+    text = FORWARD.replace(
+        "      namespace: proxy\n",
+        "      namespace: proxy\n      authentication: {type: apikey, key: api_key, value: in-key, placement: query}\n")
+    upstream = Upstream(backend)
+    with serve(capability_from(tmp_path, text), {"backend": upstream}, env={"BACKEND_TOKEN": "tok-1"}) as client:
+        denied = client.get("/proxy/a?x=1")
+        response = client.get("/proxy/a?x=1&api_key=in-key&y=two%20words&api%5Fkey=in-key&z",
+                              headers={"Authorization": "Basic aW46a2V5", "Cookie": "s=1"})
+    assert denied.status_code == 401
+    assert response.status_code == 201, response.text
+    assert response.text == "GET /api/a?x=1&y=two%20words&z|"
+    sent = upstream.last
+    assert "in-key" not in str(sent.url)
+    assert sent.headers["authorization"] == "Bearer tok-1"  # the consumer's own, not the caller's
+    assert "cookie" not in sent.headers
 
 
 def test_forward_upstream_failure_is_a_502_problem(tmp_path: Path) -> None:
