@@ -1,0 +1,102 @@
+"""Unit tests of the harness's arithmetic and plumbing (no servers, no load).
+
+    pytest -q benchmarks/test_harness.py
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import report
+import specs
+from common import cpu_seconds, mcp_body, mcp_ok, percentile, rss_mib, summarize
+
+
+def _load(throughput: float, p50: float = 10.0, p99: float = 20.0, cpu: float = 1.0) -> dict[str, float]:
+    return {"calls": 100, "throughput": throughput, "p50_ms": p50, "p99_ms": p99, "cpu_ms_per_call": cpu,
+            "errors": 0}
+
+
+def test_percentile_is_nearest_rank_and_nan_when_empty() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50
+    assert percentile(values, 99) == 99
+    assert percentile([3.0], 99) == 3.0
+    assert math.isnan(percentile([], 50))
+
+
+def test_summarize_ignores_nan_and_reports_median_and_range() -> None:
+    assert summarize([3.0, float("nan"), 1.0, 2.0]) == {"median": 2.0, "min": 1.0, "max": 3.0, "n": 3}
+    assert summarize([float("nan")])["median"] is None
+
+
+def test_ratios_are_taken_within_each_round_before_the_median() -> None:
+    rounds = [
+        {"N": {"mcp": _load(200)}, "C": {"mcp": _load(100)}},  # 2.0
+        {"N": {"mcp": _load(90)}, "C": {"mcp": _load(100)}},  # 0.9
+        {"N": {"mcp": _load(500)}, "C": {"mcp": _load(400)}},  # 1.25
+    ]
+    ratio = report.ratios(rounds)["nmcp_c"]
+    assert ratio["median"] == pytest.approx(1.25)
+    assert (ratio["min"], ratio["max"]) == (pytest.approx(0.9), pytest.approx(2.0))
+
+
+def test_a_round_missing_one_side_does_not_count() -> None:
+    rounds = [{"N": {"rest": _load(90)}, "B": {"rest": _load(100)}}, {"N": {"error": "boom"}, "B": {"rest": _load(1)}}]
+    assert report.ratios(rounds)["nrest_b"]["n"] == 1
+
+
+def test_budget_marks_met_missed_and_unmeasured_lines() -> None:
+    rounds = [{"N": {"mcp": _load(100, 10, 30), "rest": _load(95, 10, 12)}, "C": {"mcp": _load(100)},
+               "B": {"rest": _load(100)}}]
+    summary = report.summarize_all({"rounds": rounds})
+    verdicts = {b.line: b.met for b in summary["budget"]}
+    assert verdicts["MCP tools/call throughput N-mcp / C (2026, raw)"] is True
+    assert verdicts["REST throughput N-rest / B"] is True
+    assert verdicts["p99 / p50 at 16 connections, N-mcp (raw)"] is False
+    assert verdicts["p99 / p50 at 16 connections, N-rest"] is True
+    assert verdicts["`naftiko --help` wall time"] is None
+
+
+def test_markdown_report_has_the_budget_and_the_throughput_table() -> None:
+    rounds = [{"N": {"mcp": _load(100)}, "C": {"mcp": _load(100)}}]
+    summary = report.summarize_all({"rounds": rounds})
+    machine = {"date": "d", "nproc": 2, "cpu": "cpu", "arch": "x86_64", "kernel": "Linux", "python": "3.11",
+               "versions": {}, "loadavg_start": (1.0, 1.0, 1.0), "loadavg_end": (1.0, 1.0, 1.0)}
+    settings = {"mode": "quick", "driver_label": "wrk", "connections": 16, "sessions": 16, "rounds": 1,
+                "duration": 3, "warmup": 1}
+    text = report.markdown(summary, machine, settings)
+    assert "| MCP tools/call throughput N-mcp / C (2026, raw) | 1.00 | ≥ 1.0 | yes |" in text
+    assert "| N-mcp  naftiko, tools/call 2026 (raw) | 100 |" in text
+
+
+def test_proc_readings_of_this_process_are_positive() -> None:
+    assert cpu_seconds(os.getpid()) >= 0
+    assert rss_mib(os.getpid()) > 1
+
+
+def test_mcp_call_body_is_a_self_contained_2026_request() -> None:
+    body = mcp_body("tools/call", {"name": "t", "arguments": {"id": "x"}}, request_id=7).decode()
+    assert '"method":"tools/call"' in body and '"id":7' in body
+    assert '"io.modelcontextprotocol/protocolVersion":"2026-07-28"' in body
+
+
+def test_a_tool_error_or_a_non_200_is_not_a_success() -> None:
+    assert mcp_ok(200, b'{"result":{"structuredContent":{},"isError":false}}')
+    assert not mcp_ok(200, b'{"result":{"structuredContent":{},"isError":true}}')
+    assert not mcp_ok(500, b'{"structuredContent":{}}')
+
+
+def test_generated_capabilities_validate_cleanly(tmp_path: Path) -> None:
+    specs.write_capabilities(tmp_path, 3, "http://127.0.0.1:9/v2")
+    done = subprocess.run([sys.executable, "-m", "naftiko_runtime.cli", "validate", "--together", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
