@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import functools
 import io
 import json
 import math
@@ -406,9 +407,17 @@ class _SelectorError(ValueError):
 
 
 _IDENT = r"-?[_a-zA-Z\u0080-\uffff][_a-zA-Z0-9\u0080-\uffff-]*"
-_TAG_RE = re.compile(rf"\*|{_IDENT}")
-_SIMPLE_RE = re.compile(rf"([#.])({_IDENT})")
-_ATTR_RE = re.compile(rf"""\[\s*({_IDENT})\s*(?:([~|^$*]?=)\s*(?:"([^"]*)"|'([^']*)'|([^\s\]"']+))\s*)?\]""")
+
+
+@functools.cache
+def _selector_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """(tag, #id/.class, [attr]) patterns, compiled on first use: the non-ASCII ranges take about
+    20 ms to compile, which every ``serve`` and ``validate`` start would otherwise pay."""
+    return (
+        re.compile(rf"\*|{_IDENT}"),
+        re.compile(rf"([#.])({_IDENT})"),
+        re.compile(rf"""\[\s*({_IDENT})\s*(?:([~|^$*]?=)\s*(?:"([^"]*)"|'([^']*)'|([^\s\]"']+))\s*)?\]"""),
+    )
 
 
 def check_css_selector(selector: str) -> str | None:
@@ -484,15 +493,16 @@ def _skip_space(text: str, pos: int) -> int:
 
 
 def _parse_compound(text: str, pos: int, selector: str) -> tuple[_Compound, int]:
+    tag_re, simple_re, attr_re = _selector_patterns()
     tag, has_type = None, False
-    if match := _TAG_RE.match(text, pos):
+    if match := tag_re.match(text, pos):
         tag, has_type = (None if match.group() == "*" else match.group().lower()), True
         pos = match.end()
     start_pos, ids, classes, attrs = pos, [], [], []
     while pos < len(text):
-        if match := _SIMPLE_RE.match(text, pos):
+        if match := simple_re.match(text, pos):
             (ids if match.group(1) == "#" else classes).append(match.group(2))
-        elif match := _ATTR_RE.match(text, pos):
+        elif match := attr_re.match(text, pos):
             name, operator, *values = match.groups()
             value = next((v for v in values if v is not None), "")
             attrs.append((name.lower(), operator, value))

@@ -277,7 +277,7 @@ def _render_load_time(doc: Document, data: dict[str, Any], env: Mapping[str, str
     """Render ``<<env.NAME>>``. Missing names are errors when serving, warnings when validating."""
     if "<<" not in doc.source.text:
         return data
-    from naftiko_runtime.templates import render_load_time
+    from naftiko_runtime.loadtime import render_load_time
 
     rendered, problems = render_load_time(
         data, os.environ if env is None else env, typed=lambda pointer: pointer in doc.source.plain)

@@ -1,4 +1,4 @@
-"""Runtime Mustache templates and load-time ``<<env.X>>`` templates."""
+"""Runtime Mustache templates (templates.py) and load-time ``<<env.X>>`` templates (loadtime.py)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,13 @@ from typing import Any
 
 import pytest
 
+from naftiko_runtime.loadtime import LoadTimeProblem, load_time_names, render_load_time
 from naftiko_runtime.templates import (
-    LoadTimeProblem,
     Secret,
     Template,
     compile_template,
     format_value,
-    load_time_names,
     redact,
-    render_load_time,
     render_native,
     resolve_path,
 )

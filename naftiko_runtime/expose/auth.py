@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import anyio
-import jwt
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -366,6 +365,8 @@ class OAuth2ResourceServer(InboundAuth):
         return _problem(401, description, self._challenge("invalid_token", description))
 
     async def check(self, request: Request) -> Response | None:
+        import jwt  # PyJWT and cryptography (2 MiB, 30 ms) load only when a token is checked
+
         token = bearer_token(request)
         if token is None:
             return _problem(401, "a bearer token is required", self._challenge())
@@ -384,6 +385,8 @@ class OAuth2ResourceServer(InboundAuth):
 
     async def verify(self, token: str) -> dict[str, Any]:
         """The token's claims once signature, ``exp``, ``nbf``, ``iss`` and ``aud`` are checked."""
+        import jwt
+
         header = jwt.get_unverified_header(token)
         algorithm = header.get("alg")
         if algorithm not in ASYMMETRIC_ALGORITHMS:
@@ -436,6 +439,8 @@ class OAuth2ResourceServer(InboundAuth):
         return next(iter(self._keys.values())) if len(self._keys) == 1 else None
 
     async def _refresh(self) -> None:
+        import jwt
+
         async with self._client_factory() as client:
             if self._jwks_uri is None:
                 self._jwks_uri = await self._discover(client)
@@ -483,6 +488,8 @@ async def _get_json(client: httpx2.AsyncClient, url: str) -> Any:
 
 
 def _describe(exc: Exception) -> str:
+    import jwt
+
     if isinstance(exc, jwt.ExpiredSignatureError):
         return "the token has expired"
     if isinstance(exc, jwt.ImmatureSignatureError):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import ipaddress
 import json
 import logging
@@ -716,6 +717,8 @@ async def _run(
     async def announce_ready() -> None:
         for server in servers:
             await server.listening.wait()
+        if not failed:
+            freeze_startup_heap()
         if ready is not None and not failed:
             ready(listeners)
 
@@ -736,6 +739,19 @@ async def _run(
             tg.start_soon(announce_ready)
         outer.cancel_scope.cancel()
     return 1 if failed else 0
+
+
+def freeze_startup_heap() -> None:
+    """Move everything start-up built (imported modules, the model, the SDK servers) out of the
+    cyclic GC's reach. A full collection would otherwise walk that whole heap (60-80 ms with the MCP
+    SDK loaded) while requests wait: most of the p99 at 16 connections. Afterwards only what calls
+    create is scanned. No ``collect()`` on the first start (it would add those 60-80 ms to start-up);
+    on a reload, unfreeze and collect first so the previous runtime can be freed.
+    """
+    if gc.get_freeze_count():
+        gc.unfreeze()
+        gc.collect()
+    gc.freeze()
 
 
 async def _watch_signals(stop: Callable[[bool], None]) -> None:

@@ -1093,6 +1093,9 @@ class _Endpoint:
     kind: str
     address: str
     port: int
+    _routes: list[tuple[str, str, list[str]]] | None = None
+    _tools: list[tuple[str, str]] | None = None
+    _tool_index: dict[str, str] | None = None
 
     @property
     def host(self) -> str:
@@ -1102,10 +1105,25 @@ class _Endpoint:
     def overlaps(self, other: _Endpoint) -> bool:
         return self.port == other.port and (self.host == other.host or "*" in (self.host, other.host))
 
-    def routes(self) -> Iterator[tuple[str, str]]:
-        for rptr, res in _entries(self.spec, "resources", self.pointer):
-            if isinstance(res.get("path"), str):
-                yield join(rptr, "path"), res["path"]
+    def route_segments(self) -> list[tuple[str, str, list[str]]]:
+        """(pointer, path, segments) of each route, computed once: every pair of endpoints reads them."""
+        if self._routes is None:
+            self._routes = [(join(rptr, "path"), res["path"], _segments(res["path"]))
+                            for rptr, res in _entries(self.spec, "resources", self.pointer)
+                            if isinstance(res.get("path"), str)]
+        return self._routes
+
+    def tools(self) -> list[tuple[str, str]]:
+        """(pointer, name) of each tool, computed once."""
+        if self._tools is None:
+            self._tools = _tool_list(self)
+        return self._tools
+
+    def tool_index(self) -> dict[str, str]:
+        """Tool name -> pointer of its name, computed once."""
+        if self._tool_index is None:
+            self._tool_index = {n: p for p, n in self.tools()}
+        return self._tool_index
 
 
 def _endpoints(docs: list[Document]) -> list[_Endpoint]:
@@ -1128,10 +1146,13 @@ def _endpoints(docs: list[Document]) -> list[_Endpoint]:
 def check_together(docs: list[Document]) -> list[Diagnostic]:
     """Conflicts between exposures of every capability served together (one document included)."""
     out: list[Diagnostic] = []
-    endpoints = _endpoints(docs)
-    for i, later in enumerate(endpoints):
-        for earlier in endpoints[:i]:
-            out.extend(_pair(earlier, later))
+    by_port: dict[int, list[_Endpoint]] = {}
+    for endpoint in _endpoints(docs):  # only exposures on one port can conflict
+        by_port.setdefault(endpoint.port, []).append(endpoint)
+    for endpoints in by_port.values():
+        for i, later in enumerate(endpoints):
+            for earlier in endpoints[:i]:
+                out.extend(_pair(earlier, later))
     return out
 
 
@@ -1143,30 +1164,31 @@ def _report(at: _Endpoint, code: str, message: str, pointer: str, related: Locat
 
 def _pair(a: _Endpoint, b: _Endpoint) -> list[Diagnostic]:
     where = f"{b.address}:{b.port}"
-    port_ptr, a_port = join(b.pointer, "port"), a.doc.locate(join(a.pointer, "port"))
+    port_ptr = join(b.pointer, "port")
     if "control" in (a.kind, b.kind) and a.port == b.port:
         return [_report(b, "control-port-singleton-and-unique",
                         f"port {b.port} is already used by another exposure; a control port is never shared",
-                        port_ptr, a_port)]
+                        port_ptr, a.doc.locate(join(a.pointer, "port")))]
     if not a.overlaps(b):
         return []
     if a.address != b.address:
         return [_report(b, "address-port-conflict",
                         f"`{b.address}` and `{a.address}` both bind port {b.port} on the same host",
-                        port_ptr, a_port, hint=f"use the same address literal (`{a.address}`) to share the port")]
+                        port_ptr, a.doc.locate(join(a.pointer, "port")),
+                        hint=f"use the same address literal (`{a.address}`) to share the port")]
     if a.kind == b.kind == "skill":
         return [_report(b, "address-port-conflict", f"two skill catalogs cannot share /skills on {where}",
-                        port_ptr, a_port, hint="give one of them another port")]
+                        port_ptr, a.doc.locate(join(a.pointer, "port")), hint="give one of them another port")]
     if a.kind == b.kind == "mcp":
         return _mcp_pair(a, b, where)
     if a.kind == b.kind == "rest":
-        return [d for d in (_route_pair(b, p, path, a) for p, path in b.routes()) if d]
+        return [d for d in (_route_pair(b, p, path, segments, a) for p, path, segments in b.route_segments()) if d]
     rest, other = (a, b) if a.kind == "rest" else (b, a)
     if rest.kind == "rest" and other.kind in ("mcp", "skill"):
         prefix = "mcp" if other.kind == "mcp" else "skills"
         return [_report(rest, "rest-route-conflict", f"route `{path}` collides with /{prefix} of the "
                         f"{other.kind} exposure on {where}", ptr, other.doc.locate(join(other.pointer, "port")))
-                for ptr, path in rest.routes() if _segments(path)[:1] == [prefix]]
+                for ptr, path, segments in rest.route_segments() if segments[:1] == [prefix]]
     return []
 
 
@@ -1177,8 +1199,8 @@ def _mcp_pair(a: _Endpoint, b: _Endpoint, where: str) -> list[Diagnostic]:
         out.append(_report(b, "address-port-conflict", f"two MCP exposures named `{ns_b}` on {where} "
                            f"would both be served at /mcp/{ns_b}", join(b.pointer, "namespace"),
                            a.doc.locate(join(a.pointer, "namespace"))))
-    names_a = {n: p for p, n in _tool_list(a)}
-    for ptr, name in _tool_list(b):
+    names_a = a.tool_index()
+    for ptr, name in b.tools():
         if name in names_a:
             out.append(_report(b, "tool-name-duplicate", f"tool `{name}` is also served by exposure `{ns_a}` on "
                                f"{where}; /mcp serves the union of both", ptr, a.doc.locate(names_a[name]),
@@ -1201,9 +1223,9 @@ def _tool_list(e: _Endpoint) -> list[tuple[str, str]]:
     return out
 
 
-def _route_pair(b: _Endpoint, ptr: str, path: str, a: _Endpoint) -> Diagnostic | None:
-    for other_ptr, other in a.routes():
-        if _overlap(_segments(path), _segments(other)):
+def _route_pair(b: _Endpoint, ptr: str, path: str, segments: list[str], a: _Endpoint) -> Diagnostic | None:
+    for other_ptr, other, other_segments in a.route_segments():
+        if _overlap(segments, other_segments):
             return _report(b, "rest-route-conflict", f"route `{path}` overlaps `{other}` of REST exposure "
                            f"`{a.spec.get('namespace')}` on {b.address}:{b.port}", ptr, a.doc.locate(other_ptr),
                            hint="two REST exposures on one address:port need disjoint routes")
