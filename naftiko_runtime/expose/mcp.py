@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from jsonschema import Draft202012Validator
 from mcp import MCPError, types
 from mcp.server import Server
 from mcp.server.context import ServerRequestContext
@@ -84,13 +83,29 @@ def json_text(value: Any) -> str:
 # ------------------------------------------------------------------------------------------ tools
 
 
+class _OutputCheck:
+    """Checks results against the advertised outputSchema; jsonschema is imported and the validator
+    compiled on the first call, not at start-up (70 ms)."""
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.schema = schema
+        self._validator: Any = None
+
+    def is_valid(self, value: Any) -> bool:
+        if self._validator is None:
+            from jsonschema import Draft202012Validator
+
+            self._validator = Draft202012Validator(self.schema)
+        return bool(self._validator.is_valid(value))
+
+
 @dataclass(frozen=True, slots=True)
 class _ToolEntry:
     spec: Tool
     unit: CapabilityRuntime
     wire: types.Tool
     input_schema: dict[str, Any]
-    output_validator: Draft202012Validator | None
+    output_validator: _OutputCheck | None
 
 
 def _resolved(invocable: Invocable, unit: CapabilityRuntime) -> Invocable:
@@ -124,10 +139,10 @@ def _tool_entry(tool: Tool, unit: CapabilityRuntime) -> _ToolEntry:
         output_schema=out,
         annotations=types.ToolAnnotations.model_validate(annotations) if annotations else None,
     )
-    return _ToolEntry(tool, unit, wire, input_schema, Draft202012Validator(out) if out else None)
+    return _ToolEntry(tool, unit, wire, input_schema, _OutputCheck(out) if out else None)
 
 
-def tool_result(value: Any, *, validator: Draft202012Validator | None = None) -> types.CallToolResult:
+def tool_result(value: Any, *, validator: _OutputCheck | None = None) -> types.CallToolResult:
     """A successful call: JSON text always, ``structuredContent`` when the value is an object."""
     content = [types.TextContent(text=value if isinstance(value, RawBody) else json_text(value))]
     if isinstance(value, dict):

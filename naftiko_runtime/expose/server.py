@@ -662,10 +662,23 @@ async def _serve_started(
                 ) from None
             listener.port = sockets[-1].getsockname()[1]
         announce(emit, listeners, stdio)
+        _warn_unserved(runtime, emit)
         return await _run(listeners, sockets, stdio_server, ready, grace_period, stop_when)
     finally:
         for sock in sockets:
             sock.close()
+
+
+def _warn_unserved(runtime: Runtime, emit: Callable[[str, dict[str, Any]], None]) -> None:
+    """Skill and control adapters validate but are not served yet: say so instead of ignoring them."""
+    from naftiko_runtime.model import OtherExposure
+
+    for unit in runtime.units:
+        for exposure in unit.capability.exposures:
+            if isinstance(exposure, OtherExposure):
+                name = exposure.namespace or exposure.type
+                emit(f"warning: {exposure.type} adapter {name} (port {exposure.port}) is not served by this "
+                     "runtime yet", {"event": "warning", "kind": exposure.type, "namespace": exposure.namespace})
 
 
 async def _run(

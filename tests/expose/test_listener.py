@@ -264,3 +264,29 @@ async def test_one_openapi_document_describes_every_rest_exposure_on_the_listene
     assert "security" not in document
     assert document["components"]["securitySchemes"] == {"api-auth": {"type": "http", "scheme": "bearer"}}
     assert (things, admin) == ({"answer": "api"}, {"answer": "admin"})
+
+
+def test_skill_and_control_adapters_are_announced_as_not_served(tmp_path: Path) -> None:
+    from naftiko_runtime.expose.server import _warn_unserved
+    from naftiko_runtime.load import load_text
+    from naftiko_runtime.model import build
+    from naftiko_runtime.runtime import Runtime
+
+    text = """
+naftiko: "1.0.0-alpha2"
+info: {label: x, description: x}
+capability:
+  exposes:
+    - type: mcp
+      namespace: tools
+      port: 9301
+      tools:
+        - {name: ping, description: p, outputParameters: [{name: a, type: string, value: pong}]}
+    - type: control
+      port: 9302
+"""
+    runtime = Runtime([build(load_text(text, tmp_path / "c.yaml"))], env={})
+    runtime.units = runtime.bind_all()
+    lines: list[str] = []
+    _warn_unserved(runtime, lambda text, data: lines.append(text))
+    assert lines == ["warning: control adapter control (port 9302) is not served by this runtime yet"]
