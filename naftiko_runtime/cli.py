@@ -440,7 +440,11 @@ def export_openapi(spec: Path, output: Path | None, namespace: str | None) -> No
     from naftiko_runtime.openapi import export_openapi as build_document
 
     capability = _capabilities((spec,), dict(os.environ))[0]
-    text = json.dumps(build_document(capability, namespace), indent=2, ensure_ascii=False)
+    try:
+        document = build_document(capability, namespace)
+    except ValueError as exc:  # no REST exposure (of that namespace)
+        _fail(str(exc))
+    text = json.dumps(document, indent=2, ensure_ascii=False)
     if output:
         output.write_text(text + "\n", encoding="utf-8")
     else:

@@ -185,3 +185,17 @@ def test_import_of_a_malformed_openapi_document_is_an_error_not_a_traceback(tmp_
     path.write_text("openapi: 3.1.0\ninfo: {title: x, version: '1'}\npaths: {/a: {get: [1, 2]}}\n", encoding="utf-8")
     code, out, err = invoke("import", "openapi", str(path))
     assert code == 1 and err.startswith("naftiko: cannot import") and out == ""
+
+
+def test_export_openapi_without_a_rest_exposure_is_a_clear_error() -> None:
+    code, out, err = invoke("export", "openapi", HMS)
+    assert code == 1 and out == "" and err.startswith("naftiko: ")
+
+
+def test_export_openapi_writes_the_rest_example(tmp_path: Path) -> None:
+    target = tmp_path / "openapi.json"
+    code, _, err = invoke("export", "openapi", str(ROOT / "examples" / "hms-stream-status" / "capability.yaml"),
+                          "-o", str(target))
+    assert code == 0, err
+    document = json.loads(target.read_text(encoding="utf-8"))
+    assert document["openapi"].startswith("3.1") and "/rooms/{room_id}/live" in document["paths"]

@@ -132,8 +132,8 @@ def allowed_hosts_for(address: str, extra: Sequence[str] = ()) -> tuple[list[str
         names.update(LOOPBACK_HOSTS)
     if _is_wildcard(address):
         names.update(_local_names())
-    elif not _is_loopback(address):
-        names.add(_host(address))
+    else:
+        names.add(_host(address))  # the address itself: 127.0.0.2 and ::1 are loopback too
     hosts: list[str] = []
     origins: list[str] = []
     for name in sorted(names) + [h for h in extra if h]:
@@ -591,6 +591,11 @@ async def serve(
     configure_logging(log_format)
     emit = _printer(log_format) if log is None else (lambda text, data: log(text))
     async with contextlib.AsyncExitStack() as stack:
+        # Catch SIGINT/SIGTERM before any socket listens: one arriving during start-up is then
+        # handled gracefully (queued until the watcher runs) instead of killing the process.
+        signals = None
+        if threading.current_thread() is threading.main_thread():
+            signals = stack.enter_context(anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM))
         if not runtime.units:
             try:
                 await stack.enter_async_context(runtime)
@@ -607,6 +612,7 @@ async def serve(
                 allowed_hosts=allowed_hosts,
                 ready=ready,
                 stop_when=stop_when,
+                signals=signals,
                 grace_period=grace_period,
                 rest_routes_factory=rest_routes_factory,
                 http_client_factory=http_client_factory,
@@ -626,6 +632,7 @@ async def _serve_started(
     allowed_hosts: Sequence[str],
     ready: Callable[[list[Listener]], None] | None,
     stop_when: anyio.Event | None,
+    signals: AsyncIterator[int] | None,
     grace_period: float,
     rest_routes_factory: RestRoutesFactory | None,
     http_client_factory: HttpClientFactory | None,
@@ -663,7 +670,7 @@ async def _serve_started(
             listener.port = sockets[-1].getsockname()[1]
         announce(emit, listeners, stdio)
         _warn_unserved(runtime, emit)
-        return await _run(listeners, sockets, stdio_server, ready, grace_period, stop_when)
+        return await _run(listeners, sockets, stdio_server, ready, grace_period, stop_when, signals)
     finally:
         for sock in sockets:
             sock.close()
@@ -688,6 +695,7 @@ async def _run(
     ready: Callable[[list[Listener]], None] | None,
     grace_period: float,
     stop_when: anyio.Event | None = None,
+    signals: AsyncIterator[int] | None = None,
 ) -> int:
     servers = [
         _Uvicorn(
@@ -740,8 +748,8 @@ async def _run(
         stop()
 
     async with anyio.create_task_group() as outer:
-        if threading.current_thread() is threading.main_thread():
-            outer.start_soon(_watch_signals, stop)
+        if signals is not None:
+            outer.start_soon(_watch_signals, stop, signals)
         if stop_when is not None:
             outer.start_soon(stop_on_request, stop_when)
         async with anyio.create_task_group() as tg:
@@ -767,10 +775,9 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-async def _watch_signals(stop: Callable[[bool], None]) -> None:
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        count = 0
-        async for signum in signals:
-            count += 1
-            logger.info("received %s, %s", signal.Signals(signum).name, "stopping" if count == 1 else "stopping now")
-            stop(count > 1)
+async def _watch_signals(stop: Callable[[bool], None], signals: AsyncIterator[int]) -> None:
+    count = 0
+    async for signum in signals:
+        count += 1
+        logger.info("received %s, %s", signal.Signals(signum).name, "stopping" if count == 1 else "stopping now")
+        stop(count > 1)

@@ -6,6 +6,7 @@ Never needs the network or secrets. ``serve`` runs this first and refuses to sta
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from naftiko_runtime.errors import Diagnostic, Severity
@@ -22,8 +23,10 @@ def all_codes() -> dict[str, str]:
 
 
 def check_documents(docs: list[Document], *, together: bool = False) -> list[Diagnostic]:
-    """Structure and rules for each document, then the rules that span what is served together:
-    each document on its own, or (``together``, as ``serve`` does) all of them as one server."""
+    """Structure and rules for each document, then the rules that span what is served together.
+
+    A clash inside one document is an error. A clash between documents is an error ``together``
+    (as ``serve`` checks them) and a warning otherwise, since they may never share a server."""
     from naftiko_runtime.validate.rules import check_rules, check_together
     from naftiko_runtime.validate.structure import check_structure
 
@@ -33,8 +36,13 @@ def check_documents(docs: list[Document], *, together: bool = False) -> list[Dia
         doc.diagnostics.extend(check_structure(doc))
         doc.diagnostics.extend(check_rules(doc))
     served = [d for d in docs if d.version is not None and d.kind == "capability"]
-    groups = [served] if together else [[doc] for doc in served]
-    return [d for doc in docs for d in doc.diagnostics] + [d for group in groups for d in check_together(group)]
+    own = [d for doc in served for d in check_together([doc])]
+    across = check_together(served) if len(served) > 1 else own
+    if not together:
+        # Clashes between files matter only if they are served together: warn (errors with --strict).
+        mine = set(own)
+        across = own + [replace(d, severity=Severity.WARNING) for d in across if d not in mine]
+    return [d for doc in docs for d in doc.diagnostics] + across
 
 
 def validate_paths(paths: Iterable[str | Path], *, env: Mapping[str, str] | None = None,

@@ -45,14 +45,14 @@ def start(args: list[str], log: Path, env: dict[str, str]) -> Process:
     return Process(proc, log)
 
 
-def wait_for_port(process: Process, port: int, deadline: float = STARTUP_DEADLINE) -> None:
+def wait_for_port(process: Process, port: int, deadline: float = STARTUP_DEADLINE, host: str = "127.0.0.1") -> None:
     """Poll until ``port`` accepts connections; the pause between attempts waits on the process."""
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         if process.proc.poll() is not None:
             raise AssertionError(f"process exited with {process.proc.returncode}:\n{process.output()}")
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            socket.create_connection((host, port), timeout=0.5).close()
             return
         except OSError:
             with contextlib.suppress(subprocess.TimeoutExpired):

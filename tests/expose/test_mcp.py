@@ -601,6 +601,8 @@ def test_allowed_hosts_follow_the_bind_address() -> None:
     assert specific is not None and "10.1.2.3:*" in specific and "localhost:*" not in specific
     assert "api.example.com:8443" in specific and "api.example.com:8443:*" not in specific
     assert allowed_hosts_for("0.0.0.0", ["*"]) == (None, [])
+    other_loopback, _ = allowed_hosts_for("127.0.0.2")  # the URL `serve --address 127.0.0.2` prints
+    assert other_loopback is not None and "127.0.0.2:*" in other_loopback and "localhost:*" in other_loopback
 
 
 @pytest.mark.anyio
@@ -748,3 +750,22 @@ def test_serving_on_a_public_address_without_auth_prints_a_warning() -> None:
     assert lines[0] == "MCP shop-mcp  http://0.0.0.0:9100/mcp"
     assert lines[1].startswith("warning: shop-mcp on 0.0.0.0:9100") and "without authentication" in lines[1]
     assert lines[2:] == ["MCP other  http://127.0.0.1:9101/mcp"]
+
+
+@pytest.mark.anyio
+async def test_a_stateless_exposure_answers_the_legacy_handshake_without_a_session(
+        tmp_path: Path, shop: FakeShop) -> None:
+    """`stateless: true` is for several workers or replicas: no request may depend on a session."""
+    path = write_capability(tmp_path)
+    path.write_text(path.read_text().replace("namespace: shop-mcp", "namespace: shop-mcp\n      stateless: true", 1))
+    async with shop_runtime(path, shop) as runtime:
+        (listener,) = build_listeners(runtime)
+        async with listener.lifespan(), http_client(listener) as http:
+            headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+            hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+            response = await http.post("/mcp", json=hello, headers=headers)
+            assert response.status_code == 200 and "mcp-session-id" not in response.headers
+            async with mcp_client(http, "/mcp", "legacy") as client:  # every request stands alone
+                result = await client.call_tool("get-item", {"id": "7", "qty": 1})
+    assert result.structured_content == {"name": "item 7", "price": 12.5}

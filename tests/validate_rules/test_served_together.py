@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from naftiko_runtime.errors import Diagnostic
+from naftiko_runtime.errors import Diagnostic, Severity
 from naftiko_runtime.validate import validate_paths
 
 HEAD = """\
@@ -161,7 +161,7 @@ def test_stdio_mcp_exposures_have_no_endpoint_to_share(tmp_path: Path) -> None:
     assert _validate(tmp_path, stdio, stdio.replace("a-mcp", "b-mcp")) == []
 
 
-def test_files_validated_one_by_one_are_not_checked_against_each_other(tmp_path: Path) -> None:
+def test_clashes_between_files_are_warnings_unless_checked_together(tmp_path: Path) -> None:
     paths = []
     for i in range(2):
         path = tmp_path / f"cap{i}.yaml"
@@ -169,5 +169,5 @@ def test_files_validated_one_by_one_are_not_checked_against_each_other(tmp_path:
         paths.append(path)
     _, alone = validate_paths(paths, env={})
     _, together = validate_paths(paths, env={}, together=True)
-    assert alone == []
-    assert [d.code for d in together] == ["tool-name-duplicate"]
+    assert [(d.code, d.severity) for d in alone] == [("tool-name-duplicate", Severity.WARNING)]
+    assert [(d.code, d.severity) for d in together] == [("tool-name-duplicate", Severity.ERROR)]
