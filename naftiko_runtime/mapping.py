@@ -240,6 +240,7 @@ class _Node:
     items: _Node | None = None
     properties: tuple[tuple[str, _Node], ...] = ()
     max_length: int | None = None
+    values: _Node | None = None  # the map form: each entry of the object at `path`, mapped by this
 
 
 def _compile(param: Mapping[str, Any]) -> _Node:
@@ -253,7 +254,9 @@ def _compile(param: Mapping[str, Any]) -> _Node:
         return _Node("array", path, items=None if items is None else _compile(items))
     if kind == "object":
         props = tuple((name, _compile(p)) for name, p in _properties(param))
-        return _Node("object", path, properties=props)
+        values = param.get("values")
+        return _Node("object", path, properties=props,
+                     values=_compile(values) if isinstance(values, Mapping) and path else None)
     max_length = param.get("maxLength")
     return _Node("scalar", path, max_length=max_length if isinstance(max_length, int) else None)
 
@@ -271,6 +274,11 @@ def _eval(node: _Node, root: Any, context: Mapping[str, Any]) -> Any:
     if node.kind == "array":
         return _eval_array(node, root, context)
     if node.kind == "object":
+        if node.values is not None:  # the map form: keys kept, each value mapped relative to itself
+            found = node.path.find(root) if node.path else None
+            if not isinstance(found, Mapping):
+                return None
+            return {key: _eval_item(node.values, value, context) for key, value in found.items()}
         if not node.properties:  # `{type: object, mapping: $.}`: the JSONPath result as is
             return node.path.find(root) if node.path else None
         return {name: _eval(prop, root, context) for name, prop in node.properties}

@@ -814,9 +814,13 @@ DEFS["MappedOutputParameter"] = tagged("type", {
 DEFS["MappedOutputParameterScalar"] = obj({
     "type": string("Scalar type.", enum=("string", "number", "boolean")),
     "mapping": _MAPPING, "value": _VALUE, "const": _CONST,
+    "maxLength": integer("Longest string kept; longer ones are cut (as the reference engine does).", minimum=0),
 }, rules=_SCALAR_RULES, description="A string, number or boolean.")
 DEFS["MappedOutputParameterObject"] = _mapped("object", {
     "properties": map_of(ref("MappedOutputParameter"), "Fields of the object, each mapped from the response."),
+    "values": {**ref("MappedOutputParameter"), "description": (
+        "With `mapping` pointing at an object: every entry keeps its key and its value is mapped by this, "
+        "relative to the entry (the reference engine's map form).")},
 }, (one_of_fields("properties", "mapping"),),
     "An object: its `properties`, or (naftiko-runtime extension) the whole value at `mapping`.")
 DEFS["MappedOutputParameterArray"] = _mapped("array", {

@@ -533,3 +533,20 @@ def test_output_schema_validates_what_the_mapper_produces() -> None:
 )
 def test_output_schema_is_none_for_shapes_that_are_not_known_objects(params: list[dict[str, Any]]) -> None:
     assert output_schema(params) is None
+
+
+def test_the_map_form_keeps_each_key_and_maps_each_value_relative_to_itself() -> None:
+    """The reference engine's undocumented `values` + `mapping` object form (spec notes 3.10, 3a)."""
+    mapper = OutputMapper([{
+        "type": "object", "mapping": "$.rates",
+        "values": {"type": "object", "properties": {"buy": {"type": "number", "mapping": "$.bid"}}},
+    }])
+    body = {"rates": {"EUR": {"bid": 1.1, "ask": 1.2}, "GBP": {"bid": 1.3}}}
+    assert mapper.map(body, {}) == (True, {"EUR": {"buy": 1.1}, "GBP": {"buy": 1.3}})
+    assert mapper.map({"rates": [1, 2]}, {}) == (False, None)  # not an object: nothing maps
+
+
+def test_max_length_cuts_long_strings() -> None:
+    mapper = OutputMapper([{"type": "object", "properties": {
+        "title": {"type": "string", "mapping": "$.title", "maxLength": 5}}}])
+    assert mapper.map({"title": "Headline"}, {}) == (True, {"title": "Headl"})

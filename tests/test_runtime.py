@@ -345,3 +345,12 @@ async def test_a_bound_secret_echoed_by_the_upstream_is_masked_in_the_result() -
     echo = Upstream({("GET", "/v1/ships/IMO-1"): {**SHIP, "vessel_name": "token s3cr3t-token"}})
     result = await run(capability(SHIPS), "get-ship", {"imo": "IMO-1"}, echo)
     assert result["name"] == "token ***"
+
+
+def test_the_map_form_and_max_length_are_valid_spec() -> None:
+    old = "                flag: {type: string, mapping: $.flag}"
+    new = ("                flag: {type: string, mapping: $.flag, maxLength: 2}\n"
+           "                specs: {type: object, mapping: $.specs, values: {type: string, mapping: $.unit}}")
+    text = SHIPS.replace(old, new)
+    cap = capability(text)  # asserts no error diagnostics
+    assert tool(cap, "get-ship").invocable.output_parameters[0]["properties"]["specs"]["values"]
