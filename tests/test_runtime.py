@@ -354,3 +354,33 @@ def test_the_map_form_and_max_length_are_valid_spec() -> None:
     text = SHIPS.replace(old, new)
     cap = capability(text)  # asserts no error diagnostics
     assert tool(cap, "get-ship").invocable.output_parameters[0]["properties"]["specs"]["values"]
+
+
+@pytest.mark.anyio
+async def test_capability_level_binds_resolve_like_root_ones() -> None:
+    root_binds = """binds:
+  - namespace: env
+    keys: {REGISTRY_TOKEN: TEST_REGISTRY_TOKEN}
+capability:
+"""
+    moved = SHIPS.replace(root_binds, """capability:
+  binds:
+    - namespace: env
+      keys: {REGISTRY_TOKEN: TEST_REGISTRY_TOKEN}
+""")
+    assert moved != SHIPS
+    upstream = ships_upstream()
+    await run(capability(moved), "get-ship", {"imo": "IMO-1"}, upstream)
+    assert upstream.requests[0].headers["authorization"] == "Bearer s3cr3t-token"
+
+
+@pytest.mark.anyio
+async def test_closing_the_runtime_closes_every_upstream_client() -> None:
+    cap = capability(SHIPS)
+    transports = {"registry": ships_upstream().transport()}
+    runtime = Runtime([cap], env={"TEST_REGISTRY_TOKEN": "t0k3n"}, transports=transports)
+    async with runtime:
+        consumer = runtime.units[0].consumers["registry"]
+        await runtime.units[0].call_tool(tool(cap, "get-ship"), {"imo": "IMO-1"})
+    with pytest.raises(RuntimeError):  # a closed consumer refuses to send
+        await consumer.call(cap.operation("registry.get-ship"), {"imo": "IMO-1"})
