@@ -16,7 +16,8 @@ from typing import Any
 from naftiko_runtime.load import Document
 
 JSON = Any
-_PLACEHOLDER = re.compile(r"\{\{?\s*([A-Za-z0-9_.\-]+)\s*\}?\}")
+# A path placeholder, `{x}` or `{{x}}`: one definition for the model, consumer, rules and OpenAPI.
+PATH_PLACEHOLDER = re.compile(r"\{\{?\s*([A-Za-z0-9_.\-]+)\s*\}?\}")
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ARG_NAMESPACE = "tools"  # the published dialect's "this tool's argument" prefix
 _JSON_TYPES = {"string", "number", "integer", "boolean", "array", "object"}
@@ -69,7 +70,7 @@ class Operation:
         return f"{self.namespace}.{self.name}"
 
     def placeholders(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(_PLACEHOLDER.findall(self.path)))
+        return tuple(dict.fromkeys(PATH_PLACEHOLDER.findall(self.path)))
 
 
 @dataclass(frozen=True, slots=True)

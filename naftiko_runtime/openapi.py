@@ -16,7 +16,16 @@ from typing import Any
 import yaml
 
 from naftiko_runtime.mapping import plain
-from naftiko_runtime.model import Capability, Invocable, Param, RestExposure, RestOperation, RestResource, Tool
+from naftiko_runtime.model import (
+    PATH_PLACEHOLDER,
+    Capability,
+    Invocable,
+    Param,
+    RestExposure,
+    RestOperation,
+    RestResource,
+    Tool,
+)
 
 __all__ = [
     "BODY_METHODS",
@@ -35,7 +44,6 @@ IMPORTED_MCP_PORT = 9090
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 FORWARD_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 GREEDY_VARIABLE = "path"  # `{path}` matches several segments (forward resources)
-_PLACEHOLDER = re.compile(r"\{\{?\s*([A-Za-z0-9_.\-]+)\s*\}?\}")
 _JSON_TYPES = frozenset({"string", "number", "integer", "boolean", "array", "object"})
 _SIMPLE_PATH = re.compile(r"^\$((?:\.[A-Za-z0-9_\-]+)+)$")
 
@@ -47,12 +55,12 @@ _SIMPLE_PATH = re.compile(r"^\$((?:\.[A-Za-z0-9_\-]+)+)$")
 
 def path_variables(path: str) -> list[str]:
     """Names of the ``{x}`` / ``{{x}}`` placeholders of an exposed path, in order, once each."""
-    return list(dict.fromkeys(_PLACEHOLDER.findall(path)))
+    return list(dict.fromkeys(PATH_PLACEHOLDER.findall(path)))
 
 
 def openapi_path(path: str) -> str:
     """``/ships/{{imo}}`` -> ``/ships/{imo}`` (always with a leading slash)."""
-    text = _PLACEHOLDER.sub(lambda m: "{" + m.group(1) + "}", path.strip())
+    text = PATH_PLACEHOLDER.sub(lambda m: "{" + m.group(1) + "}", path.strip())
     return text if text.startswith("/") else "/" + text
 
 

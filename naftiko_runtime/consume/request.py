@@ -28,7 +28,7 @@ import httpx2
 
 from naftiko_runtime import __version__
 from naftiko_runtime.errors import InputError, InvocationError
-from naftiko_runtime.model import Consumer, Operation, Param
+from naftiko_runtime.model import PATH_PLACEHOLDER, Consumer, Operation, Param
 from naftiko_runtime.templates import compile_template, format_value, render_native, resolve_path
 
 __all__ = [
@@ -52,7 +52,6 @@ __all__ = [
 ]
 
 DEFAULT_USER_AGENT = f"naftiko/{__version__}"
-PATH_PLACEHOLDER = re.compile(r"\{\{?\s*([A-Za-z0-9_.\-]+)\s*\}?\}")
 _FORWARD_SAFE = "!$&'()*+,;=:@"  # RFC 3986 pchar sub-delims: cannot change path, host or query
 
 ACCEPT: dict[str, str] = {

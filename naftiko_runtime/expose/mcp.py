@@ -199,23 +199,15 @@ def error_message(tool: str, exc: InvocationError) -> str:
     return f"{text}\n{hint}" if hint else text
 
 
-def _redacted(value: Any, secrets: Sequence[str]) -> Any:
-    if isinstance(value, str):
-        return redact(value, secrets)
-    if isinstance(value, Mapping):
-        return {k: _redacted(v, secrets) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_redacted(v, secrets) for v in value]
-    return value
-
-
 def _error_result(entry: _ToolEntry, text: str, data: dict[str, Any] | None = None) -> types.CallToolResult:
     """An ``isError`` result; bound values are masked again here, whatever produced the message."""
-    secrets = list(entry.unit.variables.values())
+    from naftiko_runtime.consume.messages import redact_tree, secret_forms
+
+    secrets = secret_forms(entry.unit.variables.values())
     safe = redact(text, secrets)
     structured = None
     if data is not None and entry.output_validator is None:  # an outputSchema would not describe it
-        structured = _redacted(data, secrets)
+        structured = redact_tree(data, secrets)
     return types.CallToolResult(content=[types.TextContent(text=safe)], structured_content=structured, is_error=True)
 
 

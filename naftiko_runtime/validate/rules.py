@@ -24,6 +24,7 @@ from typing import Any
 
 from naftiko_runtime.errors import Diagnostic, Location, Severity
 from naftiko_runtime.load import Document
+from naftiko_runtime.model import PATH_PLACEHOLDER
 from naftiko_runtime.source import join
 
 _E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
@@ -87,7 +88,6 @@ CODES: dict[str, str] = {code: summary for code, (_sev, summary) in _RULES.items
 ARG_NAMESPACE = "tools"  # the published dialect's "this tool's argument" prefix in `with` values
 _LLM_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ARG_REF = re.compile(r"^([A-Za-z0-9-]+)\.([A-Za-z0-9_*-]+)$")
-_PLACEHOLDER = re.compile(r"\{\{?\s*([A-Za-z0-9_.\-]+)\s*\}?\}")
 _URI_PARAM = re.compile(r"\{([A-Za-z0-9_.\-]+)\}")
 _TAG = re.compile(r"\{\{(\{?)\s*([#^/!&>]?)\s*(.*?)\s*\}?\}\}", re.DOTALL)
 _TEMPLATE_NAME = re.compile(r"^[\w\-]+(?:\.[\w\-]+)*$")
@@ -163,7 +163,7 @@ def _strings(value: Any, pointer: str) -> Iterator[tuple[str, str]]:
 
 
 def _placeholders(path: Any) -> list[str]:
-    return list(dict.fromkeys(_PLACEHOLDER.findall(path))) if isinstance(path, str) else []
+    return list(dict.fromkeys(PATH_PLACEHOLDER.findall(path))) if isinstance(path, str) else []
 
 
 def _port(value: Any) -> int | None:
@@ -1236,7 +1236,7 @@ def _segments(path: str) -> list[str]:
     """Route segments; a placeholder becomes `*`, the greedy `{path}` becomes `**`."""
     out = []
     for part in path.strip("/").split("/"):
-        match = _PLACEHOLDER.fullmatch(part)
+        match = PATH_PLACEHOLDER.fullmatch(part)
         out.append(("**" if match.group(1) == "path" else "*") if match else part)
     return [s for s in out if s != ""]
 
