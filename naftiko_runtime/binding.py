@@ -1,7 +1,8 @@
-"""Stage 5, bind: ``binds`` (environment or file) -> variable values, typed as secrets.
+"""Stage 6, bind: ``binds`` (environment or file) -> variable values, typed as secrets.
 
 Every missing variable or key is reported at once, by name; values never appear in messages.
-Each value is available to templates as ``VAR`` and as ``namespace.VAR``.
+Each value is available to templates as ``VAR`` and as ``namespace.VAR``; an implicit bind (made
+for ``{{env.X}}`` with no ``binds`` entry) only as ``env.X``, so it never shadows a declared one.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from naftiko_runtime.errors import BindingError
 from naftiko_runtime.load import resolve_location
 from naftiko_runtime.model import Bind
-from naftiko_runtime.templates import Secret
+from naftiko_runtime.secrets import Secret
+from naftiko_runtime.source import parse
 
 
 def resolve_binds(binds: Iterable[Bind], env: Mapping[str, str], *,
@@ -41,7 +41,8 @@ def resolve_binds(binds: Iterable[Bind], env: Mapping[str, str], *,
                 missing.append(_describe_missing(bind, var, key))
                 continue
             secret = Secret(_text(value))
-            values[var] = secret
+            if not bind.implicit:
+                values[var] = secret
             values[f"{bind.namespace}.{var}"] = secret
     if missing or problems:
         raise BindingError(sorted(dict.fromkeys(missing)), "; ".join(problems))
@@ -78,12 +79,19 @@ def _source(bind: Bind, env: Mapping[str, str]) -> tuple[Mapping[str, Any], str 
         return {}, f"bind '{bind.namespace}': file {bind.location} not found"
     try:
         text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
+        data = _yaml(text, str(path)) if path.suffix in (".yaml", ".yml") else json.loads(text)
+    except (OSError, ValueError) as exc:
         return {}, f"bind '{bind.namespace}': cannot read {bind.location} ({type(exc).__name__})"
     if not isinstance(data, dict):
         return {}, f"bind '{bind.namespace}': {bind.location} must hold a mapping"
     return data, None
+
+
+def _yaml(text: str, file: str) -> Any:
+    source, problems = parse(text, file)
+    if problems and source.data is None:
+        raise ValueError("not valid YAML")
+    return source.data
 
 
 def _find(location: str, base_dir: Path) -> Path | None:

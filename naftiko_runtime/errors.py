@@ -1,23 +1,31 @@
-"""Error model shared by every stage.
+"""Every error the runtime reports, in one place.
 
-Load time produces ``Diagnostic`` values (collected, never raised one by one).
-Request time raises subclasses of ``InvocationError``; adapters turn them into
-MCP ``isError`` results or RFC 9457 problems.
+Load time produces ``Diagnostic`` values (collected, never raised one by one; their codes live in
+``codes``). Everything the package raises derives from ``NaftikoError``:
 
     NaftikoError
-    ├─ SpecError(diagnostics)          load/validate time
-    ├─ BindingError(missing)           start-up: bind variables that could not be resolved
-    └─ InvocationError                 request time
-        ├─ InputError(problems)        bad arguments: REST 400, MCP isError
-        ├─ UpstreamError(status)       upstream answered non-2xx
-        ├─ UpstreamTimeout             upstream did not answer in time
+    ├─ SpecError(diagnostics)          a capability that cannot be served: every diagnostic found
+    ├─ BindingError(missing)           start-up: bind variables that could not be resolved (names only)
+    ├─ ConfigError                     start-up: a setting that cannot work (bad --upstream, port...)
+    │   └─ AuthConfigError             an inbound `authentication` that cannot be enforced
+    ├─ ServeError                      the exposures cannot be served as configured
+    └─ InvocationError                 request time: a call failed; safe to show a client
+        ├─ InputError(problems)        bad arguments: REST 400, MCP isError, before any upstream call
+        ├─ UnavailableError            the runtime refuses the call (draining, overloaded, circuit open)
+        ├─ UpstreamError(status)       the upstream answered non-2xx
+        ├─ UpstreamTimeout             the upstream did not answer in time
         ├─ UpstreamUnavailable         connection refused, DNS failure, TLS failure...
-        ├─ DecodeError                 upstream body could not be read in its declared format
+        ├─ ResponseTooLarge            the upstream answer is over the size limit
+        ├─ DecodeError                 the upstream body could not be read in its declared format
         └─ MappingError                outputs could not be mapped from the upstream body
+
+Errors are never changed after they are raised: ``with_operation`` returns a copy naming the
+operation when the raiser did not know it.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -88,7 +96,20 @@ class BindingError(NaftikoError):
     def __init__(self, missing: list[str] | tuple[str, ...], detail: str = "") -> None:
         self.missing = tuple(missing)
         names = ", ".join(self.missing)
-        super().__init__(f"missing bind variables: {names}" + (f" ({detail})" if detail else ""))
+        text = f"missing bind variables: {names}" if names else "bind variables could not be read"
+        super().__init__(text + (f" ({detail})" if detail else ""))
+
+
+class ConfigError(NaftikoError):
+    """A start-up setting that cannot work; the message is safe to print."""
+
+
+class AuthConfigError(ConfigError):
+    """An ``authentication`` object that cannot be enforced (unsupported type, empty or unbound secret)."""
+
+
+class ServeError(NaftikoError):
+    """The exposures cannot be served as configured; the message is safe to print."""
 
 
 class InvocationError(NaftikoError):
@@ -101,6 +122,14 @@ class InvocationError(NaftikoError):
         self.message = message
         self.operation = operation
         super().__init__(message)
+
+    def with_operation(self, operation: str | None) -> InvocationError:
+        """This error naming ``operation``, unless it already names one (a copy: never mutated)."""
+        if self.operation is not None or operation is None:
+            return self
+        clone = copy.copy(self)
+        clone.operation = operation
+        return clone
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"error": self.kind, "message": self.message}
@@ -115,7 +144,7 @@ class InputError(InvocationError):
     kind = "invalid-arguments"
     http_status = 400
 
-    def __init__(self, problems: list[dict[str, str]], *, operation: str | None = None) -> None:
+    def __init__(self, problems: list[dict[str, Any]], *, operation: str | None = None) -> None:
         self.problems = problems
         summary = "; ".join(
             f"{p['pointer'] or '(root)'}: {p['message']}" if p.get("pointer") is not None else p["message"]
@@ -125,6 +154,17 @@ class InputError(InvocationError):
 
     def as_dict(self) -> dict[str, Any]:
         return {**super().as_dict(), "problems": self.problems}
+
+
+class UnavailableError(InvocationError):
+    """The runtime refused the call before sending anything (draining, overloaded, circuit open)."""
+
+    kind = "unavailable"
+    http_status = 503
+
+    def __init__(self, message: str, *, operation: str | None = None, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, operation=operation)
 
 
 class UpstreamError(InvocationError):
@@ -142,6 +182,11 @@ class UpstreamError(InvocationError):
         text = f"{operation or 'upstream'} failed with HTTP {status}"
         super().__init__(f"{text}: {upstream_message}" if upstream_message else text, operation=operation)
 
+    def with_operation(self, operation: str | None) -> InvocationError:
+        if self.operation is not None or operation is None:
+            return self
+        return UpstreamError(self.status, self.upstream_message, operation=operation, body=self.body)
+
     def as_dict(self) -> dict[str, Any]:
         return {**super().as_dict(), "status": self.status}
 
@@ -153,6 +198,11 @@ class UpstreamTimeout(InvocationError):
 
 class UpstreamUnavailable(InvocationError):
     kind = "upstream-unavailable"
+    http_status = 502
+
+
+class ResponseTooLarge(InvocationError):
+    kind = "response-too-large"
     http_status = 502
 
 

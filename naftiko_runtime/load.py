@@ -78,6 +78,7 @@ class Document:
     origins: list[Origin] = field(default_factory=list)
     templated: set[str] = field(default_factory=set)  # pointers whose value came from <<...>>
     unresolved_imports: set[str] = field(default_factory=set)  # namespaces we could not import
+    imports: list[Path] = field(default_factory=list)  # every file an import named, found or not
 
     @property
     def file(self) -> str:
@@ -390,6 +391,7 @@ def _import_one(doc: Document, entry: dict[str, Any], pointer: str, env: Mapping
     name = str(entry["import"])
     alias = str(entry.get("as") or name)
     path = resolve_location(str(entry["location"]), doc.path.parent)
+    doc.imports.append(path)
     if not path.is_file():
         doc.unresolved_imports.add(alias)
         doc.diagnostics.append(doc.diag(
@@ -405,6 +407,7 @@ def _import_one(doc: Document, entry: dict[str, Any], pointer: str, env: Mapping
             join(pointer, "location"), hint="shared consumes files should not import the files that use them"))
         return None
     shared = _load_file(path, env, strict_env, chain)
+    doc.imports.extend(shared.imports)
     doc.diagnostics.extend(d for d in shared.diagnostics if d.code != "import-not-found")
     candidates = shared.data.get("consumes") if isinstance(shared.data, dict) else None
     for j, adapter in enumerate(candidates or []):

@@ -1,35 +1,31 @@
 """Hot reload for ``naftiko serve --reload``.
 
 The paths given on the command line (files, and the capability files in folders given) are polled,
-with the files each capability imports (``consumes[].location``, followed through shared files) or
-binds (``binds[].location``). When one changes and the new set still validates and binds, the
+with the files each capability was read from (its imports, followed through shared files) and the
+files it binds (``binds[].location``). When one changes and the new set still validates and binds, the
 server stops gracefully (in-flight calls finish) and starts again on the same ports with the new
-capabilities. A change that does not validate is reported and the running version keeps serving.
+runtime. A change that does not validate is reported and the running version keeps serving.
 
 Polling reads the file system in a worker thread, so the event loop keeps serving meanwhile.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 import anyio
 import anyio.to_thread
-import yaml
 
 from naftiko_runtime.load import resolve_location
 from naftiko_runtime.model import Capability
+from naftiko_runtime.runtime import Runtime
 
 __all__ = ["capability_files", "serve_reloading", "snapshot", "watched_files"]
 
 Snapshot = dict[Path, tuple[int, int]]
 SUFFIXES = (".yaml", ".yml", ".json")
-MAX_IMPORT_DEPTH = 16
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _folder_files(folder: Path) -> Iterator[Path]:
@@ -39,50 +35,9 @@ def _folder_files(folder: Path) -> Iterator[Path]:
         yield from (Path(root, name) for name in files if name.endswith(SUFFIXES))
 
 
-def _consumes_locations(file: Path) -> tuple[Path, ...]:
-    """The files ``file``'s consumes entries import (unreadable files import nothing)."""
-    try:
-        stat = file.stat()
-    except OSError:
-        return ()
-    return _parsed_locations(file, stat.st_mtime_ns, stat.st_size)
-
-
-@functools.lru_cache(maxsize=256)
-def _parsed_locations(file: Path, mtime_ns: int, size: int) -> tuple[Path, ...]:
-    """Parsed once per version of the file (the key holds its mtime and size), not at every poll."""
-    try:
-        data = yaml.load(file.read_text(encoding="utf-8"), Loader=_LOADER)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return ()
-    if not isinstance(data, dict):
-        return ()
-    capability = data.get("capability")
-    entries: list[Any] = list(data.get("consumes") or []) if isinstance(data.get("consumes"), list) else []
-    if isinstance(capability, dict) and isinstance(capability.get("consumes"), list):
-        entries += capability["consumes"]
-    return tuple(
-        resolve_location(str(entry["location"]), file.parent)
-        for entry in entries
-        if isinstance(entry, dict) and entry.get("location") and "import" in entry
-    )
-
-
-def _imports(file: Path) -> set[Path]:
-    """Every file imported from ``file``, directly or through shared files (cycles and depth bounded)."""
-    found: set[Path] = set()
-    frontier = [file]
-    for _ in range(MAX_IMPORT_DEPTH):
-        frontier = [p for f in frontier for p in _consumes_locations(f) if p not in found]
-        if not frontier:
-            break
-        found.update(frontier)
-    return found
-
-
 def capability_files(capability: Capability) -> set[Path]:
     """The capability file, the consumes files it imports and the files it binds."""
-    files = {capability.path, *_imports(capability.path)}
+    files = set(capability.sources) | {capability.path}
     for bind in capability.binds:
         if bind.location and bind.location.startswith("file://"):
             # binding looks in the capability's folder first, then the working directory
@@ -118,22 +73,23 @@ async def _scan(paths: list[Path], capabilities: list[Capability]) -> Snapshot:
 
 async def serve_reloading(
     paths: list[Path],
-    capabilities: list[Capability],
-    load: Callable[[], list[Capability] | None],
-    run: Callable[[list[Capability], anyio.Event], Awaitable[int]],
+    runtime: Runtime,
+    load: Callable[[], Runtime | None],
+    run: Callable[[Runtime, anyio.Event], Awaitable[int]],
     *,
     log: Callable[[str], None],
     interval: float = 0.5,
 ) -> int:
-    """Run ``run(capabilities, stop_when)`` again each time the files change into a valid set."""
+    """Run ``run(runtime, stop_when)`` again each time the files change into a valid set."""
     while True:
         restart = anyio.Event()
-        pending: list[list[Capability]] = []
+        pending: list[Runtime] = []
+        capabilities = runtime.capabilities
         # Taken before serving starts, so an edit made as soon as the server answers is still seen.
         baseline = await _scan(paths, capabilities)
 
         async def watch(
-            current: list[Capability], before: Snapshot, restart: anyio.Event, pending: list[list[Capability]]
+            current: list[Capability], before: Snapshot, restart: anyio.Event, pending: list[Runtime]
         ) -> None:
             while True:
                 await anyio.sleep(interval)
@@ -152,9 +108,9 @@ async def serve_reloading(
 
         async with anyio.create_task_group() as group:
             group.start_soon(watch, capabilities, baseline, restart, pending)
-            code = await run(capabilities, restart)
+            code = await run(runtime, restart)
             group.cancel_scope.cancel()
         if not pending:
             return code
-        capabilities = pending[-1]
+        runtime = pending[-1]
         log("restarting with the changed capabilities")

@@ -1,198 +1,116 @@
-"""Stage 7, runtime: invoke(tool or route, arguments) -> result. Knows nothing of MCP or REST.
+"""Stage 9, runtime: ``invoke(unit, arguments)`` -> result. The one place where a call is executed.
 
-The one place where a call is executed: arguments are validated, ``with`` wiring applied, the
-consumed operation (or the steps, the mock, the aggregate function) run and outputs mapped.
-Adapters turn the result, or the ``InvocationError`` raised, into their protocol's answer.
+Every unit kind goes through ``Runtime.invoke``: a tool, a REST route, a dynamic MCP resource, a
+prompt, an aggregate function, and (with ``forward``) a REST forward. Arguments are checked against
+the unit's input schema before anything is sent, ``with`` wiring applied, the consumed operation
+(or the steps, the mock, the function) run and outputs mapped. No bound value ever reaches a
+caller: results are redacted. The runtime knows no MCP, no REST and no sandbox: adapters translate
+their protocol to ``invoke`` and its result (or the ``InvocationError`` raised) back.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
-from naftiko_runtime.binding import resolve_binds
+from naftiko_runtime.consume import HttpConsumer
 from naftiko_runtime.errors import InputError, InvocationError
-from naftiko_runtime.model import Capability, Invocable, McpExposure, Operation, Tool, argument_reference
-from naftiko_runtime.templates import Secret, compile_template, render_native, resolve_path
+from naftiko_runtime.mapping import apply_step_mappings, build_mock, map_outputs, project_consumed_outputs
+from naftiko_runtime.model import (
+    Argument,
+    Call,
+    Capability,
+    Exposure,
+    Forward,
+    Invocation,
+    Prompt,
+    Route,
+    Step,
+    StepOutput,
+    Unit,
+    Unresolved,
+    WithEntry,
+    plain,
+)
+from naftiko_runtime.secrets import Redactor, Secret
+from naftiko_runtime.templates import render_native, resolve_path
 
-if TYPE_CHECKING:
-    import httpx2
+__all__ = ["Bound", "CallContext", "ForwardRequest", "ForwardResponse", "Runtime", "Upstream"]
 
-    from naftiko_runtime.consume import HttpConsumer, UpstreamResponse
-    from naftiko_runtime.mapping import OutputMapper
+Progress = Callable[[float, str], Awaitable[None]]
 
 
-class CapabilityRuntime:
-    """One capability's live state: bound variables and one HTTP consumer per consumed namespace."""
+@dataclass(slots=True)
+class CallContext:
+    """One call as adapters and operators see it: what the caller gave beyond the arguments, and
+    what the runtime recorded while running it."""
 
-    def __init__(self, capability: Capability, variables: Mapping[str, Secret],
-                 consumers: Mapping[str, HttpConsumer]) -> None:
-        self.capability = capability
-        self.variables = dict(variables)
-        self.consumers = dict(consumers)
-        self._validators: dict[int, Any] = {}
-        self._mappers: dict[int, OutputMapper] = {}
-        self._secrets = _secret_pattern(self.variables.values())
+    progress: Progress | None = None  # report progress to the caller, when it asked for it
+    status: int | None = None  # the upstream status, when the unit made exactly one call
 
-    # ------------------------------------------------------------------ entry points for adapters
 
-    async def call_tool(self, tool: Tool, arguments: Mapping[str, Any] | None) -> Any:
-        """Validate ``arguments`` against the tool's input schema, then run it."""
-        args = dict(arguments or {})
-        self.check_arguments(tool, args)
-        return await self.invoke(tool.invocable, args, operation=tool.name)
+@dataclass(frozen=True, slots=True)
+class ForwardRequest:
+    method: str
+    path: str
+    query: str
+    headers: Mapping[str, str]
+    body: AsyncIterator[bytes] | bytes | None
 
-    def check_arguments(self, tool: Tool, args: Mapping[str, Any]) -> None:
-        validator = self._validators.get(id(tool))
-        if validator is None:
-            from jsonschema import Draft202012Validator
 
-            from naftiko_runtime.mapping import plain
+@dataclass(frozen=True, slots=True)
+class ForwardResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: AsyncIterator[bytes]
+    aclose: Callable[[], Awaitable[None]]
 
-            validator = Draft202012Validator(plain(tool.input_schema))
-            self._validators[id(tool)] = validator
-        problems = [
-            {"pointer": "/" + "/".join(str(p) for p in error.absolute_path), "message": _short(error.message)}
-            for error in sorted(validator.iter_errors(args), key=lambda e: list(e.absolute_path))
-        ]
-        problems += [{"pointer": pointer, "message": "is not valid Unicode text (a lone surrogate)"}
-                     for pointer in _unencodable(args, "")]
-        if problems:
-            raise InputError(problems, operation=tool.name)
 
-    async def invoke(self, invocable: Invocable, arguments: Mapping[str, Any], *,
-                     operation: str | None = None) -> Any:
-        """Run a tool, route operation, resource or function body with already-checked arguments.
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """Where one consumer's calls go (``target``: live, upstream, sandbox or injected), for operators."""
 
-        Bound values never reach a caller: an upstream echoing one back gets it masked as ``***``."""
-        result = await self._invoke(invocable, arguments, operation=operation)
-        return result if self._secrets is None else _redact(result, self._secrets)
+    file: str
+    namespace: str
+    target: str
+    url: str
 
-    async def _invoke(self, invocable: Invocable, arguments: Mapping[str, Any], *,
-                      operation: str | None = None) -> Any:
-        try:
-            if invocable.mode == "ref":
-                function = self.capability.functions[invocable.ref or ""]
-                params = self.apply_with(invocable.with_, arguments, invocable.namespace)
-                return await self._invoke(function.invocable, params, operation=operation)
-            if invocable.mode == "mock":
-                from naftiko_runtime.mapping import build_mock
 
-                return build_mock(list(invocable.output_parameters), self.context(arguments))
-            if invocable.mode == "steps":
-                return await self._run_steps(invocable, arguments)
-            return await self._run_call(invocable, arguments)
-        except InvocationError as exc:
-            if exc.operation is None:
-                exc.operation = operation
-            raise
+@dataclass(eq=False)
+class Bound:
+    """One capability's live state: its bound variables and one HTTP consumer per consumed namespace."""
 
-    # ------------------------------------------------------------------ wiring
+    capability: Capability
+    variables: Mapping[str, Secret]
+    consumers: Mapping[str, HttpConsumer]
+    redactor: Redactor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.redactor = Redactor(self.variables.values())
 
     def context(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Template context: parameters, then bind variables (configuration wins over callers)."""
         return {**params, **self.variables}
 
-    def apply_with(self, with_: Mapping[str, Any], params: Mapping[str, Any], namespace: str) -> dict[str, Any]:
-        """``with`` wiring: ``ns.arg`` copies a caller argument, templates render, literals stay."""
-        result = dict(params)
-        context = self.context(params)
-        for key, value in with_.items():
-            arg = argument_reference(value, namespace)
-            if arg is not None:
-                if arg in params:
-                    result[key] = params[arg]
-                continue
-            result[key] = render_native(value, context)
-        return result
-
-    def _mapper(self, invocable: Invocable) -> OutputMapper:
-        mapper = self._mappers.get(id(invocable))
-        if mapper is None:
-            from naftiko_runtime.mapping import OutputMapper
-
-            mapper = OutputMapper(list(invocable.output_parameters))
-            self._mappers[id(invocable)] = mapper
-        return mapper
-
-    async def _call_operation(self, ref: str, params: Mapping[str, Any]) -> Any:
-        op = self._operation(ref)
-        return await self.consumers[op.namespace].call(op, self.context(params))
-
-    async def _call_keeping_body(self, ref: str, params: Mapping[str, Any]) -> tuple[Any, UpstreamResponse]:
-        op = self._operation(ref)
-        consumer = self.consumers[op.namespace]
-        response = await consumer.fetch(op, self.context(params))
-        return consumer.decode(op, response), response
-
-    def _operation(self, ref: str) -> Operation:
-        try:
-            return self.capability.operation(ref)
-        except KeyError:
-            raise InvocationError(f"unknown consumed operation {ref}", operation=ref) from None
-
-    async def _run_call(self, invocable: Invocable, arguments: Mapping[str, Any]) -> Any:
-        params = self.apply_with(invocable.with_, arguments, invocable.namespace)
-        tree, response = await self._call_keeping_body(invocable.call or "", params)
-        mapped, value = self._mapper(invocable).map(tree, self.context(params))
-        if mapped:
-            return value
-        fmt = (self._operation(invocable.call or "").output_raw_format or "json").lower()
-        if fmt == "json" or tree is None:
-            return tree
-        from naftiko_runtime.formats import raw_body
-
-        return raw_body(response.content, fmt, response.content_type)  # as the reference: the upstream text
-
-    async def _run_steps(self, invocable: Invocable, arguments: Mapping[str, Any]) -> Any:
-        from naftiko_runtime.mapping import apply_step_mappings, project_consumed_outputs
-
-        params = dict(arguments)
-        outputs: dict[str, Any] = {}
-        last: Any = None
-        for step in invocable.steps:
-            if step.type == "call":
-                step_params = self.apply_with(step.with_, params, invocable.namespace)
-                op = self._operation(step.call or "")
-                last = await self._call_operation(op.ref, step_params)
-                named = [p for p in op.output_parameters if "name" in p]
-                outputs[step.name] = project_consumed_outputs(named, last) if named else last
-                params[step.name] = outputs[step.name]
-            elif step.type == "lookup":
-                found = lookup(index_entries(outputs.get(step.index or "")), step.match or "",
-                               self._lookup_value(step.lookup_value, outputs, params), step.output_parameters)
-                if found is not None:
-                    outputs[step.name] = found
-            else:
-                raise InvocationError(f"step '{step.name}': {step.type} steps are not supported yet")
-        if invocable.mappings:
-            mapped = apply_step_mappings(list(invocable.mappings), outputs)
-            if mapped is not None:
-                return mapped
-        return last
-
-    def _lookup_value(self, value: Any, outputs: Mapping[str, Any], params: Mapping[str, Any]) -> Any:
-        if isinstance(value, str) and value.startswith("$."):
-            return dot_path(outputs, value[2:])
-        return render_native(value, self.context(params))
-
 
 class Runtime:
-    """Every capability being served: binds resolved, consumers started, closed on exit."""
+    """Every capability being served. Start it (``async with``) before invoking."""
 
-    def __init__(self, capabilities: Iterable[Capability], *, env: Mapping[str, str],
-                 upstreams: Mapping[str, str] | None = None, sandbox: bool = False,
-                 transports: Mapping[str, httpx2.AsyncBaseTransport] | None = None) -> None:
-        self.capabilities = list(capabilities)
-        self.env = env
-        self.upstreams = dict(upstreams or {})
-        self.sandbox = sandbox
-        self.transports = dict(transports or {})
-        self.units: list[CapabilityRuntime] = []
+    def __init__(self, bound: Iterable[Bound], *, upstreams: Sequence[Upstream] = ()) -> None:
+        self.bound = list(bound)
+        self.upstreams = list(upstreams)
+        self._owners: dict[Unit | Exposure, Bound] = {
+            item: b for b in self.bound for item in (*b.capability.units(), *b.capability.exposures)}
+        self._validators: dict[Unit, Any] = {}
         self._stack = AsyncExitStack()
+        self.started = False
+
+    @property
+    def capabilities(self) -> list[Capability]:
+        return [b.capability for b in self.bound]
 
     async def __aenter__(self) -> Runtime:
         await self.start()
@@ -201,65 +119,188 @@ class Runtime:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    def bind_all(self) -> list[CapabilityRuntime]:
-        """Resolve every capability's binds (raises ``BindingError`` naming all that are missing)."""
-        from naftiko_runtime.consume import HttpConsumer
-
-        units = []
-        for capability in self.capabilities:
-            sandboxed = {ns: self._sandbox_transport(c.base_uri) for ns, c in capability.consumers.items()}
-            sandboxed = {ns: t for ns, t in sandboxed.items() if t is not None}
-            variables = resolve_binds(capability.binds, self.env, defaults=self._sandbox_defaults(
-                capability, sandboxed))
-            consumers = {
-                ns: HttpConsumer(consumer, variables=variables, base_uri=self.upstreams.get(ns),
-                                 transport=self.transports.get(ns) or sandboxed.get(ns))
-                for ns, consumer in capability.consumers.items()
-            }
-            units.append(CapabilityRuntime(capability, variables, consumers))
-        return units
-
     async def start(self) -> None:
-        self.units = self.bind_all()
-        for unit in self.units:
-            for consumer in unit.consumers.values():
+        self.started = True
+        for bound in self.bound:
+            for consumer in bound.consumers.values():
                 await consumer.start()
                 self._stack.push_async_callback(consumer.aclose)
 
     async def aclose(self) -> None:
         await self._stack.aclose()
 
-    def mcp_exposures(self) -> list[tuple[McpExposure, CapabilityRuntime]]:
-        return [(e, u) for u in self.units for e in u.capability.exposures if isinstance(e, McpExposure)]
+    def owner(self, item: Unit | Exposure) -> Bound:
+        """The capability state a unit or an exposure belongs to."""
+        try:
+            return self._owners[item]
+        except KeyError:
+            label = item.label if isinstance(item, Unit) else item.namespace
+            raise InvocationError(f"{label} is not served by this runtime", operation=label) from None
 
-    def _sandbox_transport(self, base_uri: str) -> httpx2.AsyncBaseTransport | None:
-        if not self.sandbox:
+    # -------------------------------------------------------------------------------------- invoke
+
+    async def invoke(self, unit: Unit, arguments: Mapping[str, Any] | None = None,
+                     context: CallContext | None = None) -> Any:
+        """Check ``arguments`` against ``unit``'s inputs, run it, and return its (redacted) result.
+
+        A prompt returns its messages as ``[(role, text)]``. Raises ``InvocationError``."""
+        bound = self.owner(unit)
+        args = dict(arguments or {})
+        self.check_arguments(unit, args)
+        if isinstance(unit, Prompt):
+            return _prompt(unit, args)
+        if isinstance(unit, Route):  # constants: templates over binds and inputs; callers cannot set them
+            ctx = bound.context(args)
+            args.update({i.name: i.value.native(ctx) for i in unit.constants if i.value is not None})
+        if unit.invocation is None:
+            raise InvocationError(f"{unit.label} has nothing to run", operation=unit.label)
+        try:
+            result = await _Call(bound, context or CallContext()).run(unit.invocation, args)
+        except InvocationError as exc:
+            raise exc.with_operation(unit.label) from None
+        return bound.redactor.tree(result)
+
+    async def forward(self, unit: Forward, request: ForwardRequest) -> ForwardResponse:
+        """Proxy one request through a REST ``forward`` to its consumed API (streamed)."""
+        bound = self.owner(unit)
+        consumer = bound.consumers.get(unit.target)
+        if consumer is None:
+            raise InvocationError(f"no consumed namespace {unit.target!r} to forward to", operation=unit.label)
+        try:
+            status, headers, body, aclose = await consumer.forward(
+                request.method, request.path, query=request.query, headers=request.headers, body=request.body)
+        except InvocationError as exc:
+            raise exc.with_operation(unit.label) from None
+        return ForwardResponse(status, headers, body, aclose)
+
+    def check_arguments(self, unit: Unit, args: Mapping[str, Any]) -> None:
+        """Every problem of ``args`` against the unit's input schema, before anything is sent."""
+        validator = self._validators.get(unit)
+        if validator is None:
+            from jsonschema import Draft202012Validator
+
+            validator = self._validators[unit] = Draft202012Validator(plain(unit.input_schema))
+        problems = [
+            {"pointer": "/" + "/".join(str(p) for p in error.absolute_path), "message": _short(error.message)}
+            for error in sorted(validator.iter_errors(args), key=lambda e: list(e.absolute_path))
+        ]
+        problems += [{"pointer": pointer, "message": "is not valid Unicode text (a lone surrogate)"}
+                     for pointer in _unencodable(args, "")]
+        if problems:
+            raise InputError(problems, operation=unit.label)
+
+
+class _Call:
+    """One invocation: the owning capability's state and the caller's context."""
+
+    def __init__(self, bound: Bound, context: CallContext) -> None:
+        self.bound = bound
+        self.context = context
+
+    async def run(self, inv: Invocation, args: Mapping[str, Any]) -> Any:
+        if inv.ref is not None:
+            function = inv.ref.function
+            if function is None or function.invocation is None:
+                raise InvocationError(f"unknown aggregate function {inv.ref.target}")
+            return await self.run(function.invocation, self.apply_with(inv.with_, args))
+        if inv.call is not None:
+            return await self._call(inv, args)
+        if inv.steps:
+            return await self._steps(inv, args)
+        return build_mock(inv.outputs, self.bound.context(args))
+
+    def apply_with(self, entries: Sequence[WithEntry], params: Mapping[str, Any]) -> dict[str, Any]:
+        """``with`` wiring: a reference copies an input (or a step output) when present, templates
+        render, literals stay. A reference to nothing is refused: it must never go out as text."""
+        result = dict(params)
+        context = self.bound.context(params)
+        for entry in entries:
+            source = entry.source
+            if isinstance(source, Argument):
+                if source.name in params:
+                    result[entry.key] = params[source.name]
+            elif isinstance(source, StepOutput):
+                value = resolve_path(params.get(source.step), source.path, indices=False)
+                if value is not None:
+                    result[entry.key] = value
+            elif isinstance(source, Unresolved):
+                raise InvocationError(f"`{entry.value.raw}` refers to nothing this call has")
+            else:
+                result[entry.key] = entry.value.native(context)
+        return result
+
+    def _consumer(self, call: Call) -> tuple[Any, HttpConsumer]:
+        op = call.operation
+        consumer = self.bound.consumers.get(op.namespace) if op is not None else None
+        if op is None or consumer is None:
+            raise InvocationError(f"unknown consumed operation {call.target}", operation=call.target)
+        return op, consumer
+
+    async def _call(self, inv: Invocation, args: Mapping[str, Any]) -> Any:
+        assert inv.call is not None
+        params = self.apply_with(inv.call.with_, args)
+        op, consumer = self._consumer(inv.call)
+        response = await consumer.fetch(op, self.bound.context(params))
+        self.context.status = response.status
+        tree = consumer.decode(op, response)
+        mapped, value = map_outputs(inv.outputs, tree, self.bound.context(params))
+        if mapped:
+            return value
+        fmt = (op.output_raw_format or "json").lower()
+        if fmt == "json" or tree is None or not isinstance(tree, dict | list):
+            return tree
+        from naftiko_runtime.formats import raw_body
+
+        return raw_body(response.content, fmt, response.content_type)  # as the reference: the upstream text
+
+    async def _steps(self, inv: Invocation, args: Mapping[str, Any]) -> Any:
+        params = dict(args)
+        outputs: dict[str, Any] = {}
+        last: Any = None
+        for step in inv.steps:
+            if step.kind == "call" and step.call is not None:
+                step_params = self.apply_with(step.call.with_, params)
+                op, consumer = self._consumer(step.call)
+                last = await consumer.call(op, self.bound.context(step_params))
+                outputs[step.name] = project_consumed_outputs(op.outputs, last)
+                params[step.name] = outputs[step.name]
+            elif step.kind == "lookup":
+                found = lookup(index_entries(outputs.get(step.index or "")), step.match or "",
+                               self._lookup_value(step, outputs, params), step.fields)
+                if found is not None:
+                    outputs[step.name] = found
+            else:
+                raise InvocationError(f"step '{step.name}': {step.kind} steps are not supported yet")
+        if inv.mappings:
+            mapped = apply_step_mappings(inv.mappings, outputs)
+            if mapped is not None:
+                return mapped
+        return last
+
+    def _lookup_value(self, step: Step, outputs: Mapping[str, Any], params: Mapping[str, Any]) -> Any:
+        value = step.lookup_value
+        if value is None:
             return None
-        import httpx2
+        if isinstance(value.raw, str) and value.raw.startswith("$."):
+            return dot_path(outputs, value.raw[2:])
+        return render_native(value.raw, self.bound.context(params))
 
-        from naftiko_runtime.sandbox import sandbox_for
 
-        app = sandbox_for(base_uri)
-        return httpx2.ASGITransport(app=app) if app is not None else None
+def _prompt(prompt: Prompt, arguments: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``{{arg}}`` substitution with the caller's arguments only (bind variables never reach a prompt)."""
+    context = {k: v for k, v in arguments.items() if isinstance(v, str)}
+    if prompt.file is not None:
+        from naftiko_runtime.templates import compile_template
 
-    def _sandbox_defaults(self, capability: Capability, sandboxed: Mapping[str, Any]) -> dict[str, str]:
-        """Bind variables used only by a sandboxed consumer's authentication get a sandbox credential."""
-        if not sandboxed:
-            return {}
-        from naftiko_runtime.sandbox import SANDBOX_TOKEN
-
-        names: set[str] = set()
-        for ns in sandboxed:
-            auth = capability.consumers[ns].authentication or {}
-            for value in auth.values():
-                if isinstance(value, str):
-                    names.update(n.rsplit(".", 1)[-1] for n in compile_template(value).names)
-        return dict.fromkeys(names, SANDBOX_TOKEN)
+        try:
+            text = prompt.file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            raise InvocationError(f"prompt '{prompt.name}' is unavailable", operation=prompt.name) from None
+        return [("user", compile_template(text).render(context))]
+    return [(message.role, message.content.render(context)) for message in prompt.messages]
 
 
 # ---------------------------------------------------------------------------------------- helpers
-
-
 
 
 def dot_path(data: Any, path: str) -> Any:
@@ -282,7 +323,7 @@ def index_entries(output: Any) -> Any:
     return output
 
 
-def lookup(index: Any, match: str, value: Any, fields: tuple[str, ...]) -> Any:
+def lookup(index: Any, match: str, value: Any, fields: Sequence[str]) -> Any:
     """First entry of ``index`` whose ``match`` field equals ``value``; a list value looks up each."""
     if not isinstance(index, list):
         return None
@@ -314,22 +355,3 @@ def _unencodable(value: Any, pointer: str) -> Iterable[str]:
     elif isinstance(value, list):
         for i, child in enumerate(value):
             yield from _unencodable(child, f"{pointer}/{i}")
-
-
-def _secret_pattern(values: Iterable[str]) -> re.Pattern[str] | None:
-    """One pattern matching every bound value long enough to be recognisable (3+ characters)."""
-    secrets = sorted({str.__str__(v) for v in values if len(v) >= 3}, key=len, reverse=True)
-    return re.compile("|".join(re.escape(v) for v in secrets)) if secrets else None
-
-
-def _redact(value: Any, pattern: re.Pattern[str]) -> Any:
-    if isinstance(value, str):
-        if not pattern.search(value):
-            return value
-        masked = pattern.sub("***", value)
-        return type(value)(masked, value.media_type) if hasattr(value, "media_type") else masked
-    if isinstance(value, dict):
-        return {k: _redact(v, pattern) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact(v, pattern) for v in value]
-    return value

@@ -1,10 +1,10 @@
-"""Templates: runtime Mustache ``{{...}}`` and load-time ``<<env.X>>``.
+"""Runtime Mustache templates (``{{...}}``), compiled once per text.
 
-Runtime templates follow the spec's Mustache semantics (the reference engine uses JMustache with HTML
-escaping off): a missing name renders "", names may be kebab-case or dotted, lists and maps render as
-compact JSON. The implementation is ours and small: variables, sections, inverted sections, comments.
-A template compiled with an escaping mode (``"json"``, ``"form"``) escapes each ``{{x}}`` for where it
-stands in the text; ``{{{x}}}`` and ``{{&x}}`` always insert the plain text.
+The spec's Mustache semantics (the reference engine uses JMustache with HTML escaping off): a missing
+name renders "", names may be kebab-case or dotted, lists and maps render as compact JSON. The
+implementation is ours and small: variables, sections, inverted sections, comments. A template
+compiled with an escaping mode (``"json"``, ``"form"``) escapes each ``{{x}}`` for where it stands in
+the text; ``{{{x}}}`` and ``{{&x}}`` always insert the plain text.
 
 Load-time templates (``<<env.X>>``, jinja2) live in ``naftiko_runtime.loadtime``, so serving a file
 without them never imports jinja2.
@@ -15,38 +15,18 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus
 
 __all__ = [
-    "Secret",
     "Template",
     "compile_template",
     "format_value",
-    "redact",
     "render_native",
     "resolve_path",
 ]
-
-
-class Secret(str):
-    """A string holding a secret: renders as its value, never shows it in ``repr``."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every occurrence of each non-empty secret with ``***`` (longest first, one pass)."""
-    values = sorted({str.__str__(s) for s in secrets if s}, key=len, reverse=True)
-    if not values or not text:
-        return text
-    pattern = re.compile("|".join(re.escape(v) for v in values))
-    return pattern.sub("***", text)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -334,13 +314,14 @@ def _render(nodes: tuple[_Node, ...], stack: list[Any], out: list[str]) -> None:
                     stack.pop()
 
 
-def _names(nodes: tuple[_Node, ...]) -> Iterator[str]:
+def _names(nodes: tuple[_Node, ...], *, nested: bool = True) -> Iterator[str]:
     for node in nodes:
         if isinstance(node, _Var) and node.name != ".":
             yield node.name
         elif isinstance(node, _Section):
             yield node.name
-            yield from _names(node.children)
+            if nested:
+                yield from _names(node.children)
 
 
 class Template:
@@ -350,13 +331,16 @@ class Template:
     inside a string literal, a JSON literal elsewhere) or ``"form"`` (URL-encoded).
     """
 
-    __slots__ = ("_nodes", "escape", "is_static", "names", "source")
+    __slots__ = ("_nodes", "escape", "free_names", "is_static", "names", "source")
 
     def __init__(self, source: str, escape: str | None = None) -> None:
         self.source = source
         self.escape = escape
         self._nodes = _parse(source, _Escaper(escape))
         self.names: tuple[str, ...] = tuple(dict.fromkeys(_names(self._nodes)))
+        # Names read from the template's own context: inside a section a name may be relative to
+        # the section's item, so only section names and top-level variables are "free".
+        self.free_names: tuple[str, ...] = tuple(dict.fromkeys(_names(self._nodes, nested=False)))
         self.is_static: bool = all(isinstance(node, str) for node in self._nodes)
 
     @classmethod

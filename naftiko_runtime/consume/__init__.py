@@ -1,10 +1,19 @@
-"""Stage 6, consume: a consumed operation + arguments -> HTTP request -> response -> JSON tree.
+"""Stage 7, consume: a consumed operation + arguments -> HTTP request -> response -> JSON tree.
 
-The only package that imports the HTTP client for requests. ``HttpConsumer`` is the entry point;
-``request`` builds requests (pure), ``auth`` authenticates them, ``messages`` explains failures
-without leaking secrets.
+The only package that imports the HTTP client. ``HttpConsumer`` is the entry point; ``request``
+builds requests (pure), ``auth`` authenticates them, ``messages`` explains failures without
+leaking secrets.
 """
 
-from naftiko_runtime.consume.http import HttpConsumer, RetryPolicy, Timeouts, UpstreamResponse
+from typing import Any
 
-__all__ = ["HttpConsumer", "RetryPolicy", "Timeouts", "UpstreamResponse"]
+from naftiko_runtime.consume.http import HttpConsumer, UpstreamResponse
+
+__all__ = ["HttpConsumer", "UpstreamResponse", "in_process"]
+
+
+def in_process(app: Any) -> Any:
+    """A transport that sends a consumer's requests to an ASGI app in this process (a simulator)."""
+    import httpx2
+
+    return httpx2.ASGITransport(app=app)

@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import httpx2
 
-from naftiko_runtime.consume.messages import parse_json, secret_forms, upstream_message
+from naftiko_runtime.consume.messages import parse_json, upstream_message
 from naftiko_runtime.consume.request import has_control
 from naftiko_runtime.errors import (
     DecodeError,
@@ -25,15 +25,11 @@ from naftiko_runtime.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from naftiko_runtime.templates import Template, compile_template
+from naftiko_runtime.model.nodes import NON_SECRET_FIELDS, Auth, Value
+from naftiko_runtime.secrets import secret_forms
 
 __all__ = ["AuthPlan", "Authenticator", "TokenSource", "fetch_client_credentials", "renew_margin"]
 
-# Fields that name things rather than hold credentials: never redacted.
-NON_SECRET_FIELDS = frozenset({
-    "type", "placement", "key", "tokenEndpoint", "scopes", "audience", "authorizationServerUri",
-    "resource", "tokenValidation",
-})
 _CACHE_LIMIT = 32
 Clock = Callable[[], float]
 
@@ -189,31 +185,20 @@ async def fetch_client_credentials(
 # ------------------------------------------------------------------------------------ per consumer
 
 
-def _compile_field(value: Any) -> Any:
-    if isinstance(value, str):
-        return compile_template(value)
-    if isinstance(value, list | tuple):
-        return [_compile_field(v) for v in value]
-    return value
-
-
-def _render_field(field: Any, context: Mapping[str, Any]) -> Any:
-    if isinstance(field, Template):
-        return field.render(context)
-    if isinstance(field, list):
-        return [_render_field(v, context) for v in field]
-    return field
+def _render_field(value: Value, context: Mapping[str, Any]) -> Any:
+    raw = value.raw
+    if isinstance(raw, tuple):  # scopes
+        return [Value.of(item, value.pointer).text(context) if isinstance(item, str) else item for item in raw]
+    return value.text(context) if isinstance(raw, str) else raw
 
 
 class Authenticator:
     """A consumer's authentication: renders its fields per request and keeps digest/token caches."""
 
-    def __init__(self, spec: Mapping[str, Any] | None, *, clock: Clock = time.monotonic,
+    def __init__(self, auth: Auth | None, *, clock: Clock = time.monotonic,
                  client: Callable[[], httpx2.AsyncClient] | None = None) -> None:
-        self.spec = dict(spec) if spec else None
-        # compiled once: every request renders these fields
-        self._fields = [(k, _compile_field(v)) for k, v in (self.spec or {}).items() if k != "type"]
-        self.kind = str((spec or {}).get("type", "")).lower()
+        self.auth = auth
+        self.kind = auth.type if auth is not None else ""
         self._clock = clock
         self._client = client
         self._digests: dict[tuple[str, str], httpx2.DigestAuth] = {}
@@ -222,16 +207,18 @@ class Authenticator:
     @property
     def may_resend(self) -> bool:
         """Whether a request can be sent twice by the flow (its body must then be replayable)."""
-        return self.kind == "digest" or (self.kind == "oauth2" and bool((self.spec or {}).get("tokenEndpoint")))
+        return self.kind == "digest" or (self.kind == "oauth2" and self.auth is not None
+                                         and self.auth.get("tokenEndpoint") is not None)
 
     def tokens(self) -> list[str]:
         return [token for source in self._sources.values() for token in source.issued]
 
     def render(self, context: Mapping[str, Any]) -> dict[str, Any]:
-        return {key: _render_field(field, context) for key, field in self._fields}
+        fields = self.auth.fields if self.auth is not None else {}
+        return {key: _render_field(value, context) for key, value in fields.items()}
 
     def plan(self, context: Mapping[str, Any], *, operation: str | None = None, replayable: bool = True) -> AuthPlan:
-        if not self.spec:
+        if self.auth is None or self.kind == "none":
             return AuthPlan(None)
         fields = self.render(context)
         secrets = tuple(v for k, v in fields.items() if k not in NON_SECRET_FIELDS and isinstance(v, str) and v)

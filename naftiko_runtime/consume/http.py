@@ -2,8 +2,8 @@
 
 ``call`` turns a consumed operation and its parameters into a JSON tree (or a typed
 ``InvocationError``); ``forward`` proxies a REST ``forward`` request and streams the answer back.
-Timeouts: connect 5 s and a total deadline of 30 s by default (``consumer.timeout`` may change them).
-Retries: off by default; ``consumer.retry`` enables them for idempotent methods only.
+Timeouts: connect 5 s and a total deadline of 30 s by default (the consumer's ``timeout`` may change
+them). Retries: off by default; the consumer's ``retry`` enables them for idempotent methods only.
 No secret (bind value, rendered credential, fetched token, environment value) ever appears in an
 error message or a log line.
 """
@@ -27,22 +27,16 @@ import anyio
 import httpx2
 
 from naftiko_runtime.consume.auth import Authenticator, AuthPlan
-from naftiko_runtime.consume.messages import (
-    parse_json,
-    redact_text,
-    redact_tree,
-    secret_forms,
-    upstream_message,
-)
+from naftiko_runtime.consume.messages import parse_json, upstream_message
 from naftiko_runtime.consume.request import (
     DEFAULT_USER_AGENT,
     Built,
     Resolved,
     build,
+    consumer_headers,
     cookie_header,
     encode_forward_path,
     header_items,
-    merged_params,
     resolve_params,
 )
 from naftiko_runtime.errors import (
@@ -52,9 +46,10 @@ from naftiko_runtime.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from naftiko_runtime.model import Consumer, Operation, Param
+from naftiko_runtime.model import Consumer, Operation, Timeouts
+from naftiko_runtime.secrets import Redactor, secret_forms
 
-__all__ = ["HttpConsumer", "RetryPolicy", "Timeouts", "UpstreamResponse"]
+__all__ = ["HttpConsumer", "UpstreamResponse"]
 
 log = logging.getLogger("naftiko.consume")
 
@@ -63,60 +58,11 @@ HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te",
     "trailer", "trailers", "transfer-encoding", "upgrade",
 })
-DEFAULT_CONNECT = 5.0
-DEFAULT_TOTAL = 30.0
 MAX_RETRY_AFTER = 5.0
 
 
-def _seconds(value: Any, default: float) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return float(value)
-    return default
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """connect and read limits plus a total deadline over the whole exchange (retries included)."""
-
-    connect: float = DEFAULT_CONNECT
-    read: float = DEFAULT_TOTAL
-    total: float = DEFAULT_TOTAL
-
-    @classmethod
-    def from_spec(cls, spec: Mapping[str, Any] | None) -> Timeouts:
-        spec = spec or {}
-        total = _seconds(spec.get("total"), DEFAULT_TOTAL)
-        connect = min(_seconds(spec.get("connect"), DEFAULT_CONNECT), total)
-        read = min(_seconds(spec.get("read"), total), total)
-        return cls(connect=connect, read=read, total=total)
-
-    def for_httpx(self) -> httpx2.Timeout:
-        return httpx2.Timeout(connect=self.connect, read=self.read, write=self.read, pool=self.read)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 1
-    backoff: float = 0.2
-    statuses: frozenset[int] = frozenset({502, 503, 504})
-
-    @classmethod
-    def from_spec(cls, spec: Mapping[str, Any] | None) -> RetryPolicy:
-        spec = spec or {}
-        attempts = spec.get("attempts", 1)
-        attempts = attempts if isinstance(attempts, int) and not isinstance(attempts, bool) else 1
-        backoff = spec.get("backoff", 0.2)
-        ok_backoff = isinstance(backoff, int | float) and not isinstance(backoff, bool) and backoff >= 0
-        statuses = spec.get("statuses")
-        return cls(
-            attempts=max(1, attempts),
-            backoff=float(backoff) if ok_backoff else 0.2,
-            statuses=frozenset(int(s) for s in statuses) if isinstance(statuses, list | tuple) else cls.statuses,
-        )
-
-    def delay(self, attempt: int) -> float:
-        """Backoff after failed attempt number ``attempt`` (1-based), doubled each time."""
-        return self.backoff * 2 ** (attempt - 1)
+def httpx_timeout(timeouts: Timeouts) -> httpx2.Timeout:
+    return httpx2.Timeout(connect=timeouts.connect, read=timeouts.read, write=timeouts.read, pool=timeouts.read)
 
 
 def retry_after(response: httpx2.Response) -> float | None:
@@ -158,7 +104,7 @@ def _clean_url_arg(arg: Any, secrets: set[str], names: set[str]) -> Any:
     text = str(arg)
     for name in names:
         text = re.sub(rf"([?&]{re.escape(quote_plus(name))}=)[^&#]*", r"\1***", text)
-    return redact_text(text, secrets)
+    return Redactor(forms=secrets).text(text)
 
 
 _CLIENT_LOG_REDACTOR = _ClientLogRedactor()
@@ -192,23 +138,22 @@ class HttpConsumer:
     ) -> None:
         self.consumer = consumer
         self.variables: dict[str, Any] = dict(variables or {})
-        self.base_uri = base_uri or consumer.base_uri
+        self.base_uri = base_uri or consumer.base_uri.text(self.variables)  # a bound variable may build it
         self.user_agent = user_agent
-        self.timeouts = Timeouts.from_spec(consumer.timeout)
-        self.retry = RetryPolicy.from_spec(consumer.retry)
+        self.timeouts = consumer.timeouts
+        self.retry = consumer.retry
         self.authenticator = Authenticator(consumer.authentication, clock=clock, client=self._require_client)
         self._transport = transport
         self._sleep = sleep
         self._client: httpx2.AsyncClient | None = None
         self._variable_secrets = secret_forms(self.variables.values())
-        self._declared: dict[str, tuple[Operation, list[Param]]] = {}  # merged parameters per operation
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         if self._client is None:
             self._client = httpx2.AsyncClient(
-                transport=self._transport, timeout=self.timeouts.for_httpx(), follow_redirects=False,
+                transport=self._transport, timeout=httpx_timeout(self.timeouts), follow_redirects=False,
                 verify=_shared_tls_context() if self._transport is None else True,
                 limits=httpx2.Limits(max_connections=100, max_keepalive_connections=20),
                 headers={"User-Agent": self.user_agent},
@@ -240,11 +185,8 @@ class HttpConsumer:
         return self._build(op, params).request
 
     def _build(self, op: Operation, params: Mapping[str, Any]) -> Built:
-        cached = self._declared.get(op.ref)
-        if cached is None or cached[0] is not op:
-            cached = self._declared[op.ref] = (op, merged_params(self.consumer, op))
         return build(self.consumer, op, params, variables=self.variables, base_uri=self.base_uri,
-                     user_agent=self.user_agent, declared=cached[1])
+                     user_agent=self.user_agent)
 
     async def send(self, op: Operation, params: Mapping[str, Any]) -> UpstreamResponse:
         response, _ = await self._send(op, params)
@@ -285,7 +227,7 @@ class HttpConsumer:
         elapsed = (time.perf_counter() - started) * 1000
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s -> %d in %.1f ms", built.request.method,
-                      redact_text(str(response.request.url), self._secrets(extra)), response.status_code, elapsed)
+                      self.redactor(extra).text(str(response.request.url)), response.status_code, elapsed)
         upstream = UpstreamResponse(
             status=response.status_code, headers=response.headers, content=response.content,
             content_type=response.headers.get("content-type"), elapsed_ms=elapsed,
@@ -296,7 +238,7 @@ class HttpConsumer:
         parsed = parse_json(response.content)
         message = upstream_message(parsed, response.content, secrets) \
             or httpx2.codes.get_reason_phrase(response.status)
-        body = redact_tree(parsed, secrets) if parsed is not None else None
+        body = Redactor(forms=secrets).tree(parsed) if parsed is not None else None
         error = UpstreamError(response.status, message, operation=ref, body=body)
         log.info("%s", error.message)
         return error
@@ -313,7 +255,8 @@ class HttpConsumer:
         a function that closes it.
         """
         ref = self.consumer.namespace
-        resolved = resolve_params(list(self.consumer.input_parameters), {}, self.variables)
+        resolved = resolve_params(self.consumer.parameters, {}, self.variables)
+        resolved.headers[:0] = consumer_headers(self.consumer, resolved.context)
         wire_headers = self._forward_headers(headers, resolved, ref)  # raises before any body is read
         extra_query = httpx2.QueryParams(resolved.query) if resolved.query else None
         url = self.base_uri.rstrip("/") + "/" + encode_forward_path(path, operation=ref)
@@ -334,7 +277,7 @@ class HttpConsumer:
         response = await self._exchange(ref, request, plan, extra, stream=True, replayable=replayable)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("forward %s %s -> %d", request.method,
-                      redact_text(str(response.request.url), self._secrets(extra)), response.status_code)
+                      self.redactor(extra).text(str(response.request.url)), response.status_code)
         dropped = HOP_BY_HOP | _connection_tokens(response.headers.get_list("connection"))
         if response.is_stream_consumed:  # already read (in-memory transports): the bytes are decoded
             dropped |= {"content-encoding", "content-length"}
@@ -362,15 +305,19 @@ class HttpConsumer:
     # ------------------------------------------------------------------ the exchange
 
     def _query_secret_names(self) -> list[str]:
-        spec = self.authenticator.spec or {}
-        placement = str(spec.get("placement") or "header").lower()
-        key = spec.get("key")
-        if self.authenticator.kind == "apikey" and placement == "query" and isinstance(key, str):
-            return [key]
+        auth = self.consumer.authentication
+        if auth is None or auth.type != "apikey":
+            return []
+        placement, key = auth.get("placement"), auth.get("key")
+        if placement is not None and str(placement.raw).lower() == "query" and key is not None:
+            return [key.text(self.variables)]
         return []
 
     def _secrets(self, extra: Iterable[Any] = ()) -> set[str]:
         return self._variable_secrets | secret_forms([*extra, *self.authenticator.tokens()])
+
+    def redactor(self, extra: Iterable[Any] = ()) -> Redactor:
+        return Redactor(forms=self._secrets(extra))
 
     async def _exchange(self, ref: str, request: httpx2.Request, plan: AuthPlan, extra: list[Any], *,
                         stream: bool, replayable: bool = True) -> httpx2.Response:
@@ -434,8 +381,7 @@ class HttpConsumer:
         url = request.url
         host = f"{url.host}:{url.port}" if url.port else url.host
         # the exception's own text may quote a header or URL holding a secret: never show it
-        message = redact_text(f"could not reach {host}: {safe_reason(exc)} ({type(exc).__name__})",
-                              self._secrets(extra))
+        message = self.redactor(extra).text(f"could not reach {host}: {safe_reason(exc)} ({type(exc).__name__})")
         log.info("%s: %s", ref, message)
         return UpstreamUnavailable(message, operation=ref)
 
@@ -480,7 +426,7 @@ def _decode_message(message: str, content: bytes, secrets: set[str]) -> str:
     once a secret is cut in half: when the body holds a secret, keep only the message's first part."""
     if any(secret.encode("utf-8", errors="ignore") in content for secret in secrets):
         return message.partition(": ")[0]
-    return redact_text(message, secrets)
+    return Redactor(forms=secrets).text(message)
 
 
 def _header_bytes(value: str) -> str | bytes:
@@ -504,11 +450,11 @@ async def _raw_body(response: httpx2.Response) -> AsyncIterator[bytes]:
 
 def _redacted(exc: InvocationError, ref: str, secrets: set[str]) -> InvocationError:
     if isinstance(exc, UpstreamError):
-        body = redact_tree(exc.body, secrets) if exc.body is not None else None
-        return UpstreamError(exc.status, redact_text(exc.upstream_message, secrets),
+        body = Redactor(forms=secrets).tree(exc.body) if exc.body is not None else None
+        return UpstreamError(exc.status, Redactor(forms=secrets).text(exc.upstream_message),
                              operation=exc.operation or ref, body=body)
     if type(exc) in (UpstreamTimeout, UpstreamUnavailable, DecodeError, InvocationError):
-        return type(exc)(redact_text(exc.message, secrets), operation=exc.operation or ref)
+        return type(exc)(Redactor(forms=secrets).text(exc.message), operation=exc.operation or ref)
     return exc
 
 

@@ -1,4 +1,4 @@
-"""Upstream error messages and secret redaction for everything the consumer reports."""
+"""What an upstream says when it fails: its own message, shortened, with secrets masked."""
 
 from __future__ import annotations
 
@@ -6,60 +6,14 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import quote, quote_plus
 
-__all__ = ["MIN_SECRET_LENGTH", "parse_json", "redact_text", "redact_tree", "secret_forms", "upstream_message"]
+from naftiko_runtime.secrets import Redactor
 
-# Shorter values (flags, "v1", "eu") cannot be meaningful secrets and would garble every message.
-MIN_SECRET_LENGTH = 3
+__all__ = ["parse_json", "upstream_message"]
+
 _MAX_MESSAGE = 300
 _MAX_TEXT = 200
 _SPACES = re.compile(r"\s+")
-
-
-def _forms_of(text: str) -> set[str]:
-    """How one secret can show up in text: as written, without surrounding whitespace, URL-encoded
-    (query strings, form bodies) and escaped the way ``repr``/JSON print it (library error texts
-    such as ``Illegal header value b'Bearer tok\\n'``)."""
-    forms: set[str] = set()
-    for base in {text, text.strip()}:
-        forms.update({base, quote(base, safe=""), quote_plus(base, safe=""), quote(base)})
-    forms.update({
-        repr(text)[1:-1],
-        repr(text.encode("utf-8", errors="replace"))[2:-1],
-        json.dumps(text)[1:-1],
-        json.dumps(text, ensure_ascii=False)[1:-1],
-    })
-    return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
-
-
-def secret_forms(values: Iterable[Any]) -> set[str]:
-    """Every form (see ``_forms_of``) of each secret value long enough to be one."""
-    forms: set[str] = set()
-    for value in values:
-        if value is None or isinstance(value, bool | Mapping | list | tuple):
-            continue
-        text = str.__str__(value) if isinstance(value, str) else str(value)
-        if len(text) >= MIN_SECRET_LENGTH:
-            forms |= _forms_of(text)
-    return forms
-
-
-def redact_text(text: str, secrets: Iterable[str]) -> str:
-    from naftiko_runtime.templates import redact
-
-    return redact(text, secrets)
-
-
-def redact_tree(value: Any, secrets: set[str]) -> Any:
-    """A copy of a JSON tree with every secret replaced in keys and string values."""
-    if isinstance(value, str):
-        return redact_text(value, secrets)
-    if isinstance(value, Mapping):
-        return {redact_text(str(k), secrets): redact_tree(v, secrets) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact_tree(v, secrets) for v in value]
-    return value
 
 
 def parse_json(content: bytes) -> Any:
@@ -108,7 +62,7 @@ def upstream_message(parsed: Any, content: bytes, secrets: Iterable[str] = ()) -
 
     ``secrets`` are redacted before the text is shortened, so no cut can leave part of one behind.
     """
-    secrets = set(secrets)
+    redactor = Redactor(forms=set(secrets))
     message: str | None = None
     if isinstance(parsed, Mapping):
         message = _first_message(parsed)
@@ -119,6 +73,6 @@ def upstream_message(parsed: Any, content: bytes, secrets: Iterable[str] = ()) -
         message = parsed
     if message is None:  # no known field: the start of the body text
         text = content.decode("utf-8", errors="replace") if content else ""
-        return _SPACES.sub(" ", redact_text(text, secrets)).strip()[:_MAX_TEXT]
-    message = _SPACES.sub(" ", redact_text(message, secrets)).strip()
+        return _SPACES.sub(" ", redactor.text(text)).strip()[:_MAX_TEXT]
+    message = _SPACES.sub(" ", redactor.text(message)).strip()
     return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 3] + "..."

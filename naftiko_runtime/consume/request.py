@@ -28,7 +28,8 @@ import httpx2
 
 from naftiko_runtime import __version__
 from naftiko_runtime.errors import InputError, InvocationError
-from naftiko_runtime.model import PATH_PLACEHOLDER, Consumer, Operation, Param
+from naftiko_runtime.model import Consumer, Operation, Param
+from naftiko_runtime.model.refs import PATH_PLACEHOLDER
 from naftiko_runtime.templates import compile_template, format_value, render_native, resolve_path
 
 __all__ = [
@@ -39,12 +40,10 @@ __all__ = [
     "build",
     "cookie_header",
     "encode_forward_path",
-    "encode_path_value",
     "has_control",
     "header_items",
     "is_dot_segment",
     "join_url",
-    "merged_params",
     "render_form_template",
     "render_json_template",
     "render_native",
@@ -88,15 +87,6 @@ def _text(value: Any) -> str:
 # ------------------------------------------------------------------------------------ parameters
 
 
-def merged_params(consumer: Consumer, op: Operation) -> list[Param]:
-    """Consumes-level, then resource-level, then operation-level parameters; later wins by (name, in)."""
-    chosen: dict[tuple[str, str | None], Param] = {}
-    for param in (*consumer.input_parameters, *op.resource_parameters, *op.input_parameters):
-        chosen.pop((param.name, param.in_), None)
-        chosen[(param.name, param.in_)] = param
-    return list(chosen.values())
-
-
 @dataclass
 class Resolved:
     """Parameter values after resolution, by location, plus the template context they extend."""
@@ -111,7 +101,7 @@ class Resolved:
     secrets: list[str] = field(default_factory=list)
 
 
-def resolve_params(params_list: list[Param], params: Mapping[str, Any],
+def resolve_params(params_list: tuple[Param, ...], params: Mapping[str, Any],
                    variables: Mapping[str, Any]) -> Resolved:
     """Resolve each parameter (``value`` template, else the argument of that name) and place it.
 
@@ -128,7 +118,7 @@ def resolve_params(params_list: list[Param], params: Mapping[str, Any],
             if isinstance(value, str):
                 resolved.secrets.append(value)
         elif param.value is not None:
-            value = render_native(param.value, resolved.context)
+            value = param.value.native(resolved.context)
         else:
             value = resolved.context.get(param.name, _MISSING)
         if _absent(value):
@@ -166,16 +156,6 @@ def is_dot_segment(text: str) -> bool:
             return False
         text = decoded
     return True  # still decoding after 8 rounds: nothing legitimate looks like that
-
-
-def encode_path_value(text: str) -> str:
-    """Percent-encode one path value with nothing safe, so it stays one segment.
-
-    Raises ``ValueError`` for a dot segment, which no encoding keeps in place.
-    """
-    if is_dot_segment(text):
-        raise ValueError("a path value must not be a dot segment")
-    return quote(text, safe="")
 
 
 def encode_forward_path(path: str, *, operation: str | None = None) -> str:
@@ -262,17 +242,16 @@ def _render_text(value: Any, context: Mapping[str, Any]) -> str:
 
 def build_body(op: Operation, resolved: Resolved, declared_type: str | None) -> Body | None:
     """The request body: the operation's ``body``, else its consumed ``in: body`` parameters."""
-    spec = op.body
     context = resolved.context
-    if spec is None:
+    if op.body is None:
         return _body_from_params(resolved, declared_type)
-    if isinstance(spec, str):
+    kind, data = op.body.kind, op.body.data.raw
+    if kind == "raw" and isinstance(data, str):
         content_type = declared_type or _JSON
-        text = render_json_template(spec, context) if "json" in content_type else _render_text(spec, context)
+        text = render_json_template(data, context) if "json" in content_type else _render_text(data, context)
         return Body(text.encode(), content_type)
-    if not isinstance(spec, Mapping):
-        raise InvocationError(f"unsupported body in {op.ref}", operation=op.ref)
-    kind, data = spec.get("type"), spec.get("data")
+    if kind == "raw":  # a JSON value written without `type`: sent as JSON, as its author meant
+        kind = "json"
     if kind == "json":
         if isinstance(data, str):
             return Body(render_json_template(data, context).encode(), declared_type or _JSON)
@@ -297,7 +276,7 @@ def _form_body(data: Any, context: Mapping[str, Any]) -> str:
 
 def _multipart(data: Any, context: Mapping[str, Any]) -> list[tuple[str, tuple[str | None, bytes, str | None]]]:
     parts = []
-    for part in data or []:
+    for part in data or ():
         name = _render_text(part.get("name", ""), context)
         value = _render_text(part.get("value", ""), context).encode()
         filename = _render_text(part["filename"], context) if part.get("filename") else None
@@ -351,6 +330,11 @@ def header_items(headers: list[tuple[str, str]], op_ref: str | None) -> list[tup
     return [(k, _header_value(k, v, op_ref)) for k, v in headers]
 
 
+def consumer_headers(consumer: Consumer, context: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The consumer's own ``headers`` (our extension), rendered; an operation's header wins."""
+    return [(name, value.text(context)) for name, value in consumer.headers]
+
+
 def cookie_header(cookies: list[tuple[str, str]]) -> str:
     # cookie-octets only; anything else is percent-encoded so a value cannot add another cookie
     safe = "!#$&'()*+-./:<=>?@[]^_`{|}~"
@@ -358,22 +342,17 @@ def cookie_header(cookies: list[tuple[str, str]]) -> str:
 
 
 def build(consumer: Consumer, op: Operation, params: Mapping[str, Any], *,
-          variables: Mapping[str, Any], base_uri: str | None = None,
-          user_agent: str = DEFAULT_USER_AGENT, declared: list[Param] | None = None) -> Built:
-    """Build the full request of ``op`` (auth excepted). Raises ``InputError`` before any I/O.
-
-    ``declared`` is ``merged_params(consumer, op)`` when the caller keeps it from call to call.
-    """
-    declared = merged_params(consumer, op) if declared is None else declared
-    resolved = resolve_params(declared, params, variables)
-    url = join_url(base_uri or consumer.base_uri, _fill_path(op, resolved))
+          variables: Mapping[str, Any], base_uri: str, user_agent: str = DEFAULT_USER_AGENT) -> Built:
+    """Build the full request of ``op`` (auth excepted). Raises ``InputError`` before any I/O."""
+    resolved = resolve_params(op.params, params, variables)
+    url = join_url(base_uri, _fill_path(op, resolved))
     headers: dict[str, str] = {
         "User-Agent": user_agent,
         "Accept": ACCEPT.get((op.output_raw_format or "json").lower(), "*/*"),
         "Accept-Encoding": "gzip, deflate",
     }
     lowered = {k.lower(): k for k in headers}
-    for name, value in resolved.headers:
+    for name, value in [*consumer_headers(consumer, resolved.context), *resolved.headers]:
         headers.pop(lowered.pop(name.lower(), name), None)
         headers[name] = value
         lowered[name.lower()] = name

@@ -32,6 +32,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from naftiko_runtime.errors import AuthConfigError
+from naftiko_runtime.model import Auth
 from naftiko_runtime.templates import compile_template
 
 if TYPE_CHECKING:
@@ -57,10 +59,6 @@ ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "
 METADATA_PATH = "/.well-known/oauth-protected-resource"
 
 HttpClientFactory = Callable[[], "httpx2.AsyncClient"]
-
-
-class AuthConfigError(ValueError):
-    """The ``authentication`` object cannot be enforced (unsupported type, empty or unbound secret)."""
 
 
 def _problem(status: int, detail: str, challenge: str) -> Response:
@@ -126,6 +124,15 @@ class InboundAuth:
     def query_parameters(self) -> tuple[str, ...]:
         """Query parameters that carry the credential (never to be passed on upstream)."""
         return ()
+
+    @classmethod
+    def from_model(cls, auth: Auth | None, variables: Mapping[str, Any],
+                   http_client_factory: HttpClientFactory | None = None) -> InboundAuth | None:
+        """The checker for an exposure's model ``authentication`` (None when there is none)."""
+        if auth is None:
+            return None
+        spec = {"type": auth.type, **{key: value.raw for key, value in auth.fields.items()}}
+        return cls.from_spec(spec, variables, http_client_factory)
 
     @classmethod
     def from_spec(

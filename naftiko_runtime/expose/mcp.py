@@ -1,7 +1,7 @@
 """MCP adapter: every ``type: mcp`` exposure served by a low-level ``mcp.server.Server``.
 
 The only module that imports the MCP SDK. Handlers read a registry computed once from the model
-and delegate execution to ``CapabilityRuntime``; nothing here knows HTTP or upstream details.
+and delegate execution to ``Runtime.invoke``; nothing here knows HTTP or upstream details.
 
 Error policy (the SDK turns any escaping exception into an opaque ``-32603``):
 - a tool failure (bad arguments, upstream status, timeout, mapping) is a result with
@@ -40,22 +40,20 @@ from naftiko_runtime.errors import (
     InputError,
     InvocationError,
     MappingError,
+    ServeError,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
 from naftiko_runtime.formats import RawBody
-from naftiko_runtime.load import resolve_location
-from naftiko_runtime.mapping import output_schema, plain
-from naftiko_runtime.model import Invocable, McpExposure, McpPrompt, McpResource, Tool
-from naftiko_runtime.runtime import CapabilityRuntime
-from naftiko_runtime.templates import compile_template, redact
+from naftiko_runtime.model import McpExposure, Prompt, Resource, Tool, plain
+from naftiko_runtime.runtime import CallContext, Runtime
 
 __all__ = ["HttpEndpoint", "build_server", "http_endpoint", "run_stdio", "tool_result"]
 
 logger = logging.getLogger("naftiko.mcp")
 
-Entry = tuple[McpExposure, CapabilityRuntime]
+Entry = tuple[McpExposure, Runtime]
 Context = ServerRequestContext[Any, Any]
 
 _SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -102,34 +100,15 @@ class _OutputCheck:
 @dataclass(frozen=True, slots=True)
 class _ToolEntry:
     spec: Tool
-    unit: CapabilityRuntime
+    runtime: Runtime
     wire: types.Tool
     input_schema: dict[str, Any]
     output_validator: _OutputCheck | None
 
 
-def _resolved(invocable: Invocable, unit: CapabilityRuntime) -> Invocable:
-    """Follow ``ref`` to the aggregate function whose body actually runs."""
-    seen = 0
-    while invocable.mode == "ref" and seen < 8:
-        function = unit.capability.functions.get(invocable.ref or "")
-        if function is None:
-            break
-        invocable, seen = function.invocable, seen + 1
-    return invocable
-
-
-def _output_schema(tool: Tool, unit: CapabilityRuntime) -> dict[str, Any] | None:
-    invocable = _resolved(tool.invocable, unit)
-    if invocable.mode != "call":
-        return None
-    schema = output_schema([plain(p) for p in invocable.output_parameters])
-    return schema if isinstance(schema, dict) and schema.get("type") == "object" else None
-
-
-def _tool_entry(tool: Tool, unit: CapabilityRuntime) -> _ToolEntry:
+def _tool_entry(tool: Tool, runtime: Runtime) -> _ToolEntry:
     input_schema = plain(tool.input_schema)
-    out = _output_schema(tool, unit)
+    out = plain(tool.output_schema) if tool.output_schema is not None else None
     annotations = plain(tool.annotations)
     wire = types.Tool(
         name=tool.name,
@@ -139,7 +118,7 @@ def _tool_entry(tool: Tool, unit: CapabilityRuntime) -> _ToolEntry:
         output_schema=out,
         annotations=types.ToolAnnotations.model_validate(annotations) if annotations else None,
     )
-    return _ToolEntry(tool, unit, wire, input_schema, _OutputCheck(out) if out else None)
+    return _ToolEntry(tool, runtime, wire, input_schema, _OutputCheck(out) if out else None)
 
 
 def tool_result(value: Any, *, validator: _OutputCheck | None = None) -> types.CallToolResult:
@@ -201,14 +180,12 @@ def error_message(tool: str, exc: InvocationError) -> str:
 
 def _error_result(entry: _ToolEntry, text: str, data: dict[str, Any] | None = None) -> types.CallToolResult:
     """An ``isError`` result; bound values are masked again here, whatever produced the message."""
-    from naftiko_runtime.consume.messages import redact_tree, secret_forms
-
-    secrets = secret_forms(entry.unit.variables.values())
-    safe = redact(text, secrets)
+    redactor = entry.runtime.owner(entry.spec).redactor
     structured = None
     if data is not None and entry.output_validator is None:  # an outputSchema would not describe it
-        structured = redact_tree(data, secrets)
-    return types.CallToolResult(content=[types.TextContent(text=safe)], structured_content=structured, is_error=True)
+        structured = redactor.tree(data)
+    return types.CallToolResult(content=[types.TextContent(text=redactor.text(text))],
+                                structured_content=structured, is_error=True)
 
 
 # -------------------------------------------------------------------------------------- resources
@@ -216,15 +193,18 @@ def _error_result(entry: _ToolEntry, text: str, data: dict[str, Any] | None = No
 
 @dataclass(frozen=True, slots=True)
 class _ResourceEntry:
-    spec: McpResource
-    unit: CapabilityRuntime
+    spec: Resource
+    runtime: Runtime
     pattern: re.Pattern[str] | None  # resource templates
     params: tuple[str, ...]
-    folder: Path | None  # static resources
 
     @property
     def base_uri(self) -> str:
         return self.spec.uri.rstrip("/")
+
+    @property
+    def folder(self) -> Path | None:
+        return self.spec.folder
 
 
 def _template_pattern(uri: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
@@ -240,14 +220,12 @@ def _template_pattern(uri: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
     return re.compile("^" + "".join(parts) + "$"), tuple(names)
 
 
-def _resource_entry(spec: McpResource, unit: CapabilityRuntime) -> _ResourceEntry:
-    folder = None
-    if spec.location and spec.invocable is None:
-        folder = resolve_location(spec.location, unit.capability.path.parent)
-        if not folder.is_dir():
-            logger.warning("resource %s: %s is not a folder; it lists no files", spec.name, spec.location)
-    pattern, params = _template_pattern(spec.uri) if spec.is_template and folder is None else (None, ())
-    return _ResourceEntry(spec, unit, pattern, params, folder)
+def _resource_entry(spec: Resource, runtime: Runtime) -> _ResourceEntry:
+    if spec.folder is not None and not spec.folder.is_dir():
+        logger.warning("resource %s: %s is not a folder; it lists no files", spec.name, spec.location)
+    dynamic_template = spec.is_template and spec.folder is None
+    pattern, params = _template_pattern(spec.uri) if dynamic_template else (None, ())
+    return _ResourceEntry(spec, runtime, pattern, params)
 
 
 def _mime(path: Path, declared: str | None) -> str:
@@ -309,40 +287,17 @@ def _file_contents(
 
 @dataclass(frozen=True, slots=True)
 class _PromptEntry:
-    spec: McpPrompt
-    unit: CapabilityRuntime
+    spec: Prompt
+    runtime: Runtime
     wire: types.Prompt
 
 
-def _prompt_entry(spec: McpPrompt, unit: CapabilityRuntime) -> _PromptEntry:
+def _prompt_entry(spec: Prompt, runtime: Runtime) -> _PromptEntry:
     arguments = [
-        types.PromptArgument(name=a.name, description=a.description, required=a.required) for a in spec.arguments
+        types.PromptArgument(name=a.name, description=a.description, required=a.required) for a in spec.inputs
     ]
-    wire = types.Prompt(name=spec.name, title=spec.label, description=spec.description, arguments=arguments or None)
-    return _PromptEntry(spec, unit, wire)
-
-
-def render_prompt(entry: _PromptEntry, arguments: Mapping[str, str]) -> list[types.PromptMessage]:
-    """``{{arg}}`` substitution with the caller's arguments only (bind variables never reach a prompt)."""
-    context = {k: v for k, v in arguments.items() if isinstance(v, str)}
-    spec = entry.spec
-    if spec.location:
-        path = resolve_location(spec.location, entry.unit.capability.path.parent)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            logger.error("prompt %s: cannot read %s", spec.name, spec.location)
-            raise MCPError(types.INTERNAL_ERROR, f"Prompt '{spec.name}' is unavailable") from None
-        return [
-            types.PromptMessage(role="user", content=types.TextContent(text=compile_template(text).render(context)))
-        ]
-    return [
-        types.PromptMessage(
-            role="assistant" if message.get("role") == "assistant" else "user",
-            content=types.TextContent(text=compile_template(str(message.get("content", ""))).render(context)),
-        )
-        for message in spec.template
-    ]
+    wire = types.Prompt(name=spec.name, title=spec.title, description=spec.description, arguments=arguments or None)
+    return _PromptEntry(spec, runtime, wire)
 
 
 # --------------------------------------------------------------------------------------- registry
@@ -355,16 +310,16 @@ class McpRegistry:
         self.tools: dict[str, _ToolEntry] = {}
         self.resources: list[_ResourceEntry] = []
         self.prompts: dict[str, _PromptEntry] = {}
-        for exposure, unit in entries:
+        for exposure, runtime in entries:
             for tool in exposure.tools:
                 if tool.name in self.tools:
-                    raise ValueError(f"tool name '{tool.name}' is exposed twice on the same MCP endpoint")
-                self.tools[tool.name] = _tool_entry(tool, unit)
-            self.resources.extend(_resource_entry(r, unit) for r in exposure.resources)
+                    raise ServeError(f"tool name '{tool.name}' is exposed twice on the same MCP endpoint")
+                self.tools[tool.name] = _tool_entry(tool, runtime)
+            self.resources.extend(_resource_entry(r, runtime) for r in exposure.resources)
             for prompt in exposure.prompts:
                 if prompt.name in self.prompts:
-                    raise ValueError(f"prompt name '{prompt.name}' is exposed twice on the same MCP endpoint")
-                self.prompts[prompt.name] = _prompt_entry(prompt, unit)
+                    raise ServeError(f"prompt name '{prompt.name}' is exposed twice on the same MCP endpoint")
+                self.prompts[prompt.name] = _prompt_entry(prompt, runtime)
         self._tool_list = types.ListToolsResult(tools=[t.wire for t in self.tools.values()])
 
     def input_schema(self, name: str) -> Mapping[str, Any] | None:
@@ -383,10 +338,9 @@ class McpRegistry:
         name = entry.spec.name
         await _progress(ctx, 0, f"calling {name}")
         try:
-            value = await entry.unit.call_tool(entry.spec, params.arguments or {})
+            value = await entry.runtime.invoke(entry.spec, params.arguments or {}, CallContext())
             result = tool_result(value, validator=entry.output_validator)
         except InvocationError as exc:
-            logger.debug("tool %s failed: %s", name, redact(str(exc), entry.unit.variables.values()))
             return _error_result(entry, error_message(name, exc), exc.as_dict())
         except _OutputMismatch:
             logger.warning("tool %s: result does not match its advertised outputSchema", name)
@@ -414,7 +368,7 @@ class McpRegistry:
                     listed.append(
                         types.Resource(
                             name=f"{spec.name}/{rel}",
-                            title=f"{spec.label}: {rel}" if spec.label else None,
+                            title=f"{spec.title}: {rel}" if spec.title else None,
                             uri=f"{entry.base_uri}/{rel}",
                             description=spec.description,
                             mime_type=_mime(Path(rel), spec.mime_type),
@@ -424,7 +378,7 @@ class McpRegistry:
                 listed.append(
                     types.Resource(
                         name=spec.name,
-                        title=spec.label,
+                        title=spec.title,
                         uri=spec.uri,
                         description=spec.description,
                         mime_type=spec.mime_type or "application/json",
@@ -438,7 +392,7 @@ class McpRegistry:
         templates = [
             types.ResourceTemplate(
                 name=e.spec.name,
-                title=e.spec.label,
+                title=e.spec.title,
                 uri_template=e.spec.uri,
                 description=e.spec.description,
                 mime_type=e.spec.mime_type or "application/json",
@@ -467,11 +421,10 @@ class McpRegistry:
         raise MCPError(types.INVALID_PARAMS, f"Unknown resource: {uri}")
 
     async def _read_dynamic(self, entry: _ResourceEntry, uri: str, args: dict[str, Any]) -> types.ReadResourceResult:
-        assert entry.spec.invocable is not None
         try:
-            value = await entry.unit.invoke(entry.spec.invocable, args, operation=entry.spec.name)
+            value = await entry.runtime.invoke(entry.spec, args, CallContext())
         except InvocationError as exc:
-            message = redact(error_message(entry.spec.name, exc), entry.unit.variables.values())
+            message = entry.runtime.owner(entry.spec).redactor.text(error_message(entry.spec.name, exc))
             raise MCPError(types.INTERNAL_ERROR, message) from None
         except Exception:
             logger.exception("resource %s failed unexpectedly", entry.spec.name)
@@ -491,10 +444,18 @@ class McpRegistry:
         if entry is None:
             raise MCPError(types.INVALID_PARAMS, f"Unknown prompt: {params.name}")
         arguments = params.arguments or {}
-        missing = [a.name for a in entry.spec.arguments if a.required and not arguments.get(a.name)]
+        missing = [a.name for a in entry.spec.inputs if a.required and not arguments.get(a.name)]
         if missing:
             raise MCPError(types.INVALID_PARAMS, f"Prompt '{params.name}' needs the arguments: {', '.join(missing)}")
-        return types.GetPromptResult(description=entry.spec.description, messages=render_prompt(entry, arguments))
+        known = {a.name for a in entry.spec.inputs}
+        try:
+            rendered = await entry.runtime.invoke(entry.spec, {k: v for k, v in arguments.items() if k in known})
+        except InvocationError as exc:
+            logger.error("prompt %s: %s", params.name, exc)
+            raise MCPError(types.INTERNAL_ERROR, f"Prompt '{params.name}' is unavailable") from None
+        messages = [types.PromptMessage(role="assistant" if role == "assistant" else "user",
+                                        content=types.TextContent(text=text)) for role, text in rendered]
+        return types.GetPromptResult(description=entry.spec.description, messages=messages)
 
 
 async def _progress(ctx: Context, progress: float, message: str) -> None:
@@ -508,7 +469,7 @@ async def _progress(ctx: Context, progress: float, message: str) -> None:
 def build_server(entries: Sequence[Entry], *, name: str, instructions: str | None = None) -> Server[Any]:
     """A low-level MCP server for ``entries`` (one exposure, or the union of several).
 
-    Raises ``ValueError`` when two entries expose the same tool or prompt name.
+    Raises ``ServeError`` when two entries expose the same tool or prompt name.
     """
     registry = McpRegistry(entries)
     has_resources = bool(registry.resources)

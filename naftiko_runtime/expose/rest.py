@@ -2,9 +2,9 @@
 
 A thin adapter: each request's inputs are read from the path, query, headers, cookies and body,
 coerced to their declared types and checked (every problem reported at once), then handed to
-``CapabilityRuntime.invoke``. Results are JSON; failures are RFC 9457 ``application/problem+json``.
-``forward`` resources stream the upstream response back unchanged. The only module that imports
-Starlette for REST.
+``Runtime.invoke``. Results are JSON, with the upstream's 2xx status for a single call; failures
+are RFC 9457 ``application/problem+json``. ``forward`` resources stream the upstream response
+back unchanged (``Runtime.forward``).
 
 Deliberate differences from the reference engine: inputs are coerced and checked against ``type``
 and ``pattern``; cookies are read; ``forward`` keeps the query string; a body field missing from the
@@ -27,27 +27,20 @@ from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
+from starlette.routing import Route as Route_
 from starlette.types import Receive, Scope, Send
 
-from naftiko_runtime.consume.http import HOP_BY_HOP
 from naftiko_runtime.errors import InputError, InvocationError, UpstreamError
 from naftiko_runtime.formats import RawBody
-from naftiko_runtime.mapping import compile_path
-from naftiko_runtime.model import Param, RestExposure, RestOperation, RestResource
-from naftiko_runtime.openapi import (
-    GREEDY_VARIABLE,
-    export_openapi_many,
-    is_input,
-    path_variables,
-    route_parameters,
-)
-from naftiko_runtime.templates import render_native
+from naftiko_runtime.model import Input, RestExposure, RestResource, Route
+from naftiko_runtime.model.exposes import GREEDY_VARIABLE
+from naftiko_runtime.model.refs import placeholders
+from naftiko_runtime.openapi import export_openapi_many
+from naftiko_runtime.runtime import CallContext, ForwardRequest, Runtime
 
 if TYPE_CHECKING:
     from starlette.types import Lifespan
-
-    from naftiko_runtime.runtime import CapabilityRuntime
 
 __all__ = [
     "PROBLEM_TYPE_PREFIX",
@@ -182,7 +175,7 @@ def _number(text: str) -> tuple[Any, str | None]:
 
 def _check_json(value: Any, kind: str | None) -> tuple[Any, str | None]:
     """A value read from a JSON body must already have its declared type (5.0 counts as an integer)."""
-    if kind in (None, "") or value is None:
+    if kind in (None, "", "any") or value is None:
         return value, None
     # JSON text may hold Infinity/NaN (Python's json reads them) and integers too large for a float.
     numeric = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
@@ -231,44 +224,36 @@ async def _read_body(request: Request) -> _Body:
 
 @dataclass(frozen=True, slots=True)
 class _Input:
-    """One route input, with its pattern and JSONPath compiled once."""
+    """One route input, with its pattern compiled once."""
 
-    param: Param
+    param: Input
     pattern: re.Pattern[str] | None
-    path: Any  # a compiled JSONPath for body inputs with a `$...` value, else None
 
     @classmethod
-    def of(cls, param: Param) -> _Input:
+    def of(cls, param: Input) -> _Input:
         pattern = None
         if param.pattern:
             try:
                 pattern = re.compile(param.pattern)
             except re.error:
                 logger.warning("ignoring the invalid pattern of input %r", param.name)
-        path = None
-        if param.in_ == "body" and isinstance(param.value, str) and param.value.strip().startswith("$"):
-            try:
-                path = compile_path(param.value)
-            except ValueError:
-                logger.warning("ignoring the invalid JSONPath of input %r", param.name)
-        return cls(param, pattern, path)
+        return cls(param, pattern)
 
 
 class _Endpoint:
     """One route path (every resource declaring it): picks the operation by method, reads the inputs,
     invokes, renders."""
 
-    def __init__(self, exposure: RestExposure, resources: list[RestResource], unit: CapabilityRuntime,
-                 auth: Any, aliases: Mapping[str, str]) -> None:
-        self.unit = unit
+    def __init__(self, resources: list[RestResource], runtime: Runtime, auth: Any, aliases: Mapping[str, str]) -> None:
+        self.runtime = runtime
         self.auth = auth
         self.aliases = aliases  # Starlette-safe path parameter name -> declared name
         self.path = resources[0].path
-        self.operations: dict[str, tuple[RestOperation, tuple[_Input, ...]]] = {}
+        self.operations: dict[str, tuple[Route, tuple[_Input, ...]]] = {}
         for resource in resources:
-            for op in resource.operations:
-                params = route_parameters(exposure, resource, op, unit.capability.functions)
-                self.operations.setdefault(op.method, (op, tuple(_Input.of(p) for p in params)))
+            for route in resource.routes:
+                inputs = tuple(_Input.of(i) for i in route.inputs if not i.is_constant)
+                self.operations.setdefault(route.method, (route, inputs))
         self.forward = next((r.forward for r in resources if r.forward is not None), None)
         methods = list(self.operations)
         if "GET" in methods:
@@ -295,16 +280,18 @@ class _Endpoint:
                 return await self._forward(request, values)
             return problem(405, "method-not-allowed", f"{method} is not allowed on {request.url.path}",
                            headers={"Allow": self.allow})
-        operation, inputs = entry
-        name = operation.name or f"{operation.method} {self.path}"
+        route, inputs = entry
+        name = route.label
         try:
             arguments = await self._arguments(request, values, inputs, name)
-            result = await self.unit.invoke(operation.invocable, arguments, operation=name)
+            context = CallContext()
+            result = await self.runtime.invoke(route, arguments, context)
+            status = context.status if context.status is not None and 200 <= context.status < 300 else 200
             if result is None:
-                return Response(status_code=204)
+                return Response(status_code=204 if status == 200 else status)
             if isinstance(result, RawBody):  # nothing mapped from a non-JSON upstream: its own body
-                return Response(result, media_type=result.media_type)
-            return JSONResponse(result)
+                return Response(result, status_code=status, media_type=result.media_type)
+            return JSONResponse(result, status_code=status)
         except InvocationError as exc:
             return _error_problem(exc)
         except Exception as exc:  # a bug must not take the server down nor leak internals
@@ -316,16 +303,12 @@ class _Endpoint:
                          operation: str) -> dict[str, Any]:
         """Every input, coerced and checked; raises InputError listing every problem."""
         arguments: dict[str, Any] = {}
-        constants: dict[str, Any] = {}
         problems: list[dict[str, Any]] = []
         body: _Body | None = None
-        body_inputs = [i for i in inputs if i.param.in_ == "body" and is_input(i.param)]
+        body_inputs = [i for i in inputs if i.param.in_ == "body"]
         for item in inputs:
             param = item.param
             where = param.in_ or "query"
-            if not is_input(param):
-                constants[param.name] = param.value
-                continue
             textual = where in _TEXT_SOURCES
             if where == "body":
                 if body is None:
@@ -353,13 +336,10 @@ class _Endpoint:
             arguments[param.name] = value
         if problems:
             raise InputError(problems, operation=operation)
-        # Constants may be templates over the bind variables and the caller's inputs; callers cannot set them.
-        context = self.unit.context(arguments)
-        arguments.update({name: render_native(value, context) for name, value in constants.items()})
         return arguments
 
     @staticmethod
-    def _from_request(request: Request, values: Mapping[str, Any], param: Param, where: str) -> Any:
+    def _from_request(request: Request, values: Mapping[str, Any], param: Input, where: str) -> Any:
         if where == "path":
             return values.get(param.name, _MISSING)
         if where == "query":
@@ -379,42 +359,34 @@ class _Endpoint:
         that wants a structure (or when the body is not an object), the whole body."""
         if body is None:
             return _MISSING
-        if item.path is not None:
-            found = item.path.find(body)
+        if item.param.path is not None:
+            found = item.param.path.find(body)
             return _MISSING if found is None else found
         if isinstance(body, dict) and item.param.name in body:
             return body[item.param.name]
-        wants_whole = item.param.type in (None, "object", "array") or not isinstance(body, dict)
+        wants_whole = item.param.type in ("any", "object", "array") or not isinstance(body, dict)
         return body if only and wants_whole else _MISSING
 
     # ------------------------------------------------------------------ forward
 
     async def _forward(self, request: Request, values: Mapping[str, Any]) -> Response:
-        forward = self.forward or {}
-        target = str(forward.get("targetNamespace", ""))
-        consumer = self.unit.consumers.get(target)
-        if consumer is None:
-            return problem(502, "upstream-unavailable", f"no consumed namespace {target!r} to forward to")
-        trusted = {str(h).lower() for h in forward.get("trustedHeaders") or ()}
+        forward = self.forward
+        assert forward is not None
         headers: dict[str, str] = {}
         for key, value in request.headers.items():
-            if key.lower() in trusted:
+            if key.lower() in forward.trusted_headers:
                 headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        path = str(values.get(GREEDY_VARIABLE, ""))
         body = request.stream() if request.method not in ("GET", "HEAD", "OPTIONS", "DELETE") else None
         query = _without(request.url.query, self.auth.query_parameters() if self.auth is not None else ())
         try:
-            status, upstream_headers, chunks, aclose = await consumer.forward(
-                request.method, path, query=query, headers=headers, body=body)
+            answer = await self.runtime.forward(forward, ForwardRequest(
+                request.method, str(values.get(GREEDY_VARIABLE, "")), query, headers, body))
         except InvocationError as exc:
-            if exc.operation is None:
-                exc.operation = f"forward {target}"
             return _error_problem(exc)
-        passed = [(k, v) for k, v in _header_items(upstream_headers) if k.lower() not in HOP_BY_HOP]
         # aclose runs when the body is done (or broke); the background task covers a body never started.
-        response = StreamingResponse(_guarded(chunks, aclose), status_code=status,
-                                     background=BackgroundTask(aclose))
-        response.raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in passed]
+        response = StreamingResponse(_guarded(answer.body, answer.aclose), status_code=answer.status,
+                                     background=BackgroundTask(answer.aclose))
+        response.raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers]
         return response
 
 
@@ -425,15 +397,6 @@ def _without(query: str, names: tuple[str, ...]) -> str:
         return query
     kept = [part for part in query.split("&") if unquote_plus(part.partition("=")[0]) not in names]
     return "&".join(kept)
-
-
-def _header_items(headers: Any) -> list[tuple[str, str]]:
-    """Headers as (name, value) pairs, keeping repeated names (Set-Cookie)."""
-    if hasattr(headers, "multi_items"):
-        return list(headers.multi_items())
-    if isinstance(headers, Mapping):
-        return [(str(k), str(v)) for k, v in headers.items()]
-    return [(str(k), str(v)) for k, v in headers]
 
 
 async def _guarded(chunks: AsyncIterator[bytes], aclose: Callable[[], Awaitable[None]]) -> AsyncIterator[bytes]:
@@ -459,7 +422,7 @@ def _starlette_path(path: str) -> tuple[str, dict[str, str]]:
     text = path.strip()
     if not text.startswith("/"):
         text = "/" + text
-    for index, name in enumerate(path_variables(text)):
+    for index, name in enumerate(placeholders(text)):
         alias = f"p{index}"
         aliases[alias] = name
         converter = ":path" if name == GREEDY_VARIABLE else ""
@@ -467,18 +430,18 @@ def _starlette_path(path: str) -> tuple[str, dict[str, str]]:
     return text, aliases
 
 
-def _inbound_auth(exposure: RestExposure, unit: CapabilityRuntime) -> Any:
+def _inbound_auth(exposure: RestExposure, runtime: Runtime) -> Any:
     """The exposure's inbound checker (shared with MCP); raises AuthConfigError when unenforceable."""
-    if not exposure.authentication:
+    if exposure.authentication is None:
         return None
     from naftiko_runtime.expose.auth import InboundAuth
 
-    return InboundAuth.from_spec(dict(exposure.authentication), unit.variables)
+    return InboundAuth.from_model(exposure.authentication, runtime.owner(exposure).variables)
 
 
-def openapi_route(entries: Sequence[tuple[RestExposure, CapabilityRuntime]]) -> Route:
+def openapi_route(entries: Sequence[tuple[RestExposure, Runtime]]) -> Route_:
     """``GET /openapi.json``: one document describing every exposure in ``entries`` (built on first use)."""
-    targets = [(unit.capability, exposure.namespace) for exposure, unit in entries]
+    targets = [(runtime.owner(exposure).capability, exposure.namespace) for exposure, runtime in entries]
     document: dict[str, Any] = {}
 
     async def openapi(request: Request) -> Response:
@@ -486,40 +449,38 @@ def openapi_route(entries: Sequence[tuple[RestExposure, CapabilityRuntime]]) -> 
             document.update(export_openapi_many(targets))
         return JSONResponse(document)
 
-    return Route("/openapi.json", openapi, methods=["GET"], name="openapi")
+    return Route_("/openapi.json", openapi, methods=["GET"], name="openapi")
 
 
-def build_rest_routes(exposure: RestExposure, unit: CapabilityRuntime, *,
-                      listener_routes: bool = True) -> list[BaseRoute]:
+def build_rest_routes(exposure: RestExposure, runtime: Runtime, *, listener_routes: bool = True) -> list[BaseRoute]:
     """The routes of one REST exposure: one per resource path.
 
     With ``listener_routes`` (an app serving this exposure alone) also ``GET /openapi.json`` and the
     routes its inbound auth needs (RFC 9728 metadata for oauth2); ``naftiko serve`` turns them off
     and serves one of each per listener, covering every exposure there.
     """
-    auth = _inbound_auth(exposure, unit)
+    auth = _inbound_auth(exposure, runtime)
     grouped: dict[str, tuple[dict[str, str], list[RestResource]]] = {}
     for resource in exposure.resources:  # resources declaring the same path share one route
         path, aliases = _starlette_path(resource.path)
         grouped.setdefault(path, (aliases, []))[1].append(resource)
     routes: list[BaseRoute] = [
-        Route(path, _Endpoint(exposure, resources, unit, auth, aliases), name=resources[0].name or None)
+        Route_(path, _Endpoint(resources, runtime, auth, aliases), name=resources[0].name or None)
         for path, (aliases, resources) in grouped.items()
     ]
     if listener_routes:
-        routes.append(openapi_route([(exposure, unit)]))
+        routes.append(openapi_route([(exposure, runtime)]))
         if auth is not None:
             routes.extend(auth.routes())  # unauthenticated helpers, e.g. RFC 9728 metadata for oauth2
     return routes
 
 
-def build_rest_app(entries: list[tuple[RestExposure, CapabilityRuntime]], *,
-                   lifespan: Lifespan[Any] | None = None) -> Starlette:
+def build_rest_app(entries: list[tuple[RestExposure, Runtime]], *, lifespan: Lifespan[Any] | None = None) -> Starlette:
     """A Starlette app serving these REST exposures (one ``/openapi.json`` for all), 404/405 as problems."""
     routes: list[BaseRoute] = []
-    for exposure, unit in entries:
-        routes += build_rest_routes(exposure, unit, listener_routes=False)
-        auth = _inbound_auth(exposure, unit)
+    for exposure, runtime in entries:
+        routes += build_rest_routes(exposure, runtime, listener_routes=False)
+        auth = _inbound_auth(exposure, runtime)
         routes += auth.routes() if auth is not None else []
     if entries:
         routes.append(openapi_route(entries))

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from naftiko_runtime.errors import Diagnostic, Severity
 from naftiko_runtime.validate import validate_paths
-from naftiko_runtime.validate.rules import CODES, template_names
+from naftiko_runtime.codes import CODES
+from naftiko_runtime.templates import compile_template
 
 HEAD = """\
 naftiko: "1.0.0-alpha2"
@@ -217,16 +218,27 @@ def test_duplicate_namespace_points_back_at_the_first_definition(tmp_path: Path)
     assert [r.line for r in diagnostics[0].related] == [8]
 
 
-def test_qualified_bind_variables_resolve_and_unknown_keys_warn(tmp_path: Path) -> None:
-    text = HEAD + "binds:\n  - namespace: env\n    keys:\n      API_TOKEN: API_TOKEN\n" + _tool(
+def _with_basic_auth(username: str, password: str) -> str:
+    return HEAD + "binds:\n  - namespace: secrets\n    keys:\n      API_TOKEN: API_TOKEN\n" + _tool(
         "call: api.list-items\n").replace(
         "      baseUri: https://api.test.local/v1\n",
         "      baseUri: https://api.test.local/v1\n      authentication:\n        type: basic\n"
-        "        username: \"{{env.API_TOKEN}}\"\n        password: \"{{env.API_SECRET}}\"\n")
-    diagnostics = _validate(tmp_path, text)
-    assert _codes(diagnostics) == ["unknown-template-variable"]
+        f"        username: \"{username}\"\n        password: \"{password}\"\n")
+
+
+def test_qualified_bind_variables_resolve_and_an_unbound_credential_is_an_error(tmp_path: Path) -> None:
+    diagnostics = _validate(tmp_path, _with_basic_auth("{{secrets.API_TOKEN}}", "{{secrets.API_SECRET}}"))
+    assert _codes(diagnostics) == ["unbound-credential"]
+    assert diagnostics[0].severity is Severity.ERROR
     assert diagnostics[0].location.pointer.endswith("/authentication/password")
-    assert diagnostics[0].hint == "did you mean `{{env.API_TOKEN}}`?"
+    assert diagnostics[0].hint == "did you mean `{{secrets.API_TOKEN}}`?"
+
+
+def test_env_template_without_a_bind_reads_the_environment_with_a_warning(tmp_path: Path) -> None:
+    diagnostics = _validate(tmp_path, _with_basic_auth("{{API_TOKEN}}", "{{env.API_SECRET}}"))
+    assert _codes(diagnostics) == ["undeclared-env-variable"]
+    assert diagnostics[0].severity is Severity.WARNING
+    assert diagnostics[0].location.pointer.endswith("/authentication/password")
 
 
 def test_bare_bind_name_ignores_the_binds_section_itself(tmp_path: Path) -> None:
@@ -237,7 +249,7 @@ def test_bare_bind_name_ignores_the_binds_section_itself(tmp_path: Path) -> None
 
 def test_template_names_skip_comments_and_names_inside_sections() -> None:
     text = "{{a}} {{! note}} {{#items}}{{name}}{{/items}} {{{raw}}} {{^empty}}x{{/empty}} {{$.no}}"
-    assert template_names(text) == ["a", "items", "raw", "empty"]
+    assert list(compile_template(text).free_names) == ["a", "items", "raw", "empty"]
 
 
 def test_argument_reference_to_an_undeclared_input_suggests_the_declared_one(tmp_path: Path) -> None:
@@ -468,9 +480,9 @@ consumes:
 
 
 def test_every_code_has_a_summary_and_a_kebab_case_name() -> None:
-    for code, summary in CODES.items():
+    for code, entry in CODES.items():
         assert code == code.lower() and " " not in code and not code.startswith("naftiko-")
-        assert summary
+        assert entry.summary and entry.hint
 
 
 def test_a_tool_calling_an_aggregate_function_is_told_to_use_ref(tmp_path: Path) -> None:

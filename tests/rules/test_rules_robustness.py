@@ -1,4 +1,4 @@
-"""The rules run even when the shape is wrong: they must never crash, whatever the data holds."""
+"""The model builds and the rules run even when the shape is wrong: never a crash, whatever the data holds."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from naftiko_runtime.load import load_file
-from naftiko_runtime.validate.rules import check_rules, check_together
+from naftiko_runtime.model import build
+from naftiko_runtime.rules import check_rules, check_together
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 SAMPLES = [p for p in sorted(FIXTURES.glob("valid/*.yaml")) + sorted(FIXTURES.glob("invalid/*/capability.yaml"))
@@ -51,13 +52,15 @@ def test_rules_never_crash_on_values_of_the_wrong_type(path: Path) -> None:
             with contextlib.suppress(KeyError, IndexError, TypeError):  # an earlier change removed it
                 _replace(data, pointer, copy.deepcopy(rnd.choice(JUNK)))
         doc.data = data
-        check_rules(doc)
-        check_together([doc, doc])
+        capability = build(doc)
+        check_rules(doc, capability)
+        check_together([(doc, capability), (doc, capability)])
 
 
 def test_rules_accept_documents_whose_sections_are_not_mappings() -> None:
     doc = load_file(FIXTURES / "valid" / "mock-tool.yaml", env={})
     for broken in ({"capability": []}, {"capability": {"exposes": {"a": 1}}}, {"consumes": "x"}, {}):
         doc.data = broken
-        assert check_rules(doc) == []
-        assert check_together([doc]) == []
+        capability = build(doc)
+        assert check_rules(doc, capability) == []
+        assert check_together([(doc, capability)]) == []

@@ -1,0 +1,161 @@
+"""``naftiko call`` (one unit, once) and ``naftiko list`` (what a capability exposes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+from naftiko_runtime.cli.common import ENV_FILE, EXISTING, SANDBOX, UPSTREAM, capabilities, environment, fail, upstreams
+from naftiko_runtime.errors import BindingError, ConfigError, InvocationError
+from naftiko_runtime.model import Capability, Unit, plain
+from naftiko_runtime.model.exposes import openapi_path
+
+
+def _coerce(raw: str, schema: Mapping[str, Any] | None) -> Any:
+    """KEY=VALUE text -> the type the input schema declares for KEY."""
+    kind = (schema or {}).get("type")
+    try:
+        if kind == "integer":
+            return int(raw)
+        if kind == "number":
+            return float(raw) if any(c in raw for c in ".eE") else int(raw)
+        if kind == "boolean" and raw.lower() in ("true", "false"):
+            return raw.lower() == "true"
+        if kind in ("object", "array"):
+            return json.loads(raw)
+    except ValueError:
+        pass  # keep the text: argument validation then names the problem
+    return raw
+
+
+def _arguments(unit: Unit, pairs: tuple[str, ...], as_json: str | None) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    if as_json:
+        try:
+            loaded = json.loads(as_json)
+        except ValueError as exc:
+            raise click.BadParameter(f"not JSON: {exc}", param_hint="--json") from None
+        if not isinstance(loaded, dict):
+            raise click.BadParameter("must be a JSON object", param_hint="--json")
+        args.update(loaded)
+    properties = plain(unit.input_schema).get("properties", {})
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="ARGUMENTS")
+        args[key] = _coerce(value, properties.get(key))
+    return args
+
+
+def _same_route(wanted: str, method: str, path: str) -> bool:
+    """``GET /ships/{imo}`` and ``get /ships/{{imo}}`` both name the route ``GET /ships/{{imo}}``."""
+    verb, _, where = wanted.strip().partition(" ")
+    return verb.upper() == method and bool(where.strip()) and openapi_path(where) == openapi_path(path)
+
+
+def _find(found: list[Capability], name: str) -> Unit | None:
+    """A tool by name; else a REST operation by its name or its route (``'GET /ships/{{imo}}'``)."""
+    tools = [t for c in found for t in c.tools()]
+    routes = [r for c in found for r in c.routes()]
+    return (next((t for t in tools if t.name == name), None)
+            or next((r for r in routes if r.declared_name == name), None)
+            or next((r for r in routes if _same_route(name, r.method, r.path)), None))
+
+
+def _callable_names(found: list[Capability]) -> list[str]:
+    names = [t.name for c in found for t in c.tools()] + [r.label for c in found for r in c.routes()]
+    return list(dict.fromkeys(names))
+
+
+@click.command()
+@click.argument("spec", type=EXISTING)
+@click.argument("tool_name", metavar="TOOL")
+@click.argument("pairs", nargs=-1, metavar="[KEY=VALUE]...")
+@click.option("--json", "as_json", default=None, metavar="'{...}'", help="Arguments as a JSON object.")
+@UPSTREAM
+@SANDBOX
+@ENV_FILE
+def call(spec: Path, tool_name: str, pairs: tuple[str, ...], as_json: str | None, upstream: tuple[str, ...],
+         sandbox: bool, env_file: Path | None) -> None:
+    """Run one tool once and print its JSON result (exit 1 for an error result).
+
+    TOOL is an MCP tool name. When no tool has that name, it may name a REST operation instead: its
+    `name`, or its route as `naftiko list` prints it (`'GET /ships/{{imo}}'`, for operations without
+    a name or whose name a tool already takes). A route's arguments are its inputs, by name.
+    """
+    import anyio
+
+    from naftiko_runtime.app import runtime
+
+    env = environment(env_file)
+    routes = upstreams(upstream)
+    found = capabilities((spec,), env)
+    unit = _find(found, tool_name)
+    if unit is None:
+        from difflib import get_close_matches
+
+        names = _callable_names(found)
+        close = get_close_matches(tool_name, names, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise click.BadParameter(f"no tool or REST operation named {tool_name!r}{hint}; "
+                                 f"available: {', '.join(names) or 'none'}", param_hint="TOOL")
+    args = _arguments(unit, pairs, as_json)
+    try:
+        built = runtime(found, env, upstreams=routes, sandbox=sandbox)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--upstream") from None
+    except BindingError as exc:
+        fail(f"{exc}; set them in the environment or with --env-file")
+
+    async def run() -> Any:
+        async with built:
+            return await built.invoke(unit, args)
+
+    try:
+        result = anyio.run(run)
+    except InvocationError as exc:
+        click.echo(json.dumps(exc.as_dict(), indent=2, ensure_ascii=False))
+        sys.exit(1)
+    from naftiko_runtime.formats import RawBody
+
+    # A non-JSON upstream body that nothing mapped is printed as it came.
+    click.echo(result if isinstance(result, RawBody) else json.dumps(result, indent=2, ensure_ascii=False))
+
+
+@click.command(name="list")
+@click.argument("spec", type=EXISTING)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people, json for tools.")
+def list_(spec: Path, fmt: str) -> None:
+    """List the tools, resources, prompts and routes a capability exposes."""
+    entries: list[dict[str, Any]] = []
+    for capability in capabilities((spec,), dict(os.environ)):
+        for mcp in capability.mcp:
+            entries += [{"kind": "tool", "exposure": mcp.namespace, "name": t.name,
+                         "description": t.description} for t in mcp.tools]
+            entries += [{"kind": "resource", "exposure": mcp.namespace, "name": r.name, "uri": r.uri,
+                         "description": r.description} for r in mcp.resources]
+            entries += [{"kind": "prompt", "exposure": mcp.namespace, "name": p.name,
+                         "description": p.description} for p in mcp.prompts]
+        for rest in capability.rest:
+            for resource in rest.resources:
+                entries += [{"kind": "route", "exposure": rest.namespace, "name": f"{r.method} {resource.path}",
+                             "description": r.description or resource.description} for r in resource.routes]
+                if resource.forward is not None:
+                    entries.append({"kind": "route", "exposure": rest.namespace, "name": f"* {resource.path}",
+                                    "description": f"forward to {resource.forward.target}"})
+    if fmt == "json":
+        click.echo(json.dumps(entries, indent=2, ensure_ascii=False))
+        return
+    for e in entries:
+        click.echo(f"{e['kind']:<9} {e['exposure']:<24} {e['name']}" + (f"  {e['description']}"
+                                                                          if e.get("description") else ""))
+
+
+COMMANDS = (call, list_)

@@ -1,0 +1,76 @@
+"""``naftiko export openapi`` and ``naftiko import openapi``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from naftiko_runtime.cli.common import EXISTING, capabilities, fail
+from naftiko_runtime.errors import ConfigError
+
+
+@click.group(name="export")
+def export_group() -> None:
+    """Export a capability to another format."""
+
+
+@export_group.command(name="openapi")
+@click.argument("spec", type=EXISTING)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file instead of standard output.")
+@click.option("--namespace", default=None, help="Only this REST exposure.")
+def export_openapi(spec: Path, output: Path | None, namespace: str | None) -> None:
+    """Write the OpenAPI 3.1 description of a capability's REST exposures."""
+    from naftiko_runtime.openapi import export_openapi as build_document
+
+    capability = capabilities((spec,), dict(os.environ))[0]
+    try:
+        document = build_document(capability, namespace)
+    except ConfigError as exc:  # no REST exposure (of that namespace)
+        fail(str(exc))
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    if output:
+        output.write_text(text + "\n", encoding="utf-8")
+    else:
+        click.echo(text)
+
+
+@click.group(name="import")
+def import_group() -> None:
+    """Create a capability from another format."""
+
+
+@import_group.command(name="openapi")
+@click.argument("file", type=EXISTING)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file instead of standard output.")
+@click.option("--namespace", default=None, help="Namespace of the consumed API (default: from the title).")
+def import_openapi(file: Path, output: Path | None, namespace: str | None) -> None:
+    """Turn an OpenAPI 3.x or Swagger 2 document into a capability (consumes + MCP tools)."""
+    from naftiko_runtime.openapi import dump_yaml
+    from naftiko_runtime.openapi import import_openapi as convert
+    from naftiko_runtime.source import parse
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {file}: {exc}")
+    source, problems = parse(text, str(file))
+    if source.data is None:
+        fail(f"{file} is not valid YAML or JSON: {problems[0].message if problems else 'empty'}")
+    if not isinstance(source.data, dict):
+        fail(f"{file} is not an OpenAPI document")
+    try:
+        result = dump_yaml(convert(source.data, namespace=namespace))
+    except (ConfigError, TypeError, KeyError, AttributeError) as exc:  # a malformed document, never a traceback
+        fail(f"cannot import {file}: {exc}")
+    if output:
+        output.write_text(result, encoding="utf-8")
+    else:
+        click.echo(result, nl=False)
+
+
+COMMANDS = (export_group, import_group)

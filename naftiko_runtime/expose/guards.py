@@ -1,0 +1,162 @@
+"""Guards in front of every listener: DNS-rebinding protection (Host/Origin) and request body limits."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import socket
+from collections.abc import Sequence
+
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["MAX_BODY_SIZE", "BodyLimit", "HostGuard", "allowed_hosts_for", "is_loopback", "is_wildcard"]
+
+logger = logging.getLogger("naftiko.serve")
+
+MAX_BODY_SIZE = 4 * 1024 * 1024
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def is_loopback(address: str) -> bool:
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def is_wildcard(address: str) -> bool:
+    return address in ("", "0.0.0.0", "::", "[::]")
+
+
+def _host(name: str) -> str:
+    """A Host header spelling: IPv6 literals in brackets."""
+    return f"[{name}]" if ":" in name and not name.startswith("[") else name
+
+
+def _local_names() -> set[str]:
+    names = {socket.gethostname(), socket.getfqdn()}
+    with contextlib.suppress(OSError):
+        for info in socket.getaddrinfo(socket.gethostname(), None):
+            names.add(str(info[4][0]))
+    return {_host(n) for n in names if n}
+
+
+def allowed_hosts_for(address: str, extra: Sequence[str] = ()) -> tuple[list[str] | None, list[str]]:
+    """(allowed Host values, allowed Origin values) for DNS-rebinding protection.
+
+    Derived from the bind address: loopback names for a loopback bind, the address itself for a
+    specific one, loopback plus this machine's names for a wildcard bind; ``extra`` adds more
+    (``HOST`` or ``HOST:PORT``). An ``extra`` of ``*`` turns the protection off (hosts None), for
+    deployments behind a proxy that owns the Host header.
+    """
+    if "*" in extra:
+        return None, []
+    names: set[str] = set()
+    if is_loopback(address) or is_wildcard(address):
+        names.update(LOOPBACK_HOSTS)
+    if is_wildcard(address):
+        names.update(_local_names())
+    else:
+        names.add(_host(address))  # the address itself: 127.0.0.2 and ::1 are loopback too
+    hosts: list[str] = []
+    origins: list[str] = []
+    for name in sorted(names) + [h for h in extra if h]:
+        has_port = name.rsplit("]", 1)[-1].count(":") == 1
+        hosts.extend([name] if has_port else [name, f"{name}:*"])
+        for scheme in ("http", "https"):
+            origins.extend([f"{scheme}://{name}"] if has_port else [f"{scheme}://{name}", f"{scheme}://{name}:*"])
+    return list(dict.fromkeys(hosts)), list(dict.fromkeys(origins))
+
+
+def _matches(value: str, allowed: Sequence[str]) -> bool:
+    """Exact match, or ``NAME:*`` allowing NAME with any (numeric) port."""
+    if value in allowed:
+        return True
+    name, _, port = value.rpartition(":")
+    return bool(name) and port.isascii() and port.isdigit() and f"{name}:*" in allowed
+
+
+class HostGuard:
+    """DNS-rebinding protection for a whole listener (MCP, REST, metadata alike).
+
+    A Host header that is not allowed gets 421, an Origin header that is not allowed gets 403 (no
+    Origin is fine: same-origin and non-browser clients). ``hosts=None`` allows everything.
+    """
+
+    def __init__(self, app: ASGIApp, hosts: Sequence[str] | None, origins: Sequence[str]) -> None:
+        self.app = app
+        self.hosts = list(hosts) if hosts is not None else None
+        self.origins = list(origins)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.hosts is not None:
+            headers = Headers(scope=scope)
+            host, origin = headers.get("host", ""), headers.get("origin")
+            refusal = None
+            if not _matches(host, self.hosts):
+                refusal = (421, "Misdirected request", "the Host header names a host this server does not serve")
+            elif origin and not _matches(origin, self.origins):
+                refusal = (403, "Forbidden", "requests from this Origin are not allowed")
+            if refusal is not None:
+                status, title, detail = refusal
+                logger.warning("refused a request: %s", detail)
+                body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+                await JSONResponse(body, status, media_type="application/problem+json")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, whether declared or streamed.
+
+    A streamed body that grows too large is answered 413 at once; the app then reads a
+    disconnect, and whatever it still sends or raises is dropped.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_SIZE) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await _too_large(scope, receive, send)
+                return
+        state = {"seen": 0, "started": False, "rejected": False}
+
+        async def guarded_send(message: Message) -> None:
+            if state["rejected"]:
+                return
+            state["started"] = True
+            await send(message)
+
+        async def counting_receive() -> Message:
+            if state["rejected"]:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                state["seen"] += len(message.get("body", b""))
+                if state["seen"] > self.limit:
+                    if not state["started"]:
+                        await _too_large(scope, receive, send)
+                    state["rejected"] = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not state["rejected"]:
+                raise
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    await PlainTextResponse("Request body too large", status_code=413)(scope, receive, send)

@@ -1,0 +1,357 @@
+"""Building the exposed side: aggregate functions, then each exposure and its units."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from naftiko_runtime.jsonpath import compile_or_none, is_path
+from naftiko_runtime.load import resolve_location
+from naftiko_runtime.model.build import auth, params
+from naftiko_runtime.model.invocations import Scope, inferred_inputs, invocation, unfed_placeholders
+from naftiko_runtime.model.nodes import Consumer, Param, freeze
+from naftiko_runtime.model.read import Reader
+from naftiko_runtime.model.refs import placeholders, substitute_placeholders
+from naftiko_runtime.model.schemas import hints, hints_from_semantics, input_schema, json_type, output_schema
+from naftiko_runtime.model.units import (
+    Argument,
+    ControlExposure,
+    Exposure,
+    Forward,
+    Function,
+    Input,
+    Invocation,
+    McpExposure,
+    Prompt,
+    PromptMessage,
+    Resource,
+    RestExposure,
+    RestResource,
+    Route,
+    Skill,
+    SkillExposure,
+    SkillTool,
+    Tool,
+    Unit,
+    WithEntry,
+)
+from naftiko_runtime.source import join
+from naftiko_runtime.templates import compile_template
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+GREEDY_VARIABLE = "path"  # `{path}` matches several segments (forward resources)
+_URI_PARAM = placeholders
+
+
+def _namespaces(r: Reader, cap: dict[str, Any]) -> frozenset[str]:
+    found = [r.text(e, "namespace", p) for p, e in [*r.entries(cap, "exposes", "/capability"),
+                                                     *r.entries(cap, "aggregates", "/capability")]]
+    return frozenset(n for n in found if n)
+
+
+def _declared(items: Iterable[Param], *, location: bool) -> list[Input]:
+    """Declared parameters as inputs; a ``value`` is a constant unless it is a JSONPath."""
+    inputs = []
+    for p in items:
+        path = compile_or_none(p.value.raw) if p.value is not None and is_path(p.value.raw) else None
+        inputs.append(Input(p.name, p.pointer, in_=p.in_ if location else None, type=json_type(p.type),
+                            description=p.description, required=p.required, pattern=p.pattern,
+                            value=p.value, path=path))
+    return inputs
+
+
+def _with_placeholders(inv: Invocation, inputs: list[Input], scope: Scope) -> list[Input]:
+    """An inferred-input unit also takes every path placeholder nothing feeds, as a required string
+    (what the author of `/stats/{tableName}` meant; rules warn that it is undeclared)."""
+    names = {i.name for i in inputs}
+    for name, call in unfed_placeholders(inv, names, scope.bind_names):
+        if name not in names:
+            names.add(name)
+            inputs.append(Input(name, call.pointer, in_=None, type="string", required=True, origin="placeholder"))
+    return inputs
+
+
+def _tool_inputs(r: Reader, spec: dict[str, Any], pointer: str, inv: Invocation, scope: Scope,
+                 inherited: tuple[Input, ...] | None) -> tuple[tuple[Input, ...], bool]:
+    """(inputs, inferred): declared, inherited from a ``ref`` function, or read from ``with``."""
+    raw, _ = r.child(spec, "inputParameters", pointer)
+    if isinstance(raw, list):
+        return tuple(_declared(params(r, spec, pointer, required_default=True), location=False)), False
+    if inherited is not None:
+        return inherited, False
+    inputs = _with_placeholders(inv, inferred_inputs(inv, (), route=False), scope)
+    return tuple(inputs), True
+
+
+# ----------------------------------------------------------------------------------------- functions
+
+
+def build_functions(r: Reader, cap: dict[str, Any], consumers: Mapping[str, Consumer],
+                    bind_names: frozenset[str] = frozenset()) -> list[Function]:
+    # functions cannot call functions (rules report it), but a `call` naming one must be recognised
+    refs = {f"{n}.{f}": None for p, a in r.entries(cap, "aggregates", "/capability")
+            if (n := r.text(a, "namespace", p)) for fp, fn in r.entries(a, "functions", p)
+            if (f := r.text(fn, "name", fp))}
+    scope = Scope(consumers, refs, _namespaces(r, cap), bind_names)  # type: ignore[arg-type]
+    functions: list[Function] = []
+    for aptr, aggregate in r.entries(cap, "aggregates", "/capability"):
+        namespace = r.text(aggregate, "namespace", aptr)
+        if namespace is None:
+            continue
+        for fptr, spec in r.entries(aggregate, "functions", aptr):
+            name = r.text(spec, "name", fptr)
+            if name is None:
+                continue
+            inv = invocation(r, fptr, spec, namespace, scope)
+            inputs, inferred = _tool_inputs(r, spec, fptr, inv, scope, None)
+            semantics, _ = r.child(spec, "semantics", fptr)
+            semantics = semantics if isinstance(semantics, dict) else {}
+            functions.append(Function(
+                kind="function", name=name, pointer=fptr, exposure=namespace,
+                description=r.text(spec, "description", fptr), inputs=inputs, input_schema=input_schema(inputs),
+                invocation=inv, inputs_inferred=inferred, semantics=freeze(semantics),
+                annotations=freeze(hints_from_semantics(semantics)),
+            ))
+    return functions
+
+
+# ----------------------------------------------------------------------------------------- exposures
+
+
+def build_exposures(r: Reader, cap: dict[str, Any], consumers: Mapping[str, Consumer],
+                    functions: Mapping[str, Function], base_dir: Path, bind_names: frozenset[str] = frozenset(),
+                    ) -> tuple[Exposure, ...]:
+    scope = Scope(consumers, functions, _namespaces(r, cap), bind_names)
+    built: list[Exposure] = []
+    for ptr, spec in r.entries(cap, "exposes", "/capability"):
+        kind = r.text(spec, "type", ptr)
+        namespace = r.text(spec, "namespace", ptr) or ""
+        common = dict(namespace=namespace, pointer=ptr, address=r.text(spec, "address", ptr),
+                      port=r.integer(spec, "port", ptr), description=r.text(spec, "description", ptr),
+                      authentication=auth(r, spec, ptr))
+        if kind == "mcp":
+            built.append(_mcp(r, spec, ptr, namespace, scope, base_dir, common))
+        elif kind == "rest":
+            built.append(RestExposure(type="rest", resources=_rest_resources(r, spec, ptr, namespace, scope),
+                                      **common))  # type: ignore[arg-type]
+        elif kind == "control":
+            management, _ = r.child(spec, "management", ptr)
+            observability, _ = r.child(spec, "observability", ptr)
+            built.append(ControlExposure(
+                type="control", management=freeze(management if isinstance(management, dict) else {}),
+                observability=freeze(observability if isinstance(observability, dict) else {}),
+                **common))  # type: ignore[arg-type]
+        elif kind == "skill":
+            built.append(SkillExposure(type="skill", skills=_skills(r, spec, ptr), **common))  # type: ignore[arg-type]
+    return _resolve_skills(tuple(built))
+
+
+def _mcp(r: Reader, spec: dict[str, Any], ptr: str, namespace: str, scope: Scope, base_dir: Path,
+         common: dict[str, Any]) -> McpExposure:
+    tools = tuple(t for p, s in r.entries(spec, "tools", ptr) if (t := _tool(r, p, s, namespace, scope)))
+    resources = tuple(x for p, s in r.entries(spec, "resources", ptr)
+                      if (x := _resource(r, p, s, namespace, scope, base_dir)))
+    prompts = tuple(x for p, s in r.entries(spec, "prompts", ptr) if (x := _prompt(r, p, s, namespace, base_dir)))
+    return McpExposure(type="mcp", transport=r.text(spec, "transport", ptr) or "http",
+                       stateless=r.flag(spec, "stateless", ptr), tools=tools, resources=resources, prompts=prompts,
+                       **common)
+
+
+def _tool(r: Reader, ptr: str, spec: dict[str, Any], namespace: str, scope: Scope) -> Tool | None:
+    inv = invocation(r, ptr, spec, namespace, scope)
+    function = inv.ref.function if inv.ref is not None else None
+    name = r.text(spec, "name", ptr) or (function.name if function else None)
+    if name is None:
+        return None
+    inputs, inferred = _tool_inputs(r, spec, ptr, inv, scope, function.inputs if function else None)
+    raw_hints, _ = r.child(spec, "hints", ptr)
+    annotations = dict(function.annotations) if function else {}
+    annotations.update(hints(raw_hints if isinstance(raw_hints, dict) else None))
+    title = r.text(spec, "label", ptr)
+    if title:
+        annotations["title"] = title
+    resolved = inv.resolved()
+    return Tool(
+        kind="tool", name=name, pointer=ptr, exposure=namespace,
+        description=r.text(spec, "description", ptr) or (function.description if function else None) or "",
+        inputs=inputs, input_schema=input_schema(inputs), invocation=inv, inputs_inferred=inferred,
+        title=title, annotations=freeze(annotations), hints=freeze(raw_hints if isinstance(raw_hints, dict) else {}),
+        output_schema=output_schema(resolved.outputs) if resolved.mode == "call" else None,
+    )
+
+
+def _resource(r: Reader, ptr: str, spec: dict[str, Any], namespace: str, scope: Scope,
+              base_dir: Path) -> Resource | None:
+    name, uri = r.text(spec, "name", ptr), r.text(spec, "uri", ptr)
+    if name is None or uri is None:
+        return None
+    dynamic = "call" in spec or "steps" in spec
+    location = r.text(spec, "location", ptr)
+    inputs = tuple(Input(p, join(ptr, "uri"), type="string", required=True) for p in _URI_PARAM(uri))
+    return Resource(
+        kind="resource", name=name, pointer=ptr, exposure=namespace, description=r.text(spec, "description", ptr),
+        inputs=inputs, input_schema=input_schema(inputs),
+        invocation=invocation(r, ptr, spec, namespace, scope) if dynamic else None,
+        title=r.text(spec, "label", ptr), uri=uri, mime_type=r.text(spec, "mimeType", ptr), location=location,
+        folder=resolve_location(location, base_dir) if location and not dynamic else None,
+    )
+
+
+def _prompt(r: Reader, ptr: str, spec: dict[str, Any], namespace: str, base_dir: Path) -> Prompt | None:
+    name = r.text(spec, "name", ptr)
+    if name is None:
+        return None
+    arguments = tuple(Input(p.name, p.pointer, description=p.description, required=p.required)
+                      for p in params(r, spec, ptr, "arguments", required_default=True))
+    messages = tuple(
+        PromptMessage("assistant" if r.text(m, "role", mptr) == "assistant" else "user",
+                      compile_template(content), mptr)
+        for mptr, m in r.entries(spec, "template", ptr) if (content := r.text(m, "content", mptr)) is not None
+    )
+    location = r.text(spec, "location", ptr)
+    return Prompt(kind="prompt", name=name, pointer=ptr, exposure=namespace,
+                  description=r.text(spec, "description", ptr), inputs=arguments, input_schema=input_schema(arguments),
+                  title=r.text(spec, "label", ptr), messages=messages, location=location,
+                  file=resolve_location(location, base_dir) if location else None)
+
+
+# ------------------------------------------------------------------------------------------------ REST
+
+
+def _rest_resources(r: Reader, spec: dict[str, Any], ptr: str, namespace: str,
+                    scope: Scope) -> tuple[RestResource, ...]:
+    server = params(r, spec, ptr)
+    found = []
+    for rptr, res in r.entries(spec, "resources", ptr):
+        path = r.text(res, "path", rptr)
+        if path is None:
+            continue
+        level = params(r, res, rptr)
+        routes = tuple(_route(r, optr, op, path, namespace, scope, (*server, *level))
+                       for optr, op in r.entries(res, "operations", rptr))
+        found.append(RestResource(path, rptr, r.text(res, "name", rptr), r.text(res, "description", rptr), routes,
+                                  _forward(r, res, rptr, path, namespace, scope)))
+    return tuple(found)
+
+
+def _route_inputs(declared: Iterable[Param], path: str, method: str, function: Function | None) -> list[Input]:
+    """Declared inputs by name (server < resource < operation), the function's for a ``ref`` route
+    without its own, then every path variable nobody declared, as a required string."""
+    merged: dict[str, Input] = {i.name: i for i in _declared(declared, location=True)}
+    variables = placeholders(path)
+    if function is not None:
+        for item in function.inputs:
+            where = "path" if item.name in variables else "body" if method in BODY_METHODS else "query"
+            merged.setdefault(item.name, replace(item, in_=where))
+    for name in variables:
+        if name not in merged:
+            merged[name] = Input(name, "", in_="path", type="string", required=True, origin="path")
+    return [replace(i, required=True) if i.in_ == "path" else i for i in merged.values()]
+
+
+def _route(r: Reader, optr: str, op: dict[str, Any], path: str, namespace: str, scope: Scope,
+           outer: tuple[Param, ...]) -> Route:
+    method = (r.text(op, "method", optr) or "GET").upper()
+    inv = invocation(r, optr, op, namespace, scope)
+    own = params(r, op, optr)
+    function = inv.ref.function if inv.ref is not None and not own else None
+    inputs = _route_inputs((*outer, *own), path, method, function)
+    inv = _match_case(inv, {i.name for i in inputs})
+    declared = bool(outer or own or function)
+    extra = inferred_inputs(inv, {i.name for i in inputs}, route=True)
+    inputs += extra
+    if not declared:
+        inputs = _with_placeholders(inv, inputs, scope)
+    resolved = inv.resolved()
+    name = r.text(op, "name", optr)
+    return Route(
+        kind="route", name=name or f"{method} {path}", pointer=optr, exposure=namespace,
+        description=r.text(op, "description", optr), inputs=tuple(inputs), input_schema=input_schema(inputs),
+        invocation=inv, inputs_inferred=not declared, method=method, path=path, declared_name=name,
+        title=r.text(op, "label", optr),
+        output_schema=output_schema(resolved.outputs) if resolved.mode == "call" else None,
+    )
+
+
+def _match_case(inv: Invocation, names: set[str]) -> Invocation:
+    """``rest.brandId`` names the path variable ``{brandid}``: generated files lower-case route paths
+    but not the references. An argument that matches an input only by case is that input."""
+    lowered = {n.lower(): n for n in names}
+
+    def fix(entries: tuple[WithEntry, ...]) -> tuple[WithEntry, ...]:
+        out = []
+        for entry in entries:
+            source = entry.source
+            if isinstance(source, Argument) and source.name not in names and source.name.lower() in lowered:
+                entry = replace(entry, source=Argument(lowered[source.name.lower()]))
+            out.append(entry)
+        return tuple(out)
+
+    call = replace(inv.call, with_=fix(inv.call.with_)) if inv.call is not None else None
+    steps = tuple(replace(s, call=replace(s.call, with_=fix(s.call.with_))) if s.call is not None else s
+                  for s in inv.steps)
+    return replace(inv, call=call, steps=steps, with_=fix(inv.with_))
+
+
+def _forward(r: Reader, res: dict[str, Any], rptr: str, path: str, namespace: str, scope: Scope) -> Forward | None:
+    spec, fptr = r.child(res, "forward", rptr)
+    if not isinstance(spec, dict):
+        return None
+    target = r.text(spec, "targetNamespace", fptr) or ""
+    headers = r.texts(spec, "trustedHeaders", fptr)
+    return Forward(kind="forward", name=f"forward {target}", pointer=fptr, exposure=namespace, path=path,
+                   target=target, consumer=scope.consumers.get(target),
+                   trusted_headers=tuple(h.lower() for h in headers))
+
+
+def openapi_path(path: str) -> str:
+    """``/ships/{{imo}}`` -> ``/ships/{imo}`` (always with a leading slash)."""
+    text = substitute_placeholders(path.strip(), {n: "{" + n + "}" for n in placeholders(path)})
+    return text if text.startswith("/") else "/" + text
+
+
+# ---------------------------------------------------------------------------------------------- skills
+
+
+def _skills(r: Reader, spec: dict[str, Any], ptr: str) -> tuple[Skill, ...]:
+    skills = []
+    for sptr, skill in r.entries(spec, "skills", ptr):
+        name = r.text(skill, "name", sptr)
+        if name is None:
+            continue
+        tools = []
+        for tptr, tool in r.entries(skill, "tools", sptr):
+            tool_name = r.text(tool, "name", tptr)
+            source = r.mapping(tool.get("from"), join(tptr, "from"))
+            if tool_name is None:
+                continue
+            tools.append(SkillTool(
+                tool_name, tptr, r.text(tool, "description", tptr),
+                source=r.text(source, "sourceNamespace", join(tptr, "from")),
+                action=r.text(source, "action", join(tptr, "from")), instruction=r.text(tool, "instruction", tptr)))
+        metadata = {k: v for k, v in skill.items() if k not in ("name", "description", "location", "tools")}
+        skills.append(Skill(name, sptr, r.text(skill, "description", sptr), freeze(metadata),
+                            r.text(skill, "location", sptr), tuple(tools)))
+    return tuple(skills)
+
+
+def _resolve_skills(exposures: tuple[Exposure, ...]) -> tuple[Exposure, ...]:
+    """Point each skill tool's ``from`` at the tool or route it names in a sibling exposure."""
+    targets: dict[str, dict[str, Unit]] = {}
+    for exposure in exposures:
+        if isinstance(exposure, McpExposure):
+            targets[exposure.namespace] = {t.name: t for t in exposure.tools}
+        elif isinstance(exposure, RestExposure):
+            targets[exposure.namespace] = {r.declared_name: r for res in exposure.resources for r in res.routes
+                                           if r.declared_name}
+    resolved: list[Exposure] = []
+    for exposure in exposures:
+        if isinstance(exposure, SkillExposure):
+            skills = tuple(replace(skill, tools=tuple(
+                replace(t, target=targets.get(t.source or "", {}).get(t.action or "")) for t in skill.tools))
+                for skill in exposure.skills)
+            exposure = replace(exposure, skills=skills)
+        resolved.append(exposure)
+    return tuple(resolved)

@@ -1,0 +1,240 @@
+"""The typed model of a capability, consumed side: binds, consumers, operations, parameters, auth.
+
+Every node is frozen and carries the JSON pointer it was read from (``pointer``), so rules can
+locate what they report. Values that may hold ``{{templates}}`` are ``Value``s, compiled once.
+Nodes compare by identity (``eq=False``): the runtime keys its caches on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from naftiko_runtime.jsonpath import JsonPath
+from naftiko_runtime.templates import Template, compile_template, format_value, render_native
+
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def freeze(value: Any) -> Any:
+    """Spec data as read-only containers (mappings and tuples all the way down)."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({str(k): freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def plain(value: Any) -> Any:
+    """Model trees (read-only mappings, tuples) -> plain JSON containers."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """A value from the spec as written, with its template compiled when it is text with ``{{``."""
+
+    raw: Any
+    pointer: str
+    template: Template | None = None
+
+    @classmethod
+    def of(cls, raw: Any, pointer: str) -> Value:
+        raw = freeze(raw)
+        template = compile_template(raw) if isinstance(raw, str) and "{{" in raw else None
+        return cls(raw, pointer, template)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Template variables read at the top level (those a section may not rebind)."""
+        if self.template is not None:
+            return self.template.free_names
+        return tuple(name for text in _texts(self.raw) for name in compile_template(text).free_names) \
+            if isinstance(self.raw, Mapping | tuple) else ()
+
+    def text(self, context: Mapping[str, Any]) -> str:
+        if self.template is not None:
+            return self.template.render(context)
+        return format_value(self.raw)
+
+    def native(self, context: Mapping[str, Any]) -> Any:
+        """Rendered keeping JSON types where the author wrote a lone ``{{x}}`` (see ``render_native``)."""
+        return render_native(self.raw, context) if self.template is not None or isinstance(
+            self.raw, Mapping | tuple) else self.raw
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        if "{{" in value:
+            yield value
+    elif isinstance(value, Mapping):
+        for key, child in value.items():
+            yield from _texts(key)
+            yield from _texts(child)
+    elif isinstance(value, tuple):
+        for child in value:
+            yield from _texts(child)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Bind:
+    """A ``binds`` entry: variable -> key in its source (the environment, or a file)."""
+
+    namespace: str
+    keys: Mapping[str, str]
+    location: str | None
+    base_dir: Path
+    pointer: str
+    implicit: bool = False  # made for `{{env.X}}` templates that no bind declares
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Param:
+    """A consumed input parameter (``in`` says where it goes on the request)."""
+
+    name: str
+    in_: str | None
+    pointer: str
+    type: str | None = None
+    description: str | None = None
+    required: bool = False
+    value: Value | None = None
+    pattern: str | None = None
+
+
+# Auth fields that name things rather than hold credentials: never treated as secrets.
+NON_SECRET_FIELDS = frozenset({
+    "type", "placement", "key", "tokenEndpoint", "scopes", "audience", "authorizationServerUri",
+    "resource", "tokenValidation",
+})
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Auth:
+    """An ``authentication`` block: its type and every other field compiled (templates over binds).
+
+    The same object serves consumers (outbound) and exposures (inbound)."""
+
+    type: str
+    fields: Mapping[str, Value]
+    pointer: str
+
+    def get(self, name: str) -> Value | None:
+        return self.fields.get(name)
+
+    @property
+    def token(self) -> Value | None:
+        """The bearer token; the published dialect spells it ``value``."""
+        return self.fields.get("token") or self.fields.get("value") if self.type == "bearer" else None
+
+    def credentials(self) -> Iterator[tuple[str, Value]]:
+        """Fields whose rendered value is a secret."""
+        return ((k, v) for k, v in self.fields.items() if k not in NON_SECRET_FIELDS)
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """connect and read limits plus a total deadline over the whole exchange (retries included)."""
+
+    connect: float = 5.0
+    read: float = 30.0
+    total: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 1
+    backoff: float = 0.2
+    statuses: frozenset[int] = frozenset({502, 503, 504})
+
+    def delay(self, attempt: int) -> float:
+        """Backoff after failed attempt number ``attempt`` (1-based), doubled each time."""
+        return self.backoff * 2 ** (attempt - 1)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ConsumedOutput:
+    """A named consumed output (``name: JSONPath``): what a step sees of the operation's answer."""
+
+    name: str
+    type: str | None
+    path: JsonPath | None
+    pointer: str
+    expression: str | None = None  # the JSONPath as written (`path` is None when it does not parse)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Body:
+    """A consumed request body: ``kind`` is ``raw`` (a template string) or the spec's body type;
+    ``data`` is the template (text, or a JSON structure holding templates)."""
+
+    kind: str
+    data: Value
+
+    @property
+    def pointer(self) -> str:
+        return self.data.pointer
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.data.names
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Operation:
+    """One consumed HTTP operation, addressed as ``namespace.name``."""
+
+    namespace: str
+    name: str
+    method: str
+    path: str
+    pointer: str
+    resource: str = ""
+    resource_pointer: str = ""
+    description: str | None = None
+    placeholders: tuple[str, ...] = ()
+    params: tuple[Param, ...] = ()  # consumes-, resource- and operation-level, later wins by (name, in)
+    body: Body | None = None
+    output_raw_format: str | None = None
+    output_schema: str | None = None
+    outputs: tuple[ConsumedOutput, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}.{self.name}"
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def feeds(self) -> frozenset[str]:
+        """Every name a ``with`` key can feed: parameters, path placeholders, template names."""
+        names = {p.name for p in self.params} | set(self.placeholders)
+        for value in [p.value for p in self.params if p.value is not None]:
+            names.update(value.names)
+        if self.body is not None:
+            names.update(self.body.names)
+        return frozenset(names | {n.split(".", 1)[0] for n in names})
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Consumer:
+    """A consumed HTTP API (``consumes`` entry of ``type: http``)."""
+
+    namespace: str
+    base_uri: Value
+    pointer: str
+    description: str | None = None
+    authentication: Auth | None = None
+    parameters: tuple[Param, ...] = ()
+    headers: tuple[tuple[str, Value], ...] = ()  # our extension: sent on every request
+    operations: Mapping[str, Operation] = field(default_factory=lambda: EMPTY)  # the first of each name
+    declared: tuple[Operation, ...] = ()  # every operation as written, duplicates included
+    timeouts: Timeouts = Timeouts()
+    retry: RetryPolicy = RetryPolicy()

@@ -1,0 +1,7 @@
+"""OpenAPI: describe a capability's REST exposures (``export``) and start a capability from an API
+(``import_``)."""
+
+from naftiko_runtime.openapi.export import export_openapi, export_openapi_many
+from naftiko_runtime.openapi.import_ import dump_yaml, import_openapi
+
+__all__ = ["dump_yaml", "export_openapi", "export_openapi_many", "import_openapi"]

@@ -1,0 +1,362 @@
+"""OpenAPI import: an OpenAPI 3.x or Swagger 2.0 document -> a capability document (a plain dict).
+
+One consumes block (a resource per path, an operation per method, parameters, request bodies, the
+first security scheme bound to environment variables) and an MCP exposure with one tool per
+operation. Pure functions over dicts: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+from naftiko_runtime.errors import ConfigError
+from naftiko_runtime.model import plain
+from naftiko_runtime.model.schemas import JSON_TYPES
+from naftiko_runtime.openapi.export import unique
+
+__all__ = ["dump_yaml", "import_openapi", "kebab"]
+
+NAFTIKO_VERSION = "1.0.0-alpha2"
+IMPORTED_MCP_PORT = 9090
+_HTTP_METHODS = ("get", "put", "post", "delete", "patch")  # the methods a consumed operation may use
+_SKIPPED_HEADERS = frozenset({"accept", "content-type", "authorization"})  # OpenAPI ignores these too
+_ARG_NAME = re.compile(r"[^a-zA-Z0-9_-]")
+_MAX_NAME = 60
+_FORMATS = (  # response media type -> outputRawFormat (json is the default, so not listed)
+    ("xml", "xml"), ("csv", "csv"), ("tab-separated", "tsv"), ("yaml", "yaml"),
+    ("html", "html"), ("markdown", "markdown"), ("avro", "avro"), ("protobuf", "protobuf"),
+)
+
+
+def kebab(text: str) -> str:
+    """``listShips`` / ``List ships`` / ``list_ships`` -> ``list-ships``."""
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1-\2", text)
+    text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1-\2", text)
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+
+
+def import_openapi(document: Mapping[str, Any], *, namespace: str | None = None,
+                   base_uri: str | None = None) -> dict[str, Any]:
+    """An OpenAPI 3.x or Swagger 2.0 document -> a capability document (a plain dict).
+
+    The capability consumes the API (one resource per path, one operation per method, parameters,
+    request bodies, the first security scheme as ``authentication`` bound to environment variables)
+    and exposes every operation as an MCP tool. Raises ``ConfigError`` when the document is neither.
+    """
+    if not isinstance(document, Mapping):
+        raise ConfigError("an OpenAPI document must be a mapping")
+    swagger = str(document.get("swagger", "")).startswith("2")
+    if not swagger and not str(document.get("openapi", "")).startswith("3"):
+        raise ConfigError("not an OpenAPI 3.x or Swagger 2.0 document (no `openapi: 3.x` or `swagger: '2.0'`)")
+    reader = _Reader(document, swagger)
+    info = document.get("info") if isinstance(document.get("info"), Mapping) else {}
+    title = str(info.get("title") or "imported-api")
+    ns = kebab(namespace or title) or "api"
+    mcp_ns = f"{ns}-mcp"
+    auth, variables = reader.authentication(ns)
+    consumer: dict[str, Any] = {
+        "type": "http",
+        "namespace": ns,
+        "description": _first_line(info.get("description")) or title,
+        "baseUri": (base_uri or reader.base_uri()).rstrip("/") or "http://localhost",
+    }
+    if auth:
+        consumer["authentication"] = auth
+    resources, tools = reader.resources_and_tools(ns, mcp_ns)
+    consumer["resources"] = resources
+    capability_doc: dict[str, Any] = {
+        "naftiko": NAFTIKO_VERSION,
+        "info": {"label": title, "description": _first_line(info.get("description")) or title},
+    }
+    if variables:
+        capability_doc["binds"] = [{
+            "namespace": f"{ns}-env",
+            "description": f"Credentials for the {title} API, read from environment variables.",
+            "keys": {name: name for name in variables},
+        }]
+    capability_doc["capability"] = {
+        "consumes": [consumer],
+        "exposes": [{
+            "type": "mcp",
+            "port": IMPORTED_MCP_PORT,
+            "namespace": mcp_ns,
+            "description": f"Tools for the {title} API.",
+            "tools": tools,
+        }],
+    }
+    return capability_doc
+
+
+def dump_yaml(doc: Mapping[str, Any]) -> str:
+    """A capability document as YAML text, keys in document order."""
+    return yaml.safe_dump(plain(doc), sort_keys=False, allow_unicode=True, width=110, default_flow_style=False)
+
+
+def _first_line(text: Any) -> str:
+    return " ".join(str(text).split()) if text else ""
+
+
+class _Reader:
+    """Reads one OpenAPI / Swagger document, resolving local ``$ref``s."""
+
+    def __init__(self, document: Mapping[str, Any], swagger: bool) -> None:
+        self.doc = document
+        self.swagger = swagger
+
+    # -------------------------------------------------------------- references
+
+    def resolve(self, node: Any, depth: int = 0) -> Any:
+        """Follow ``{"$ref": "#/a/b"}`` (local references only); unknown -> None."""
+        while isinstance(node, Mapping) and "$ref" in node and depth < 32:
+            ref = node["$ref"]
+            if not isinstance(ref, str) or not ref.startswith("#/"):
+                return None
+            target: Any = self.doc
+            for part in ref[2:].split("/"):
+                part = part.replace("~1", "/").replace("~0", "~")
+                target = target.get(part) if isinstance(target, Mapping) else None
+            node, depth = target, depth + 1
+        return node
+
+    # -------------------------------------------------------------- base URI
+
+    def base_uri(self) -> str:
+        if self.swagger:
+            schemes = self.doc.get("schemes") or ["https"]
+            scheme = "https" if "https" in schemes else str(schemes[0])
+            host = self.doc.get("host") or "localhost"
+            return f"{scheme}://{host}{self.doc.get('basePath') or ''}"
+        servers = self.doc.get("servers") or []
+        server = servers[0] if servers and isinstance(servers[0], Mapping) else {}
+        url = str(server.get("url") or "")
+        for name, variable in (server.get("variables") or {}).items():
+            default = variable.get("default", "") if isinstance(variable, Mapping) else ""
+            url = url.replace("{" + str(name) + "}", str(default))
+        if not re.match(r"^https?://", url):
+            url = "http://localhost" + ("/" + url.lstrip("/") if url.strip("/") else "")
+        return url
+
+    # -------------------------------------------------------------- security
+
+    def _schemes(self) -> Mapping[str, Any]:
+        if self.swagger:
+            return self.doc.get("securityDefinitions") or {}
+        return (self.doc.get("components") or {}).get("securitySchemes") or {}
+
+    def _chosen_scheme(self) -> tuple[str, Mapping[str, Any]] | None:
+        """The first scheme the API requires (globally, else on any operation), else the first defined."""
+        schemes = self._schemes()
+        requirements = list(self.doc.get("security") or [])
+        for item in (self.doc.get("paths") or {}).values():
+            for method in _HTTP_METHODS:
+                op = item.get(method) if isinstance(item, Mapping) else None
+                if isinstance(op, Mapping):
+                    requirements.extend(op.get("security") or [])
+        names = [n for r in requirements if isinstance(r, Mapping) for n in r] + list(schemes)
+        for name in names:
+            scheme = self.resolve(schemes.get(name))
+            if isinstance(scheme, Mapping) and _consumer_auth(scheme, "X") is not None:
+                return str(name), scheme
+        return None
+
+    def authentication(self, ns: str) -> tuple[dict[str, Any] | None, list[str]]:
+        """The consumer ``authentication`` with ``{{VAR}}`` templates, and the variables it needs."""
+        chosen = self._chosen_scheme()
+        if chosen is None:
+            return None, []
+        prefix = re.sub(r"[^A-Z0-9]+", "_", ns.upper()).strip("_") or "API"
+        if not prefix[0].isalpha():
+            prefix = "API_" + prefix
+        auth = _consumer_auth(chosen[1], prefix)
+        assert auth is not None
+        variables = [m for v in auth.values() if isinstance(v, str) for m in re.findall(r"\{\{(\w+)\}\}", v)]
+        return auth, variables
+
+    # -------------------------------------------------------------- operations
+
+    def resources_and_tools(self, ns: str, mcp_ns: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        resources: list[dict[str, Any]] = []
+        tools: list[dict[str, Any]] = []
+        resource_names: set[str] = set()
+        op_names: set[str] = set()
+        for path, raw_item in (self.doc.get("paths") or {}).items():
+            item = self.resolve(raw_item)
+            if not isinstance(item, Mapping):
+                continue
+            operations = []
+            for method in _HTTP_METHODS:
+                op = item.get(method)
+                if not isinstance(op, Mapping):
+                    continue
+                consumed, tool = self._operation(str(path), method, item, op, ns, mcp_ns, op_names)
+                operations.append(consumed)
+                tools.append(tool)
+            if not operations:
+                continue
+            resource: dict[str, Any] = {
+                "name": unique(kebab(str(path)) or "root", resource_names),
+                "path": "/" + str(path).lstrip("/"),
+            }
+            if item.get("summary") or item.get("description"):
+                resource["description"] = _first_line(item.get("description") or item.get("summary"))
+            resource["operations"] = operations
+            resources.append(resource)
+        if not resources:
+            raise ConfigError("the document describes no operation (no GET/POST/PUT/PATCH/DELETE under `paths`)")
+        return resources, tools
+
+    def _parameters(self, item: Mapping[str, Any], op: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        """Path-item then operation parameters, the operation's winning on the same (name, in)."""
+        merged: dict[tuple[str, str], Mapping[str, Any]] = {}
+        for raw in [*(item.get("parameters") or []), *(op.get("parameters") or [])]:
+            param = self.resolve(raw)
+            if isinstance(param, Mapping) and param.get("name") and param.get("in"):
+                merged[(str(param["name"]), str(param["in"]))] = param
+        return list(merged.values())
+
+    def _operation(self, path: str, method: str, item: Mapping[str, Any], op: Mapping[str, Any],
+                   ns: str, mcp_ns: str, taken: set[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+        op_id = kebab(str(op.get("operationId") or ""))
+        base = (op_id or f"{method}-{kebab(path) or 'root'}")[:_MAX_NAME].strip("-")
+        name = unique(base, taken)  # MCP tool names are at most 64 characters: leave room for a suffix
+        consumed_params: list[dict[str, Any]] = []
+        tool_params: list[dict[str, Any]] = []
+        wiring: dict[str, str] = {}
+        args: set[str] = set()
+        for param in self._parameters(item, op):
+            self._add_parameter(param, consumed_params, tool_params, wiring, args, mcp_ns)
+        body = None if self.swagger else self.resolve(op.get("requestBody"))
+        if isinstance(body, Mapping) and body.get("content") is not None:
+            self._add_body(body, bool(body.get("required")), consumed_params, tool_params, wiring, args, mcp_ns)
+        summary = _first_line(op.get("summary"))
+        description = _first_line(op.get("description")) or summary or f"{method.upper()} {path}"
+        consumed: dict[str, Any] = {"name": name}
+        if summary:
+            consumed["label"] = summary
+        consumed["description"] = description
+        consumed["method"] = method.upper()
+        if consumed_params:
+            consumed["inputParameters"] = consumed_params
+        raw_format = self._raw_format(op)
+        if raw_format:
+            consumed["outputRawFormat"] = raw_format
+        tool: dict[str, Any] = {"name": name}
+        if summary and summary != description:
+            tool["label"] = summary
+        tool["description"] = description
+        tool["hints"] = _hints(method)
+        if tool_params:
+            tool["inputParameters"] = tool_params
+        tool["call"] = f"{ns}.{name}"
+        if wiring:
+            tool["with"] = wiring
+        return consumed, tool
+
+    def _add_parameter(self, param: Mapping[str, Any], consumed: list[dict[str, Any]],
+                       tool: list[dict[str, Any]], wiring: dict[str, str], args: set[str], mcp_ns: str) -> None:
+        name, where = str(param["name"]), str(param["in"])
+        if where == "header" and name.lower() in _SKIPPED_HEADERS:
+            return
+        if where == "body":  # Swagger 2.0
+            self._add_body(param, bool(param.get("required")), consumed, tool, wiring, args, mcp_ns)
+            return
+        if where == "formData":  # Swagger 2.0 form fields: sent as body fields by name
+            where = "body"
+        if where not in ("query", "header", "path", "cookie", "body"):
+            return
+        kind = self._type(param if self.swagger else param.get("schema"))
+        required = where == "path" or bool(param.get("required"))
+        description = _first_line(param.get("description"))
+        entry: dict[str, Any] = {"name": name, "in": where, "type": kind, "required": required}
+        if description:
+            entry["description"] = description
+        consumed.append(entry)
+        _add_argument(name, kind, required, description or f"The {name} {where} parameter.",
+                      tool, wiring, args, mcp_ns)
+
+    def _add_body(self, body: Mapping[str, Any], required: bool, consumed: list[dict[str, Any]],
+                  tool: list[dict[str, Any]], wiring: dict[str, str], args: set[str], mcp_ns: str) -> None:
+        name = "body" if "body" not in {p["name"] for p in consumed} else "request_body"
+        description = _first_line(body.get("description")) or "The JSON request body."
+        consumed.append({"name": name, "in": "body", "type": "object", "required": required,
+                         "description": description})
+        _add_argument(name, "object", required, description, tool, wiring, args, mcp_ns)
+
+    def _type(self, schema: Any, depth: int = 0) -> str:
+        """The JSON type an OpenAPI schema (or Swagger parameter) declares; ``string`` when unsure."""
+        schema = self.resolve(schema)
+        if not isinstance(schema, Mapping) or depth > 8:
+            return "string"
+        kind = schema.get("type")
+        if isinstance(kind, list):
+            kind = next((k for k in kind if k != "null"), None)
+        if kind == "file":
+            return "string"
+        if kind in JSON_TYPES:
+            return str(kind)
+        for key in ("allOf", "oneOf", "anyOf"):
+            options = schema.get(key)
+            if isinstance(options, list) and options:
+                return self._type(options[0], depth + 1)
+        return "object" if "properties" in schema else "string"
+
+    def _raw_format(self, op: Mapping[str, Any]) -> str | None:
+        """A non-JSON success response -> the matching ``outputRawFormat``."""
+        if self.swagger:
+            types = [str(t) for t in op.get("produces") or self.doc.get("produces") or []]
+        else:
+            types = []
+            for code, response in (op.get("responses") or {}).items():
+                response = self.resolve(response)
+                if str(code).startswith("2") and isinstance(response, Mapping):
+                    types.extend(str(t) for t in (response.get("content") or {}))
+        if not types or any("json" in t for t in types):
+            return None
+        for needle, raw in _FORMATS:
+            if any(needle in t for t in types):
+                return raw
+        return None
+
+
+def _add_argument(name: str, kind: str, required: bool, description: str, tool: list[dict[str, Any]],
+                  wiring: dict[str, str], args: set[str], mcp_ns: str) -> None:
+    """One tool argument feeding the consumed parameter ``name`` through ``with``."""
+    arg = _ARG_NAME.sub("_", name)
+    if arg in args:  # same name in two places: one argument feeds both
+        return
+    args.add(arg)
+    tool.append({"name": arg, "type": kind, "description": description, "required": required})
+    wiring[name] = f"{mcp_ns}.{arg}"
+
+
+def _hints(method: str) -> dict[str, bool]:
+    """MCP hints from the HTTP method's semantics (RFC 9110: safe, idempotent)."""
+    method = method.upper()
+    if method in ("GET", "HEAD"):
+        return {"readOnly": True, "destructive": False, "idempotent": True, "openWorld": True}
+    if method == "DELETE":
+        return {"readOnly": False, "destructive": True, "idempotent": True, "openWorld": True}
+    if method == "PUT":
+        return {"readOnly": False, "destructive": False, "idempotent": True, "openWorld": True}
+    return {"readOnly": False, "destructive": False, "idempotent": False, "openWorld": True}
+
+
+def _consumer_auth(scheme: Mapping[str, Any], prefix: str) -> dict[str, Any] | None:
+    """An OpenAPI security scheme -> a consumer ``authentication`` bound to ``{{PREFIX_...}}``."""
+    kind = str(scheme.get("type", "")).lower()
+    http_scheme = str(scheme.get("scheme", "")).lower()
+    if kind == "basic" or (kind == "http" and http_scheme == "basic"):
+        return {"type": "basic", "username": f"{{{{{prefix}_USERNAME}}}}", "password": f"{{{{{prefix}_PASSWORD}}}}"}
+    if kind == "http" and http_scheme == "digest":
+        return {"type": "digest", "username": f"{{{{{prefix}_USERNAME}}}}", "password": f"{{{{{prefix}_PASSWORD}}}}"}
+    if (kind == "http" and http_scheme == "bearer") or kind in ("oauth2", "openidconnect"):
+        # OAuth flows need an interactive grant or client registration: the user supplies a token.
+        return {"type": "bearer", "token": f"{{{{{prefix}_TOKEN}}}}"}
+    if kind == "apikey" and scheme.get("in") in ("header", "query") and scheme.get("name"):
+        return {"type": "apikey", "key": str(scheme["name"]), "value": f"{{{{{prefix}_API_KEY}}}}",
+                "placement": str(scheme["in"])}
+    return None

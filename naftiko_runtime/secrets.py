@@ -1,0 +1,147 @@
+"""Secrets and their redaction: the one place that knows how a secret can show up in text.
+
+A secret (a bound value, a rendered credential, a fetched token) must never reach a result, an error
+or a log line. ``Redactor`` masks every form of each secret it knows as ``***``:
+
+* as written, trimmed of surrounding whitespace;
+* percent-encoded (``quote``/``quote_plus``, upper- and lower-case hex), as query strings and form
+  bodies carry it;
+* escaped the way JSON and Python ``repr`` print it (library error texts quote header values);
+* base64 and base64url, at each of the three byte alignments the secret can have inside a longer
+  encoded text (``Basic base64(user:pass)``, ``base64("Bearer <token>")`` in an echoed header), so
+  any encoded text that contains the secret contains one of these fragments.
+
+Masking applies to mapping keys as well as values. What is not covered: a secret shorter than
+``MIN_SECRET_LENGTH``; other encodings (hex, gzip, encryption); base64 of a secret shorter than 6
+characters (its fragments are too short to tell apart from ordinary text); and an encoded text whose
+fragment is split across two separate strings.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+__all__ = ["MIN_SECRET_LENGTH", "Redactor", "Secret", "redact", "secret_forms"]
+
+# Shorter values (flags, "v1", "eu") cannot be meaningful secrets and would garble every message.
+MIN_SECRET_LENGTH = 3
+_MIN_ENCODED = 6  # an encoded fragment shorter than this would match ordinary text
+_PERCENT = re.compile(r"%[0-9A-F]{2}")
+
+
+class Secret(str):
+    """A string holding a secret: renders as its value, never shows it in ``repr``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+
+def _base64_fragments(raw: bytes) -> set[str]:
+    """The part of base64(prefix + raw + suffix) that depends on ``raw`` alone, for each alignment of
+    ``raw`` in 3-byte groups; in standard and URL-safe alphabets."""
+    found: set[str] = set()
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode("ascii")
+        start = -(-8 * offset // 6)  # characters that still carry prefix bits
+        end = (8 * (offset + len(raw))) // 6  # characters whose bits all come from raw
+        fragment = encoded[start:end]
+        if len(fragment) >= _MIN_ENCODED:
+            found.update({fragment, fragment.replace("+", "-").replace("/", "_")})
+    return found
+
+
+def _forms_of(text: str) -> set[str]:
+    forms: set[str] = set()
+    for base in {text, text.strip()}:
+        encoded = {quote(base, safe=""), quote_plus(base, safe=""), quote(base)}
+        forms.add(base)
+        forms.update(encoded)
+        forms.update(_PERCENT.sub(lambda m: m.group(0).lower(), e) for e in encoded)
+    forms.update({
+        repr(text)[1:-1],
+        repr(text.encode("utf-8", errors="replace"))[2:-1],
+        json.dumps(text)[1:-1],
+        json.dumps(text, ensure_ascii=False)[1:-1],
+    })
+    forms.update(_base64_fragments(text.encode("utf-8", errors="replace")))
+    return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
+
+
+def secret_forms(values: Iterable[Any]) -> set[str]:
+    """Every form of each secret value long enough to be one (see the module docstring)."""
+    forms: set[str] = set()
+    for value in values:
+        if value is None or isinstance(value, bool | Mapping | list | tuple):
+            continue
+        text = str.__str__(value) if isinstance(value, str) else str(value)
+        if len(text) >= MIN_SECRET_LENGTH:
+            forms |= _forms_of(text)
+    return forms
+
+
+class Redactor:
+    """Masks a fixed set of secrets; the pattern is compiled once, on first use."""
+
+    __slots__ = ("_forms", "_pattern")
+
+    def __init__(self, secrets: Iterable[Any] = (), *, forms: Iterable[str] = ()) -> None:
+        self._forms = frozenset(secret_forms(secrets)) | frozenset(forms)
+        self._pattern: re.Pattern[str] | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self._forms)
+
+    @property
+    def forms(self) -> frozenset[str]:
+        return self._forms
+
+    def extended(self, secrets: Iterable[Any]) -> Redactor:
+        """This redactor plus ``secrets`` (a call's own rendered credentials, say)."""
+        extra = secret_forms(secrets)
+        return self if extra <= self._forms else Redactor(forms=self._forms | extra)
+
+    def _compiled(self) -> re.Pattern[str] | None:
+        if self._pattern is None and self._forms:
+            ordered = sorted(self._forms, key=len, reverse=True)  # longest first: no partial leftovers
+            self._pattern = re.compile("|".join(re.escape(form) for form in ordered))
+        return self._pattern
+
+    def text(self, text: str) -> str:
+        pattern = self._compiled()
+        if pattern is None or not text:
+            return text
+        return pattern.sub("***", text)
+
+    def tree(self, value: Any) -> Any:
+        """A copy of a JSON tree with every secret masked in keys and string values. A ``str``
+        subclass that carries a media type (an unmapped upstream body) keeps its class."""
+        pattern = self._compiled()
+        if pattern is None:
+            return value
+        return _tree(value, pattern)
+
+
+def _tree(value: Any, pattern: re.Pattern[str]) -> Any:
+    if isinstance(value, str):
+        if not pattern.search(value):
+            return value
+        masked = pattern.sub("***", value)
+        media_type = getattr(value, "media_type", None)
+        return type(value)(masked, media_type) if media_type is not None else masked
+    if isinstance(value, Mapping):
+        return {_tree(str(k), pattern): _tree(v, pattern) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_tree(v, pattern) for v in value]
+    return value
+
+
+def redact(text: str, secrets: Iterable[Any]) -> str:
+    """``text`` with every form of each secret masked (builds a one-off ``Redactor``)."""
+    return Redactor(secrets).text(text)
