@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from naftiko_runtime import formats
 from naftiko_runtime.errors import DecodeError
 from naftiko_runtime.formats import SUPPORTED, UNSUPPORTED, check_css_selector, convert
+from naftiko_runtime.formats import yaml as yaml_format
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "naftiko" / "fixtures"
 
@@ -259,7 +259,7 @@ def test_yaml_with_several_documents_is_refused() -> None:
 
 
 def test_yaml_alias_expansion_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(formats, "_MAX_YAML_NODES", 1000)
+    monkeypatch.setattr(yaml_format, "_MAX_NODES", 1000)
     bomb = b"a: &a [x, x, x, x, x, x, x, x, x, x]\n"
     for level in "bcdef":
         prev = chr(ord(level) - 1)

@@ -1,0 +1,22 @@
+"""An upstream body passed through as text, with its media type."""
+
+from __future__ import annotations
+
+from naftiko_runtime.formats._text import decode
+
+
+class RawBody(str):
+    """An upstream body passed through untouched (nothing mapped from a non-JSON format), with its
+    media type so REST can answer with it and MCP can show the text as is."""
+
+    media_type: str
+
+    def __new__(cls, text: str, media_type: str | None) -> RawBody:
+        body = super().__new__(cls, text)
+        body.media_type = media_type or "text/plain; charset=utf-8"
+        return body
+
+
+def raw_body(body: bytes, fmt: str, content_type: str | None) -> RawBody:
+    """The upstream's bytes as text, decoded like ``convert`` decodes them."""
+    return RawBody(decode(body, fmt, content_type), content_type)
