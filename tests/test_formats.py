@@ -162,21 +162,38 @@ def test_an_empty_xml_body_is_none() -> None:
     assert convert(b"", "xml") is None
 
 
+def _billion_laughs() -> bytes:
+    """Ten levels of ten references each: a billion "lol"s once expanded."""
+    entities = ['<!ENTITY lol0 "lol">'] + [
+        f'<!ENTITY lol{level} "{f"&lol{level - 1};" * 10}">' for level in range(1, 10)
+    ]
+    return f'<?xml version="1.0"?><!DOCTYPE r [{"".join(entities)}]><r>&lol9;</r>'.encode()
+
+
 @pytest.mark.parametrize(
     "body",
     [
+        _billion_laughs(),
         b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><r>&a;</r>',
-        b'<!doctype r SYSTEM "file:///etc/passwd"><r/>',
-        b'<r><!ENTITY x "y"></r>',
+        b'<!DOCTYPE r [<!ENTITY secret SYSTEM "file:///etc/passwd">]><r>&secret;</r>',
+        b'<!DOCTYPE r SYSTEM "http://example.com/evil.dtd"><r/>',
     ],
+    ids=["billion-laughs", "internal-entity", "external-entity", "external-dtd"],
 )
 def test_xml_with_a_dtd_or_entity_declaration_is_refused(body: bytes) -> None:
     message = decode_error(body, "xml")
     assert "xml" in message and "not allowed" in message
+    assert "passwd" not in message and "example.com" not in message
 
 
-def test_malformed_xml_raises_a_decode_error_with_the_position() -> None:
-    message = decode_error(b"<r><a></r>", "xml")
+def test_xml_dtd_lookalikes_in_comments_and_cdata_are_just_text() -> None:
+    body = b"<r><!-- <!DOCTYPE x> --><a><![CDATA[<!ENTITY y>]]></a></r>"
+    assert convert(body, "xml") == {"a": "<!ENTITY y>"}
+
+
+@pytest.mark.parametrize("body", [b"<r><a></r>", b'<r><!ENTITY x "y"></r>', b"<r>&undeclared;</r>"])
+def test_malformed_xml_raises_a_decode_error_with_the_position(body: bytes) -> None:
+    message = decode_error(body, "xml")
     assert "xml" in message and "line 1" in message
 
 
