@@ -18,7 +18,7 @@ from naftiko_runtime.formats.delimited import delimited
 from naftiko_runtime.formats.html import convert_html
 from naftiko_runtime.formats.json import convert_json
 from naftiko_runtime.formats.markdown import convert_markdown
-from naftiko_runtime.formats.raw import RawBody, raw_body
+from naftiko_runtime.formats.raw import RawBody, convert_text, raw_body
 from naftiko_runtime.formats.xml import convert_xml
 from naftiko_runtime.formats.yaml import convert_yaml
 
@@ -33,6 +33,7 @@ _CONVERTERS: dict[str, Converter] = {
     "yaml": convert_yaml,
     "html": convert_html,
     "markdown": convert_markdown,
+    "text": convert_text,
 }
 
 SUPPORTED: frozenset[str] = frozenset(_CONVERTERS)

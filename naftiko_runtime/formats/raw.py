@@ -1,8 +1,13 @@
-"""An upstream body passed through as text, with its media type."""
+"""Formats that keep the body whole, and the text of a body passed through unmapped."""
 
 from __future__ import annotations
 
 from naftiko_runtime.formats._text import decode
+
+
+def convert_text(body: bytes, _schema: str | None, content_type: str | None) -> str:
+    """text: the decoded body as one JSON string, so the output mapping's ``$`` is the text."""
+    return decode(body, "text", content_type)
 
 
 class RawBody(str):
