@@ -10,6 +10,22 @@ def convert_text(body: bytes, _schema: str | None, content_type: str | None) -> 
     return decode(body, "text", content_type)
 
 
+class BinaryBody(bytes):
+    """binary: the upstream bytes as they came, with their media type. Not a JSON tree, so callers
+    pass it through unmapped."""
+
+    media_type: str
+
+    def __new__(cls, data: bytes, media_type: str | None) -> BinaryBody:
+        body = super().__new__(cls, data)
+        body.media_type = media_type or "application/octet-stream"
+        return body
+
+
+def convert_binary(body: bytes, _schema: str | None, content_type: str | None) -> BinaryBody:
+    return BinaryBody(body, content_type)
+
+
 class RawBody(str):
     """An upstream body passed through untouched (nothing mapped from a non-JSON format), with its
     media type so REST can answer with it and MCP can show the text as is."""

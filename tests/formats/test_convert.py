@@ -13,7 +13,7 @@ from .helpers import decode_error, fixture
 
 
 def test_supported_and_unsupported_format_sets_are_exactly_the_spec_lists() -> None:
-    assert {"json", "xml", "csv", "tsv", "psv", "yaml", "html", "markdown", "text"} == SUPPORTED
+    assert {"json", "xml", "csv", "tsv", "psv", "yaml", "html", "markdown", "text", "binary"} == SUPPORTED
     assert {"avro", "protobuf"} == UNSUPPORTED
 
 

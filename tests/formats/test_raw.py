@@ -1,10 +1,10 @@
-"""Formats that keep the body whole: text."""
+"""Formats that keep the body whole: text and binary."""
 
 from __future__ import annotations
 
 import pytest
 
-from naftiko_runtime.formats import convert
+from naftiko_runtime.formats import BinaryBody, convert
 
 from .helpers import decode_error
 
@@ -32,3 +32,28 @@ def test_an_empty_text_body_is_an_empty_string() -> None:
 def test_text_that_is_not_valid_in_its_charset_raises_a_decode_error_naming_text() -> None:
     message = decode_error(b"ok \xff", "text")
     assert "as text" in message and "utf-8" in message
+
+
+PNG_HEAD = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe"
+
+
+def test_binary_is_the_exact_bytes_with_the_response_media_type() -> None:
+    body = convert(PNG_HEAD, "binary", content_type="image/png")
+    assert isinstance(body, BinaryBody) and isinstance(body, bytes)
+    assert body == PNG_HEAD
+    assert body.media_type == "image/png"
+
+
+@pytest.mark.parametrize("content_type", [None, ""])
+def test_binary_without_a_content_type_is_octet_stream(content_type: str | None) -> None:
+    assert convert(PNG_HEAD, "binary", content_type=content_type).media_type == "application/octet-stream"
+
+
+def test_binary_is_never_decoded_even_when_a_charset_is_declared() -> None:
+    body = convert(b"\xff\xfe\x00", "binary", content_type="text/plain; charset=utf-8")
+    assert body == b"\xff\xfe\x00"
+    assert body.media_type == "text/plain; charset=utf-8"
+
+
+def test_binary_ignores_the_output_schema() -> None:
+    assert convert(b"\x00\x01", "binary", "table.products") == b"\x00\x01"
