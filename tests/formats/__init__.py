@@ -1,0 +1,1 @@
+"""Tests for naftiko_runtime.formats, one module per format module."""
