@@ -173,7 +173,8 @@ def deployment_problems(docs: list[Doc]) -> list[str]:
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     uid, gid = image_user()
 
-    check(deployment["spec"]["replicas"] >= 2, "at least two replicas by default")
+    hpa_minimum = min((h["spec"]["minReplicas"] for h in by_kind.get("HorizontalPodAutoscaler", [])), default=0)
+    check(deployment["spec"].get("replicas", hpa_minimum) >= 2, "at least two replicas, or an HPA keeping two")
     check(_labels_match(deployment["spec"]["selector"]["matchLabels"], pod_labels), "Deployment selects its pods")
     check(_labels_match(service["spec"]["selector"], pod_labels), "Service selects the pods")
     check(spec.get("serviceAccountName") in names.get("ServiceAccount", set()), "ServiceAccount exists")
@@ -417,6 +418,7 @@ def test_example_overlay_turns_the_options_on(example_overlay: Path) -> None:
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == f"registry.example.com/naftiko:{VERSION}"
     assert container["args"] == ["/app/capabilities", "--metrics"]
+    assert "replicas" not in deployment["spec"]  # owned by the HPA
     assert service["spec"]["sessionAffinity"] == "ClientIP"
     assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/affinity"] == "cookie"
     env = _expand(container["env"], "naftiko")
@@ -427,7 +429,7 @@ def test_example_overlay_turns_the_options_on(example_overlay: Path) -> None:
     assert container["envFrom"] == [{"secretRef": {"name": secret["metadata"]["name"]}}]
 
 
-def test_example_overlay_defaults_leave_the_options_off() -> None:
+def test_base_leaves_the_options_off() -> None:
     """The base alone has no Ingress, no ServiceMonitor, no --metrics and no affinity."""
     docs = plain_render(BASE)
     assert not [d for d in docs if d["kind"] in ("Ingress", "ServiceMonitor")]
