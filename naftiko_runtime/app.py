@@ -94,17 +94,20 @@ def _plan(capability: Capability, upstreams: Mapping[str, str], sandbox: bool,
             from naftiko_runtime.sandbox import SANDBOX_TOKEN
 
             plan.defaults.update(dict.fromkeys(_sandbox_credentials(consumer), SANDBOX_TOKEN))
-            plan.routes.append(Upstream(capability.file, namespace, "sandbox", str(consumer.base_uri.raw)))
+            plan.routes.append(Upstream(capability.file, namespace, "sandbox", _base(consumer)))
         else:
-            plan.routes.append(Upstream(capability.file, namespace, "live", str(consumer.base_uri.raw)))
+            plan.routes.append(Upstream(capability.file, namespace, "live", _base(consumer)))
     return plan
+
+
+def _base(consumer: Consumer) -> str:
+    return str(consumer.base_uri.raw) if consumer.base_uri is not None else ""
 
 
 def _sandbox(consumer: Consumer) -> Any:
     from naftiko_runtime.sandbox import sandbox_for
 
-    base = consumer.base_uri.raw
-    return sandbox_for(base) if isinstance(base, str) else None
+    return sandbox_for(_base(consumer))
 
 
 def runtime(capabilities: Iterable[Capability], env: Mapping[str, str], *,

@@ -157,6 +157,8 @@ _RULES = _table(
      "give each route a distinct path"),
     ("address-not-example", _W, "a server `address` points at example.com", "use a real host or 0.0.0.0"),
     # paths and URIs
+    ("baseuri-invalid", _E, "a consumed `baseUri` is not an absolute http(s) URL once its bind variables are filled",
+     "write https://host/path; a part that varies is a bind variable: https://{{API_HOST}}/v1"),
     ("consumes-baseuri-no-trailing-slash", _W, "a consumed `baseUri` ends with a slash",
      "resource paths are appended to it: drop the trailing slash"),
     ("consumed-resource-no-query-in-path", _W, "a consumed resource `path` holds a query string",

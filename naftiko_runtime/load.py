@@ -409,21 +409,34 @@ def _import_one(doc: Document, entry: dict[str, Any], pointer: str, env: Mapping
     shared = _load_file(path, env, strict_env, chain)
     doc.imports.extend(shared.imports)
     doc.diagnostics.extend(d for d in shared.diagnostics if d.code != "import-not-found")
-    candidates = shared.data.get("consumes") if isinstance(shared.data, dict) else None
-    for j, adapter in enumerate(candidates or []):
-        if isinstance(adapter, dict) and adapter.get("namespace") == name:
+    candidates = list(_consumes_entries(shared.data))
+    for container, adapter in candidates:
+        if adapter.get("namespace") == name:
             result = dict(adapter)
             result["namespace"] = alias
             if entry.get("description") and "description" not in result:
                 result["description"] = entry["description"]
-            _adopt_origins(doc, shared, pointer, f"/consumes/{j}")
+            _adopt_origins(doc, shared, pointer, container)
             return result
-    names = [a.get("namespace") for a in candidates or [] if isinstance(a, dict)]
+    names = [a.get("namespace") for _, a in candidates]
     doc.unresolved_imports.add(alias)
     doc.diagnostics.append(doc.diag(
         "import-namespace-not-found", f"{entry['location']} has no consumes with namespace '{name}'",
         join(pointer, "import"), hint=_closest(name, [str(n) for n in names if n])))
     return None
+
+
+def _consumes_entries(data: Any) -> Iterable[tuple[str, dict[str, Any]]]:
+    """(pointer, adapter) of a file's consumes: a shared-consumes file's own, or a whole capability's
+    (published files import each other's capabilities)."""
+    if not isinstance(data, dict):
+        return
+    capability = data.get("capability")
+    for prefix, parent in (("/consumes", data), ("/capability/consumes", capability)):
+        entries = parent.get("consumes") if isinstance(parent, dict) else None
+        for j, adapter in enumerate(entries if isinstance(entries, list) else []):
+            if isinstance(adapter, dict):
+                yield join(prefix, j), adapter
 
 
 def _adopt_origins(doc: Document, shared: Document, pointer: str, shared_pointer: str) -> None:

@@ -92,8 +92,9 @@ class Bound:
         self.redactor = Redactor(self.variables.values())
 
     def context(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Template context: parameters, then bind variables (configuration wins over callers)."""
-        return {**params, **self.variables}
+        """Template context: parameters, then bind variables (configuration wins over callers).
+        ``{{tools.X}}`` and ``{{rest.X}}`` read parameter X, as the published dialect writes them."""
+        return {"tools": params, "rest": params, **params, **self.variables}
 
 
 class Runtime:

@@ -138,7 +138,8 @@ class HttpConsumer:
     ) -> None:
         self.consumer = consumer
         self.variables: dict[str, Any] = dict(variables or {})
-        self.base_uri = base_uri or consumer.base_uri.text(self.variables)  # a bound variable may build it
+        # a bound variable may build the base URI
+        self.base_uri = base_uri or (consumer.base_uri.text(self.variables) if consumer.base_uri else "")
         self.user_agent = user_agent
         self.timeouts = consumer.timeouts
         self.retry = consumer.retry

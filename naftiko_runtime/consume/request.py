@@ -289,7 +289,7 @@ def _body_from_params(resolved: Resolved, declared_type: str | None) -> Body | N
     params = resolved.body_params
     if not resolved.body:
         return None
-    if len(params) == 1 and params[0].type == "object":
+    if len(params) == 1 and (params[0].type == "object" or params[0].name == "body"):  # the whole body
         payload: Any = resolved.body.get(params[0].name)
     else:
         payload = {p.name: resolved.body[p.name] for p in params if p.name in resolved.body}

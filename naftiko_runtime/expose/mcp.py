@@ -137,9 +137,17 @@ class _OutputMismatch(Exception):
     """The mapped result does not match the outputSchema the tool advertises."""
 
 
+_STATE_WORDS = ("not running", "not live", "not active", "not started", "not found in state", "already",
+                "is stopped", "has stopped", "is stopping", "is starting", "inactive", "not in progress")
+
+
 def _hint(exc: InvocationError) -> str:
     if isinstance(exc, UpstreamError):
         status = exc.status
+        said = exc.upstream_message.lower()
+        if status in (404, 409) and any(word in said for word in _STATE_WORDS):
+            return ("The upstream says the thing is not in a state that allows this; check its current state "
+                    "(get or list it) before calling again.")
         if status in (400, 409, 422):
             return "The upstream rejected the request; check the argument values and call again."
         if status in (401, 403):
@@ -168,12 +176,15 @@ def error_message(tool: str, exc: InvocationError) -> str:
             where = problem.get("pointer") or ""
             lines.append(f"- {where if where not in ('', '/') else '(arguments)'}: {problem.get('message')}")
         return "\n".join(lines)
-    text = f"Tool '{tool}' failed: {exc}"
+    operation = exc.operation if exc.operation and exc.operation != tool else None
     if isinstance(exc, UpstreamError):
-        operation = exc.operation or tool
-        text = f"Tool '{tool}' failed: upstream operation '{operation}' answered HTTP {exc.status}"
+        text = f"Tool '{tool}' failed: upstream operation '{operation or tool}' answered HTTP {exc.status}"
         if exc.upstream_message:
             text += f": {exc.upstream_message}"
+    elif operation is not None and operation not in exc.message:
+        text = f"Tool '{tool}' failed: upstream operation '{operation}': {exc}"
+    else:
+        text = f"Tool '{tool}' failed: {exc}"
     hint = _hint(exc)
     return f"{text}\n{hint}" if hint else text
 

@@ -260,7 +260,8 @@ class _Endpoint:
             methods.append("HEAD")
         if self.forward is not None:
             methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-        self.allow = ", ".join(dict.fromkeys(methods))
+        self.methods = list(dict.fromkeys(methods))
+        self.allow = ", ".join(self.methods)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -464,10 +465,12 @@ def build_rest_routes(exposure: RestExposure, runtime: Runtime, *, listener_rout
     for resource in exposure.resources:  # resources declaring the same path share one route
         path, aliases = _starlette_path(resource.path)
         grouped.setdefault(path, (aliases, []))[1].append(resource)
-    routes: list[BaseRoute] = [
-        Route_(path, _Endpoint(resources, runtime, auth, aliases), name=resources[0].name or None)
-        for path, (aliases, resources) in grouped.items()
-    ]
+    routes: list[BaseRoute] = []
+    for path, (aliases, resources) in grouped.items():
+        endpoint = _Endpoint(resources, runtime, auth, aliases)
+        # The methods are declared so that a route matching the path but not the method lets a later
+        # route match both (`/items/{id}` GET before `/items/export` POST); else 405 with Allow.
+        routes.append(Route_(path, endpoint, methods=endpoint.methods, name=resources[0].name or None))
     if listener_routes:
         routes.append(openapi_route([(exposure, runtime)]))
         if auth is not None:

@@ -118,7 +118,8 @@ def _bind(r: Reader, pointer: str, spec: dict[str, Any], base_dir: Path) -> Bind
 def template_values(capability: Capability) -> Iterator[Value]:
     """Every templated value of the capability that the runtime renders with bind variables."""
     for consumer in capability.consumers.values():
-        yield consumer.base_uri
+        if consumer.base_uri is not None:
+            yield consumer.base_uri
         if consumer.authentication is not None:
             yield from consumer.authentication.fields.values()
         yield from (value for _, value in consumer.headers)
@@ -162,11 +163,17 @@ def _param(r: Reader, pointer: str, spec: dict[str, Any], *, required_default: b
         return None
     raw, value_ptr = r.child(spec, "value", pointer)
     return Param(
-        name=name, in_=r.text(spec, "in", pointer), pointer=pointer, type=r.text(spec, "type", pointer),
+        name=name, in_=r.text(spec, "in", pointer), pointer=pointer, type=_type(r, spec, pointer),
         description=r.text(spec, "description", pointer),
         required=r.flag(spec, "required", pointer, required_default),
         value=Value.of(raw, value_ptr) if raw is not None else None, pattern=r.text(spec, "pattern", pointer),
     )
+
+
+def _type(r: Reader, spec: dict[str, Any], pointer: str) -> str | None:
+    """A declared type; a JSON Schema style list (`[array, "null"]`) is its first non-null entry."""
+    kinds = r.texts(spec, "type", pointer) or (r.text(spec, "type", pointer),)
+    return next((k for k in kinds if k and k != "null"), None)
 
 
 def params(r: Reader, node: dict[str, Any] | None, pointer: str, key: str = "inputParameters", *,
@@ -227,7 +234,7 @@ def _consumer(r: Reader, pointer: str, spec: dict[str, Any]) -> Consumer | None:
     base, base_ptr = r.child(spec, "baseUri", pointer)
     headers, headers_ptr = r.child(spec, "headers", pointer)
     return Consumer(
-        namespace=namespace, base_uri=Value.of(base if isinstance(base, str) else "", base_ptr), pointer=pointer,
+        namespace=namespace, base_uri=Value.of(base, base_ptr) if isinstance(base, str) else None, pointer=pointer,
         description=r.text(spec, "description", pointer), authentication=auth(r, spec, pointer),
         parameters=shared, operations=MappingProxyType(dict(reversed(operations.items()))),
         declared=tuple(declared),

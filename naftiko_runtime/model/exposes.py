@@ -11,7 +11,7 @@ from naftiko_runtime.jsonpath import compile_or_none, is_path
 from naftiko_runtime.load import resolve_location
 from naftiko_runtime.model.build import auth, params
 from naftiko_runtime.model.invocations import Scope, inferred_inputs, invocation, unfed_placeholders
-from naftiko_runtime.model.nodes import Consumer, Param, freeze
+from naftiko_runtime.model.nodes import Consumer, Param, Value, freeze
 from naftiko_runtime.model.read import Reader
 from naftiko_runtime.model.refs import placeholders, substitute_placeholders
 from naftiko_runtime.model.schemas import hints, hints_from_semantics, input_schema, json_type, output_schema
@@ -62,14 +62,21 @@ def _declared(items: Iterable[Param], *, location: bool) -> list[Input]:
     return inputs
 
 
-def _with_placeholders(inv: Invocation, inputs: list[Input], scope: Scope) -> list[Input]:
-    """An inferred-input unit also takes every path placeholder nothing feeds, as a required string
-    (what the author of `/stats/{tableName}` meant; rules warn that it is undeclared)."""
+def _with_placeholders(inv: Invocation, inputs: list[Input], scope: Scope, *, declared: bool,
+                       location: str | None = None) -> list[Input]:
+    """Every path placeholder nothing feeds becomes a required input, typed by the consumed parameter
+    when there is one: what the author of ``/stats/{tableName}`` meant (rules warn that it is
+    undeclared). A unit that declares its inputs and leaves out a declared path parameter is left
+    as is: rules report it as an error."""
     names = {i.name for i in inputs}
     for name, call in unfed_placeholders(inv, names, scope.bind_names):
-        if name not in names:
-            names.add(name)
-            inputs.append(Input(name, call.pointer, in_=None, type="string", required=True, origin="placeholder"))
+        param = call.operation.param(name) if call.operation is not None else None
+        if name in names or (declared and param is not None):
+            continue
+        names.add(name)
+        inputs.append(Input(name, call.pointer, in_=location, type=json_type(param.type if param else None),
+                            required=True, description=param.description if param else None,
+                            origin="placeholder"))
     return inputs
 
 
@@ -78,10 +85,11 @@ def _tool_inputs(r: Reader, spec: dict[str, Any], pointer: str, inv: Invocation,
     """(inputs, inferred): declared, inherited from a ``ref`` function, or read from ``with``."""
     raw, _ = r.child(spec, "inputParameters", pointer)
     if isinstance(raw, list):
-        return tuple(_declared(params(r, spec, pointer, required_default=True), location=False)), False
+        declared = _declared(params(r, spec, pointer, required_default=True), location=False)
+        return tuple(_with_placeholders(inv, declared, scope, declared=True)), False
     if inherited is not None:
         return inherited, False
-    inputs = _with_placeholders(inv, inferred_inputs(inv, (), route=False), scope)
+    inputs = _with_placeholders(inv, inferred_inputs(inv, (), route=False), scope, declared=False)
     return tuple(inputs), True
 
 
@@ -229,7 +237,7 @@ def _rest_resources(r: Reader, spec: dict[str, Any], ptr: str, namespace: str,
         if path is None:
             continue
         level = params(r, res, rptr)
-        routes = tuple(_route(r, optr, op, path, namespace, scope, (*server, *level))
+        routes = tuple(_route(r, optr, op, path, namespace, scope, (*server, *level), _has_list(r, res, rptr))
                        for optr, op in r.entries(res, "operations", rptr))
         found.append(RestResource(path, rptr, r.text(res, "name", rptr), r.text(res, "description", rptr), routes,
                                   _forward(r, res, rptr, path, namespace, scope)))
@@ -252,18 +260,17 @@ def _route_inputs(declared: Iterable[Param], path: str, method: str, function: F
 
 
 def _route(r: Reader, optr: str, op: dict[str, Any], path: str, namespace: str, scope: Scope,
-           outer: tuple[Param, ...]) -> Route:
+           outer: tuple[Param, ...], resource_declared: bool) -> Route:
     method = (r.text(op, "method", optr) or "GET").upper()
     inv = invocation(r, optr, op, namespace, scope)
     own = params(r, op, optr)
     function = inv.ref.function if inv.ref is not None and not own else None
     inputs = _route_inputs((*outer, *own), path, method, function)
-    inv = _match_case(inv, {i.name for i in inputs})
-    declared = bool(outer or own or function)
-    extra = inferred_inputs(inv, {i.name for i in inputs}, route=True)
-    inputs += extra
+    inv = _path_feeds(_match_case(inv, {i.name for i in inputs}), placeholders(path))
+    declared = resource_declared or _has_list(r, op, optr) or function is not None
     if not declared:
-        inputs = _with_placeholders(inv, inputs, scope)
+        inputs += inferred_inputs(inv, {i.name for i in inputs}, route=True)
+    inputs = _with_placeholders(inv, inputs, scope, declared=declared, location="query")
     resolved = inv.resolved()
     name = r.text(op, "name", optr)
     return Route(
@@ -275,17 +282,41 @@ def _route(r: Reader, optr: str, op: dict[str, Any], path: str, namespace: str, 
     )
 
 
+def _has_list(r: Reader, op: dict[str, Any], pointer: str) -> bool:
+    raw, _ = r.child(op, "inputParameters", pointer)
+    return isinstance(raw, list)
+
+
+def loose(name: str) -> str:
+    """A name as generated files mangle it: ``brandId``, ``brandid``, ``brand-id`` and ``brand_id`` agree."""
+    return name.lower().replace("-", "").replace("_", "")
+
+
+def _path_feeds(inv: Invocation, variables: tuple[str, ...]) -> Invocation:
+    """A consumed path placeholder that nothing feeds is fed by the route's path variable of the
+    same name, loosely compared (generated files rewrite route paths: ``/brands/{brandid}`` or
+    ``/brands/{brand-id}`` for ``/brands/{brandId}``)."""
+    loosened = {loose(v): v for v in variables}
+    if not loosened or inv.call is None or inv.call.operation is None:
+        return inv
+    call = inv.call
+    fed = {e.key for e in call.with_}
+    extra = tuple(WithEntry(p, Value.of(f"rest.{loosened[loose(p)]}", call.pointer), Argument(loosened[loose(p)]))
+                  for p in call.operation.placeholders if p not in fed and loose(p) in loosened)
+    return replace(inv, call=replace(call, with_=call.with_ + extra)) if extra else inv
+
+
 def _match_case(inv: Invocation, names: set[str]) -> Invocation:
-    """``rest.brandId`` names the path variable ``{brandid}``: generated files lower-case route paths
-    but not the references. An argument that matches an input only by case is that input."""
-    lowered = {n.lower(): n for n in names}
+    """``rest.brandId`` names the path variable ``{brandid}``: generated files rewrite route paths
+    but not the references. An argument that matches an input only loosely is that input."""
+    loosened = {loose(n): n for n in names}
 
     def fix(entries: tuple[WithEntry, ...]) -> tuple[WithEntry, ...]:
         out = []
         for entry in entries:
             source = entry.source
-            if isinstance(source, Argument) and source.name not in names and source.name.lower() in lowered:
-                entry = replace(entry, source=Argument(lowered[source.name.lower()]))
+            if isinstance(source, Argument) and source.name not in names and loose(source.name) in loosened:
+                entry = replace(entry, source=Argument(loosened[loose(source.name)]))
             out.append(entry)
         return tuple(out)
 

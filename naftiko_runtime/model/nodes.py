@@ -220,7 +220,10 @@ class Operation:
             names.update(value.names)
         if self.body is not None:
             names.update(self.body.names)
-        return frozenset(names | {n.split(".", 1)[0] for n in names})
+        from naftiko_runtime.model.refs import caller_value
+
+        extra = {n.split(".", 1)[0] for n in names} | {v for n in names if (v := caller_value(n))}
+        return frozenset(names | extra)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -228,7 +231,7 @@ class Consumer:
     """A consumed HTTP API (``consumes`` entry of ``type: http``)."""
 
     namespace: str
-    base_uri: Value
+    base_uri: Value | None  # None when absent (structure reports it)
     pointer: str
     description: str | None = None
     authentication: Auth | None = None

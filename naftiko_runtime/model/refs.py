@@ -6,6 +6,8 @@
   earlier step's name (``<step>.<field>``), or another adapter's namespace (which names nothing
   here, so it is unresolved rather than sent as literal text).
 * ``{{env.NAME}}``: the environment variable NAME when no bind declares it.
+* ``{{tools.NAME}}`` / ``{{rest.NAME}}`` in a consumed template: the caller's value NAME (the
+  published dialect writes them in request bodies).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ __all__ = [
     "ARGUMENT_PREFIXES",
     "ENV_PREFIX",
     "PATH_PLACEHOLDER",
+    "caller_value",
     "classify",
     "env_variable",
     "placeholders",
@@ -56,9 +59,7 @@ def classify(value: object, *, namespace: str, steps_before: Collection[str] = (
         return None
     prefix, rest = match.groups()
     if prefix in ARGUMENT_PREFIXES or prefix == namespace:
-        if "." in rest:
-            return Unresolved(prefix, rest, "input")
-        return Argument(rest)
+        return Argument(rest)  # dots included: real APIs have inputs such as `filters.alertAction`
     if prefix in steps_before:
         return StepOutput(prefix, rest)
     if prefix in steps_after:
@@ -66,6 +67,12 @@ def classify(value: object, *, namespace: str, steps_before: Collection[str] = (
     if prefix in set(foreign):
         return Unresolved(prefix, rest, "foreign")
     return None
+
+
+def caller_value(name: str) -> str | None:
+    """``tools.NAME`` / ``rest.NAME`` in a template -> ``NAME``; anything else None."""
+    prefix, _, rest = name.partition(".")
+    return rest if prefix in ARGUMENT_PREFIXES and rest else None
 
 
 def env_variable(name: str) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from naftiko_runtime.model import McpExposure, RestExposure, SkillExposure, Unit
 from naftiko_runtime.model.listeners import LOOPBACK, segments
 from naftiko_runtime.model.refs import placeholders
@@ -75,12 +77,36 @@ def controls(ctx: Context) -> None:
                        join(control.pointer, "address"))
 
 
+_TEMPLATE = re.compile(r"\{\{.*?\}\}")
+_HTTP_URL = re.compile(r"^https?://[^/\s?#]+")
+
+
+def base_uris(ctx: Context) -> None:
+    """Where a consumer's calls go must be a real URL: empty, or with `{server}`-style placeholders
+    (OpenAPI server variables) that nothing fills, there is no upstream to call."""
+    for consumer in ctx.cap.consumers.values():
+        if consumer.base_uri is None:
+            continue
+        raw = consumer.base_uri.raw
+        text = _TEMPLATE.sub("x", raw)
+        if not raw.strip():
+            message = "the baseUri is empty: there is no upstream to call"
+        elif "{" in text:
+            names = ", ".join(f"`{{{n}}}`" for n in placeholders(text))
+            message = f"baseUri `{raw}` holds placeholders that nothing fills ({names})"
+        elif not _HTTP_URL.match(text):
+            message = f"baseUri `{raw}` is not an absolute http(s) URL"
+        else:
+            continue
+        ctx.report("baseuri-invalid", message, consumer.base_uri.pointer)
+
+
 def paths(ctx: Context) -> None:
     for consumer in ctx.cap.consumers.values():
-        base = consumer.base_uri.raw
+        base = consumer.base_uri.raw if consumer.base_uri is not None else None
         if isinstance(base, str) and base.endswith("/"):
             ctx.report("consumes-baseuri-no-trailing-slash", f"baseUri `{base}` ends with a slash",
-                       consumer.base_uri.pointer)
+                       join(consumer.pointer, "baseUri"))
         resources = {op.resource_pointer: op.path for op in consumer.declared}
         for pointer, path in resources.items():
             if "?" in path:

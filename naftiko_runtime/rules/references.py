@@ -61,16 +61,18 @@ def _with_keys(ctx: Context, site: CallSite) -> None:
 
 
 def _path_sources(ctx: Context, unit: Unit) -> None:
-    """A consumed path placeholder needs a value: an error for a unit whose inputs are declared; a
-    unit whose inputs are inferred takes it as a required string input (a warning)."""
+    """A consumed path placeholder needs a value. One that no consumed parameter declares became a
+    required string input of the unit (a warning); a declared path parameter that a unit with
+    declared inputs leaves without a source is an error."""
     inv = invocation(unit)
-    taken = {i.name for i in unit.inputs if i.origin != "placeholder"}
+    added = {i.name for i in unit.inputs if i.origin == "placeholder"}
+    taken = {i.name for i in unit.inputs} - added
     for name, call in unfed_placeholders(inv, taken, ctx.cap.bind_names):
         op = call.operation
         assert op is not None
         if ctx.skip(call.target):
             continue
-        if unit.inputs_inferred:
+        if name in added:
             ctx.report("path-placeholder-undeclared",
                        f"`{{{name}}}` in the path of `{op.ref}` has no declared parameter; {describe(unit)} takes it "
                        f"as a required string input `{name}`", call.pointer,

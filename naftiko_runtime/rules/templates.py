@@ -42,7 +42,7 @@ def _consumer(ctx: Context, consumer: Consumer) -> None:
     where = f"consumed adapter `{consumer.namespace}`"
     operations = list(consumer.operations.values())
     known = {p.name for p in consumer.parameters}.union(*(_supplied(ctx, op.ref) for op in operations))
-    if consumer.base_uri.template is not None:
+    if consumer.base_uri is not None and consumer.base_uri.template is not None:
         check_template(ctx, consumer.base_uri, (), f"the base URI of {where} (bind variables only)",
                        code="unbound-credential")
     if consumer.authentication is not None:
