@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import httpx2
 
     from naftiko_runtime.runtime import Runtime, Upstream
+    from naftiko_runtime.telemetry import Telemetry
 
 __all__ = ["Loaded", "check_upstreams", "load", "runtime"]
 
@@ -112,7 +113,8 @@ def _sandbox(consumer: Consumer) -> Any:
 
 def runtime(capabilities: Iterable[Capability], env: Mapping[str, str], *,
             upstreams: Mapping[str, str] | None = None, sandbox: bool = False,
-            transports: Mapping[str, httpx2.AsyncBaseTransport] | None = None) -> Runtime:
+            transports: Mapping[str, httpx2.AsyncBaseTransport] | None = None,
+            telemetry: Telemetry | None = None) -> Runtime:
     """Bind every capability once and build the runtime (not started: ``async with`` it).
 
     Raises ``BindingError`` naming every missing variable of every capability, ``ConfigError`` for
@@ -138,9 +140,9 @@ def runtime(capabilities: Iterable[Capability], env: Mapping[str, str], *,
             details += [str(exc).partition(" (")[2].rstrip(")")] if " (" in str(exc) else []
             continue
         consumers = {ns: HttpConsumer(c, variables=variables, base_uri=upstreams.get(ns),
-                                      transport=plan.transports.get(ns))
+                                      transport=plan.transports.get(ns), telemetry=telemetry)
                      for ns, c in capability.consumers.items()}
         bound.append(Bound(capability, variables, consumers))
     if missing or details:
         raise BindingError(missing, "; ".join(d for d in details if d))
-    return Runtime(bound, upstreams=routes)
+    return Runtime(bound, upstreams=routes, telemetry=telemetry)

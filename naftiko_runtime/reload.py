@@ -1,12 +1,11 @@
-"""Hot reload for ``naftiko serve --reload``.
+"""Hot reload for ``naftiko serve --reload``: watch the files, swap in what changed.
 
 The paths given on the command line (files, and the capability files in folders given) are polled,
 with the files each capability was read from (its imports, followed through shared files) and the
-files it binds (``binds[].location``). When one changes and the new set still validates and binds, the
-server stops gracefully (in-flight calls finish) and starts again on the same ports with the new
-runtime. A change that does not validate is reported and the running version keeps serving.
-
-Polling reads the file system in a worker thread, so the event loop keeps serving meanwhile.
+files it binds (``binds[].location``). When one changes, the new set is loaded, checked and bound in a
+worker thread; if it is valid, it is swapped in on the same sockets and new requests go to it while
+in-flight calls finish on the old version. A change that does not validate is reported in one line
+and the running version keeps serving.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.to_thread
@@ -21,6 +21,9 @@ import anyio.to_thread
 from naftiko_runtime.load import resolve_location
 from naftiko_runtime.model import Capability
 from naftiko_runtime.runtime import Runtime
+
+if TYPE_CHECKING:
+    from naftiko_runtime.expose.serve import Server
 
 __all__ = ["capability_files", "serve_reloading", "snapshot", "watched_files"]
 
@@ -75,42 +78,47 @@ async def serve_reloading(
     paths: list[Path],
     runtime: Runtime,
     load: Callable[[], Runtime | None],
-    run: Callable[[Runtime, anyio.Event], Awaitable[int]],
+    run: Callable[[Runtime, anyio.Event, Callable[[Server], None]], Awaitable[int]],
     *,
     log: Callable[[str], None],
     interval: float = 0.5,
 ) -> int:
-    """Run ``run(runtime, stop_when)`` again each time the files change into a valid set."""
+    """Serve ``runtime`` with ``run(runtime, stop_when, server_ready)``; each time the files change
+    into a valid set, swap the new version in on the same sockets (in-flight calls finish on the old
+    one). A change that needs other listeners (a port) restarts them. ``load`` runs in a worker
+    thread, so validating a large or broken edit never holds up the calls being served."""
     while True:
         restart = anyio.Event()
         pending: list[Runtime] = []
-        capabilities = runtime.capabilities
+        holder: list[Server] = []
         # Taken before serving starts, so an edit made as soon as the server answers is still seen.
-        baseline = await _scan(paths, capabilities)
+        baseline = await _scan(paths, runtime.capabilities)
 
-        async def watch(
-            current: list[Capability], before: Snapshot, restart: anyio.Event, pending: list[Runtime]
-        ) -> None:
+        async def watch(current: Runtime, before: Snapshot, restart: anyio.Event, pending: list[Runtime],
+                        holder: list[Server]) -> None:
             while True:
                 await anyio.sleep(interval)
-                now = await _scan(paths, current)
+                now = await _scan(paths, current.capabilities)
                 if now == before:
                     continue
                 before = now
-                log("change detected: reloading")
-                fresh = load()
+                fresh = await anyio.to_thread.run_sync(load)
                 if fresh is None:
-                    log("the changed capability has errors (above); still serving the previous version")
+                    log("reload refused: the changed files have errors (above); still serving the previous version")
                     continue
-                pending.append(fresh)
+                if holder and await holder[0].swap(fresh):
+                    current = fresh
+                    log("reloaded: now serving the changed capabilities")
+                    continue
+                pending.append(fresh)  # other listeners: restart them
                 restart.set()
                 return
 
         async with anyio.create_task_group() as group:
-            group.start_soon(watch, capabilities, baseline, restart, pending)
-            code = await run(runtime, restart)
+            group.start_soon(watch, runtime, baseline, restart, pending, holder)
+            code = await run(runtime, restart, holder.append)
             group.cancel_scope.cancel()
         if not pending:
             return code
         runtime = pending[-1]
-        log("restarting with the changed capabilities")
+        log("restarting with the changed capabilities on their new listeners")

@@ -11,13 +11,15 @@ their protocol to ``invoke`` and its result (or the ``InvocationError`` raised) 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
+
 from naftiko_runtime.consume import HttpConsumer
-from naftiko_runtime.errors import InputError, InvocationError
+from naftiko_runtime.errors import InputError, InvocationError, UnavailableError
 from naftiko_runtime.mapping import apply_step_mappings, build_mock, map_outputs, project_consumed_outputs
 from naftiko_runtime.model import (
     Argument,
@@ -36,21 +38,10 @@ from naftiko_runtime.model import (
     plain,
 )
 from naftiko_runtime.secrets import Redactor, Secret
+from naftiko_runtime.telemetry import CallContext, Telemetry
 from naftiko_runtime.templates import render_native, resolve_path
 
 __all__ = ["Bound", "CallContext", "ForwardRequest", "ForwardResponse", "Runtime", "Upstream"]
-
-Progress = Callable[[float, str], Awaitable[None]]
-
-
-@dataclass(slots=True)
-class CallContext:
-    """One call as adapters and operators see it: what the caller gave beyond the arguments, and
-    what the runtime recorded while running it."""
-
-    progress: Progress | None = None  # report progress to the caller, when it asked for it
-    status: int | None = None  # the upstream status, when the unit made exactly one call
-
 
 @dataclass(frozen=True, slots=True)
 class ForwardRequest:
@@ -100,9 +91,15 @@ class Bound:
 class Runtime:
     """Every capability being served. Start it (``async with``) before invoking."""
 
-    def __init__(self, bound: Iterable[Bound], *, upstreams: Sequence[Upstream] = ()) -> None:
+    def __init__(self, bound: Iterable[Bound], *, upstreams: Sequence[Upstream] = (),
+                 telemetry: Telemetry | None = None) -> None:
         self.bound = list(bound)
         self.upstreams = list(upstreams)
+        self.telemetry = telemetry or Telemetry()
+        self.draining = False  # shutting down: new calls are refused, running ones finish
+        self._running: set[anyio.CancelScope] = set()
+        self._idle = anyio.Event()
+        self._idle.set()
         self._owners: dict[Unit | Exposure, Bound] = {
             item: b for b in self.bound for item in (*b.capability.units(), *b.capability.exposures)}
         self._validators: dict[Unit, Any] = {}
@@ -146,33 +143,74 @@ class Runtime:
 
         A prompt returns its messages as ``[(role, text)]``. Raises ``InvocationError``."""
         bound = self.owner(unit)
-        args = dict(arguments or {})
-        self.check_arguments(unit, args)
-        if isinstance(unit, Prompt):
-            return _prompt(unit, args)
-        if isinstance(unit, Route):  # constants: templates over binds and inputs; callers cannot set them
-            ctx = bound.context(args)
-            args.update({i.name: i.value.native(ctx) for i in unit.constants if i.value is not None})
-        if unit.invocation is None:
-            raise InvocationError(f"{unit.label} has nothing to run", operation=unit.label)
-        try:
-            result = await _Call(bound, context or CallContext()).run(unit.invocation, args)
-        except InvocationError as exc:
-            raise exc.with_operation(unit.label) from None
-        return bound.redactor.tree(result)
+        context = context or CallContext()
+        with self.telemetry.call(unit.kind, unit.label, context), self._tracked(unit.label):
+            args = dict(arguments or {})
+            self.check_arguments(unit, args)
+            if isinstance(unit, Prompt):
+                return _prompt(unit, args)
+            if isinstance(unit, Route):  # constants: templates over binds and inputs; callers cannot set them
+                ctx = bound.context(args)
+                args.update({i.name: i.value.native(ctx) for i in unit.constants if i.value is not None})
+            if unit.invocation is None:
+                raise InvocationError(f"{unit.label} has nothing to run", operation=unit.label)
+            try:
+                result = await _Call(bound, context).run(unit.invocation, args)
+            except InvocationError as exc:
+                raise exc.with_operation(unit.label) from None
+            return bound.redactor.tree(result)
 
-    async def forward(self, unit: Forward, request: ForwardRequest) -> ForwardResponse:
+    async def forward(self, unit: Forward, request: ForwardRequest,
+                      context: CallContext | None = None) -> ForwardResponse:
         """Proxy one request through a REST ``forward`` to its consumed API (streamed)."""
         bound = self.owner(unit)
         consumer = bound.consumers.get(unit.target)
-        if consumer is None:
-            raise InvocationError(f"no consumed namespace {unit.target!r} to forward to", operation=unit.label)
+        context = context or CallContext()
+        with self.telemetry.call(unit.kind, unit.label, context):
+            if consumer is None:
+                raise InvocationError(f"no consumed namespace {unit.target!r} to forward to", operation=unit.label)
+            try:
+                status, headers, body, aclose = await consumer.forward(
+                    request.method, request.path, query=request.query, headers=request.headers, body=request.body)
+            except InvocationError as exc:
+                raise exc.with_operation(unit.label) from None
+            context.status = status
+            return ForwardResponse(status, headers, body, aclose)
+
+    # --------------------------------------------------------------------------------- draining
+
+    @contextmanager
+    def _tracked(self, label: str) -> Iterator[None]:
+        """Run one call so that shutdown can wait for it, or cut it with a clean error."""
+        if self.draining:
+            raise UnavailableError("the server is shutting down; call again on another instance",
+                                   operation=label, retry_after=1)
+        scope = anyio.CancelScope()
+        self._running.add(scope)
+        self._idle = anyio.Event() if self._idle.is_set() else self._idle
         try:
-            status, headers, body, aclose = await consumer.forward(
-                request.method, request.path, query=request.query, headers=request.headers, body=request.body)
-        except InvocationError as exc:
-            raise exc.with_operation(unit.label) from None
-        return ForwardResponse(status, headers, body, aclose)
+            with scope:
+                yield
+        finally:
+            self._running.discard(scope)
+            if not self._running:
+                self._idle.set()
+        if scope.cancelled_caught:
+            raise UnavailableError("the server shut down before this call finished; call it again",
+                                   operation=label, retry_after=1)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._running)
+
+    async def idle(self) -> None:
+        """Wait until no call is running."""
+        await self._idle.wait()
+
+    def cut(self) -> None:
+        """End every running call now: each answers ``UnavailableError`` (shutdown past its grace)."""
+        for scope in list(self._running):
+            scope.cancel()
 
     def check_arguments(self, unit: Unit, args: Mapping[str, Any]) -> None:
         """Every problem of ``args`` against the unit's input schema, before anything is sent."""

@@ -70,12 +70,16 @@ def print_diagnostics(diagnostics: list[Diagnostic], *, strict: bool = False, er
         click.echo(format_text(diagnostics, _line_reader(), strict=strict), err=err)
 
 
-def load_or_none(paths: Iterable[Path], env: Mapping[str, str], *, strict: bool = False) -> Loaded | None:
-    """Load and check (as served together), print every diagnostic; None when it cannot be served."""
+def load_or_none(paths: Iterable[Path], env: Mapping[str, str], *, strict: bool = False,
+                 quiet: bool = False) -> Loaded | None:
+    """Load and check (as served together), print every diagnostic; None when it cannot be served
+    (``quiet``: the caller says why, in its own words)."""
     from naftiko_runtime.app import load
 
     loaded = load(paths, env)
     print_diagnostics(loaded.diagnostics, strict=strict)
+    if quiet:
+        return None if loaded.failed(strict=strict) or not loaded.capabilities else loaded
     problem = None
     if loaded.failed(strict=strict):
         problem = "refusing to start: the capability has errors (see above)"

@@ -1,9 +1,10 @@
-"""``naftiko serve``."""
+"""``naftiko serve``. Every option can also come from the environment (``NAFTIKO_*``), for containers."""
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,26 +14,47 @@ from naftiko_runtime.cli.common import ENV_FILE, EXISTING, SANDBOX, UPSTREAM, en
 from naftiko_runtime.errors import BindingError, ConfigError
 
 if TYPE_CHECKING:
+    import anyio
+
+    from naftiko_runtime.expose.serve import Server
     from naftiko_runtime.runtime import Runtime
+    from naftiko_runtime.telemetry import Telemetry
+
+LEVELS = ("debug", "info", "warning", "error")
+
+
+def _allowed_hosts(given: tuple[str, ...]) -> list[str]:
+    """``--allowed-host`` values, then ``NAFTIKO_ALLOWED_HOSTS`` (comma- or space-separated)."""
+    extra = os.environ.get("NAFTIKO_ALLOWED_HOSTS", "").replace(",", " ").split()
+    return list(dict.fromkeys([*given, *extra]))
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=EXISTING)
-@click.option("--address", default=None, help="Bind address for every HTTP exposure (default: the spec's).")
-@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port for every HTTP exposure.")
+@click.option("--address", envvar="NAFTIKO_ADDRESS", default=None,
+              help="Bind address for every HTTP exposure (default: the spec's, else 127.0.0.1). [env NAFTIKO_ADDRESS]")
+@click.option("--port", envvar="NAFTIKO_PORT", type=click.IntRange(0, 65535), default=None,
+              help="Port for every HTTP exposure (default: the spec's). [env NAFTIKO_PORT]")
 @click.option("--transport", type=click.Choice(["http", "stdio"]), default=None, help="Force the MCP transport.")
 @UPSTREAM
 @SANDBOX
 @ENV_FILE
-@click.option("--reload", "reload_", is_flag=True, help="Restart when a capability file changes.")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Log lines as text for people or as JSON objects for log collectors.")
+@click.option("--reload", "reload_", is_flag=True,
+              help="Swap in a new version when a capability file changes (the old one finishes its calls).")
+@click.option("--log-format", envvar="NAFTIKO_LOG_FORMAT", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Log lines as text for people or JSON objects for collectors. "
+              "[env NAFTIKO_LOG_FORMAT]")
+@click.option("--log-level", envvar="NAFTIKO_LOG_LEVEL", type=click.Choice(LEVELS, case_sensitive=False),
+              default="info", show_default=True, help="Least severe log lines shown. [env NAFTIKO_LOG_LEVEL]")
 @click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="HOST",
-              help="Extra Host header values to accept (DNS-rebinding protection); `*` accepts any.")
+              help="Another Host header value to accept (DNS-rebinding protection); `*` accepts any. "
+              "[env NAFTIKO_ALLOWED_HOSTS, comma-separated]")
+@click.option("--metrics", is_flag=True, envvar="NAFTIKO_METRICS",
+              help="Serve Prometheus metrics at /metrics on every listener. [env NAFTIKO_METRICS]")
 @click.option("--strict", is_flag=True, help="Refuse to start on warnings too.")
 def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transport: str | None,
           upstream: tuple[str, ...], sandbox: bool, env_file: Path | None, reload_: bool, log_format: str,
-          allowed_hosts: tuple[str, ...], strict: bool) -> None:
+          log_level: str, allowed_hosts: tuple[str, ...], metrics: bool, strict: bool) -> None:
     """Serve the MCP and REST exposures of capability files."""
     import anyio
 
@@ -41,24 +63,31 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
 
     env = environment(env_file)
     routes = upstreams(upstream)
+    hosts = _allowed_hosts(allowed_hosts)
+    telemetry = _telemetry(metrics)
 
-    def start(env: Mapping[str, str]) -> Runtime | None:
+    def start(env: Mapping[str, str], *, reloading: bool = False) -> Runtime | None:
         """Load, check and bind once: every diagnostic and every missing bind variable is named
         before anything listens."""
-        loaded = load_or_none(paths, env, strict=strict)
+        loaded = load_or_none(paths, env, strict=strict, quiet=reloading)
         if loaded is None:
             return None
         try:
-            return runtime(loaded.capabilities, env, upstreams=routes, sandbox=sandbox)
+            return runtime(loaded.capabilities, env, upstreams=routes, sandbox=sandbox, telemetry=telemetry)
         except ConfigError as exc:
+            if reloading:
+                click.echo(f"naftiko: {exc}", err=True)
+                return None
             raise click.BadParameter(str(exc), param_hint="--upstream") from None
         except BindingError as exc:
             click.echo(f"naftiko: {exc}; set them in the environment or with --env-file", err=True)
             return None
 
-    async def run(built: Runtime, stop_when: anyio.Event | None = None) -> int:
+    async def run(built: Runtime, stop_when: anyio.Event | None = None,
+                  server_ready: Callable[[Server], None] | None = None) -> int:
         return await serve_exposures(built, address=address, port=port, transport=transport, log_format=log_format,
-                                     allowed_hosts=list(allowed_hosts), stop_when=stop_when)
+                                     log_level=log_level, allowed_hosts=hosts, stop_when=stop_when,
+                                     server_ready=server_ready)
 
     first = start(env)
     if first is None:
@@ -71,8 +100,23 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
     def log(text: str) -> None:
         click.echo(f"naftiko: {text}", err=True)
 
-    sys.exit(anyio.run(lambda: serve_reloading(list(paths), first, lambda: start(environment(env_file)), run,
-                                               log=log)) or 0)
+    sys.exit(anyio.run(lambda: serve_reloading(
+        list(paths), first, lambda: start(environment(env_file), reloading=True), run, log=log)) or 0)
+
+
+def _telemetry(metrics: bool) -> Telemetry:
+    """Call logs always; metrics when asked; OTLP traces when the ``OTEL_*`` variables ask."""
+    from naftiko_runtime.telemetry import Telemetry
+    from naftiko_runtime.telemetry.traces import configure_from_environment
+
+    warning = configure_from_environment()
+    if warning:
+        click.echo(f"naftiko: warning: {warning}", err=True)
+    if not metrics:
+        return Telemetry()
+    from naftiko_runtime.telemetry.metrics import Metrics
+
+    return Telemetry(metrics=Metrics())
 
 
 COMMANDS = (serve,)

@@ -48,6 +48,7 @@ from naftiko_runtime.errors import (
 )
 from naftiko_runtime.model import Consumer, Operation, Timeouts
 from naftiko_runtime.secrets import Redactor, secret_forms
+from naftiko_runtime.telemetry import Telemetry, traces
 
 __all__ = ["HttpConsumer", "UpstreamResponse"]
 
@@ -135,8 +136,10 @@ class HttpConsumer:
         transport: httpx2.AsyncBaseTransport | None = None, user_agent: str = DEFAULT_USER_AGENT,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.consumer = consumer
+        self.telemetry = telemetry or Telemetry(log_calls=False)
         self.variables: dict[str, Any] = dict(variables or {})
         # a bound variable may build the base URI
         self.base_uri = base_uri or (consumer.base_uri.text(self.variables) if consumer.base_uri else "")
@@ -322,16 +325,28 @@ class HttpConsumer:
 
     async def _exchange(self, ref: str, request: httpx2.Request, plan: AuthPlan, extra: list[Any], *,
                         stream: bool, replayable: bool = True) -> httpx2.Response:
-        """Send with retries under the total deadline; transport failures become typed errors."""
-        try:
-            with anyio.fail_after(self.timeouts.total):
-                return await self._attempts(ref, request, plan, extra, stream=stream, replayable=replayable)
-        except TimeoutError:
-            raise UpstreamTimeout(
-                f"{ref} did not answer within the total time limit of {self.timeouts.total:g} s", operation=ref
-            ) from None
-        except InvocationError as exc:  # raised inside an auth flow (token endpoint): may echo secrets
-            raise _redacted(exc, ref, self._secrets(extra)) from None
+        """Send with retries under the total deadline (measured, traced, the trace context passed on);
+        transport failures become typed errors."""
+        server = request.url.host
+        attributes = {"http.request.method": request.method, "server.address": server, "naftiko.operation": ref}
+        with self.telemetry.upstream(ref, request.method, server) as record, \
+                traces.client_span(request.method, attributes) as span:
+            traces.inject(request.headers)
+            try:
+                with anyio.fail_after(self.timeouts.total):
+                    response = await self._attempts(ref, request, plan, extra, stream=stream, replayable=replayable)
+            except TimeoutError:
+                traces.failed(span, UpstreamTimeout.kind)
+                raise UpstreamTimeout(
+                    f"{ref} did not answer within the total time limit of {self.timeouts.total:g} s", operation=ref
+                ) from None
+            except InvocationError as exc:  # raised inside an auth flow (token endpoint): may echo secrets
+                traces.failed(span, exc.kind)
+                raise _redacted(exc, ref, self._secrets(extra)) from None
+            record.status = response.status_code
+            if span is not None:
+                span.set_attribute("http.response.status_code", response.status_code)
+            return response
 
     async def _attempts(self, ref: str, request: httpx2.Request, plan: AuthPlan, extra: list[Any], *,
                         stream: bool, replayable: bool) -> httpx2.Response:

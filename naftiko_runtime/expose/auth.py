@@ -59,6 +59,13 @@ ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "
 METADATA_PATH = "/.well-known/oauth-protected-resource"
 
 HttpClientFactory = Callable[[], "httpx2.AsyncClient"]
+CALLER = "naftiko.caller"  # the ASGI scope key that names who passed inbound authentication
+
+
+def caller_of(scope: Mapping[str, Any]) -> str | None:
+    """Who the request authenticated as (a subject, a user name, ``apikey:<name>``), if anyone."""
+    value = scope.get(CALLER)
+    return value if isinstance(value, str) else None
 
 
 def _problem(status: int, detail: str, challenge: str) -> Response:
@@ -180,6 +187,7 @@ class BearerAuth(InboundAuth):
     async def check(self, request: Request) -> Response | None:
         presented = bearer_token(request)
         if presented is not None and _equal(presented, self._token):
+            request.scope[CALLER] = "bearer"  # one shared token: authenticated, but no one in particular
             return None
         challenge = f"Bearer realm={_quote(REALM)}"
         if presented is None:
@@ -206,6 +214,7 @@ class ApiKeyAuth(InboundAuth):
         source = request.headers if self.placement == "header" else request.query_params
         presented = source.get(self.key)
         if presented is not None and _equal(presented, self._value):
+            request.scope[CALLER] = f"apikey:{self.key}"
             return None
         challenge = f"ApiKey realm={_quote(REALM)}, in={_quote(self.placement)}, name={_quote(self.key)}"
         where = f"header {self.key}" if self.placement == "header" else f"query parameter {self.key}"
@@ -236,6 +245,7 @@ class BasicAuth(InboundAuth):
         user_ok = _equal(user, self._username)
         password_ok = _equal(password, self._password)
         if sep and user_ok and password_ok:
+            request.scope[CALLER] = user
             return None
         return _problem(401, "the credentials are not valid", challenge)
 
@@ -388,6 +398,8 @@ class OAuth2ResourceServer(InboundAuth):
             description = "the token lacks the required scope"
             return _problem(403, description, self._challenge("insufficient_scope", description))
         request.scope["naftiko.auth"] = {"sub": claims.get("sub"), "scopes": sorted(_token_scopes(claims))}
+        subject = claims.get("sub") or claims.get("client_id")
+        request.scope[CALLER] = str(subject) if subject else "oauth2"
         return None
 
     async def verify(self, token: str) -> dict[str, Any]:

@@ -6,15 +6,19 @@ import contextlib
 import ipaddress
 import logging
 import socket
+import time
 from collections.abc import Sequence
+from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["MAX_BODY_SIZE", "BodyLimit", "HostGuard", "allowed_hosts_for", "is_loopback", "is_wildcard"]
+__all__ = ["CALLED", "MAX_BODY_SIZE", "ROUTE", "AccessLog", "BodyLimit", "HostGuard", "allowed_hosts_for",
+           "is_loopback", "is_wildcard"]
 
 logger = logging.getLogger("naftiko.serve")
+requests_log = logging.getLogger("naftiko.http")
 
 MAX_BODY_SIZE = 4 * 1024 * 1024
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
@@ -73,6 +77,12 @@ def allowed_hosts_for(address: str, extra: Sequence[str] = ()) -> tuple[list[str
     return list(dict.fromkeys(hosts)), list(dict.fromkeys(origins))
 
 
+def _printable(value: str, limit: int = 100) -> str:
+    """A header value safe to echo in one line: printable ASCII only, cut at ``limit``."""
+    text = "".join(c if c.isascii() and c.isprintable() else "?" for c in value[:limit])
+    return text + ("..." if len(value) > limit else "")
+
+
 def _matches(value: str, allowed: Sequence[str]) -> bool:
     """Exact match, or ``NAME:*`` allowing NAME with any (numeric) port."""
     if value in allowed:
@@ -99,11 +109,16 @@ class HostGuard:
             host, origin = headers.get("host", ""), headers.get("origin")
             refusal = None
             if not _matches(host, self.hosts):
-                refusal = (421, "Misdirected request", "the Host header names a host this server does not serve")
+                shown = _printable(host)
+                refusal = (421, "Misdirected request",
+                           f"the Host header `{shown}` names a host this server does not serve; to accept it, "
+                           f"start the server with --allowed-host {shown.rsplit(':', 1)[0] or '<host>'} "
+                           "(or NAFTIKO_ALLOWED_HOSTS)")
             elif origin and not _matches(origin, self.origins):
-                refusal = (403, "Forbidden", "requests from this Origin are not allowed")
+                refusal = (403, "Forbidden", f"requests from the Origin `{_printable(origin)}` are not allowed")
             if refusal is not None:
                 status, title, detail = refusal
+                scope[CALLED] = True  # this warning is the request's line
                 logger.warning("refused a request: %s", detail)
                 body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
                 await JSONResponse(body, status, media_type="application/problem+json")(scope, receive, send)
@@ -160,3 +175,53 @@ class BodyLimit:
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
     await PlainTextResponse("Request body too large", status_code=413)(scope, receive, send)
+
+
+# ------------------------------------------------------------------------------------- access log
+
+CALLED = "naftiko.called"  # ASGI scope key: the request ran a call, which logged its own line
+ROUTE = "naftiko.route"  # ASGI scope key: the REST route (as declared) that answered
+_QUIET = ("/health/", "/metrics")
+
+
+class AccessLog:
+    """Every HTTP request of a listener: REST requests are measured (``http_server_request_duration``)
+    and, unless a call already logged them, leave one log line; MCP requests are measured by the
+    MCP adapter, and health checks and scrapes log only at debug level."""
+
+    def __init__(self, app: ASGIApp, metrics: Any = None) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            self._record(scope, status, time.perf_counter() - started)
+
+    def _record(self, scope: Scope, status: int, seconds: float) -> None:
+        path, method = str(scope.get("path", "")), str(scope.get("method", ""))
+        if path == "/mcp" or path.startswith("/mcp/"):
+            return
+        route = scope.get(ROUTE)
+        if self.metrics is not None and not path.startswith(_QUIET):
+            self.metrics.http_request(method, route or "", status, str(status) if status >= 500 else None, seconds)
+        if scope.get(CALLED):
+            return
+        level = logging.DEBUG if path.startswith(_QUIET) else logging.INFO
+        if requests_log.isEnabledFor(level):
+            fields = {"event": "request", "method": method, "path": path, "status": status,
+                      "duration_ms": round(seconds * 1000, 1)}
+            requests_log.log(level, f"{method} {path} {status} {fields['duration_ms']}ms", extra={"fields": fields})

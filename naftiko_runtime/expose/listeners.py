@@ -26,7 +26,8 @@ from naftiko_runtime.expose.auth import (
     InboundAuth,
     OAuth2ResourceServer,
 )
-from naftiko_runtime.expose.guards import MAX_BODY_SIZE, BodyLimit, HostGuard, allowed_hosts_for
+from naftiko_runtime.expose.guards import MAX_BODY_SIZE, AccessLog, BodyLimit, HostGuard, allowed_hosts_for
+from naftiko_runtime.expose.health import Health, health_routes
 from naftiko_runtime.model import Auth, McpExposure, RestExposure
 from naftiko_runtime.model import listeners as planner
 from naftiko_runtime.runtime import Runtime
@@ -128,15 +129,19 @@ def build_listeners(
     allowed_hosts: Sequence[str] = (),
     http_client_factory: HttpClientFactory | None = None,
     max_body_size: int = MAX_BODY_SIZE,
+    health: Health | None = None,
 ) -> list[Listener]:
-    """One ``Listener`` per ``address:port`` of the runtime's HTTP exposures (the runtime is started).
+    """One ``Listener`` per ``address:port`` of the runtime's HTTP exposures (the runtime is started),
+    each with the health endpoints (and ``/metrics`` when metrics are on).
 
     ``address``/``port`` override every exposure's own; ``transport="http"`` also serves ``stdio``
     exposures over HTTP, ``"stdio"`` leaves MCP off HTTP. Raises ``ServeError``.
     """
     factory, handlers, openapi = _rest_factory(rest_routes_factory)
+    health = health or Health(runtime, started=True)
     return [
-        _ListenerBuilder(group, allowed_hosts, http_client_factory, max_body_size).build(factory, handlers, openapi)
+        _ListenerBuilder(group, allowed_hosts, http_client_factory, max_body_size, health).build(
+            factory, handlers, openapi)
         for group in _groups(runtime, address, port, transport)
     ]
 
@@ -150,8 +155,10 @@ class _ListenerBuilder:
         allowed_hosts: Sequence[str],
         http_client_factory: HttpClientFactory | None,
         max_body_size: int,
+        health: Health,
     ) -> None:
         self.group = group
+        self.health = health
         self.hosts, self.origins = allowed_hosts_for(group.address, allowed_hosts)
         self.http_client_factory = http_client_factory
         self.max_body_size = max_body_size
@@ -162,12 +169,14 @@ class _ListenerBuilder:
         self.metadata: dict[str, list[tuple[str, OAuth2ResourceServer]]] = {}
 
     def build(self, rest_factory: RestRoutesFactory, handlers: dict[Any, Any], openapi: Any) -> Listener:
+        metrics = self.health.runtime.telemetry.metrics
+        self.routes += health_routes(self.health, metrics)
         self._mcp()
         self._rest(rest_factory, openapi)
         self._metadata_routes()
         self.listener.starlette = _app(self.routes, self.runs, handlers)
         body_limited = BodyLimit(self.listener.starlette, self.max_body_size)
-        self.listener.app = HostGuard(body_limited, self.hosts, self.origins)
+        self.listener.app = AccessLog(HostGuard(body_limited, self.hosts, self.origins), metrics)
         return self.listener
 
     def _endpoint(self, entries: Sequence[McpEntry], name: str, auth: InboundAuth | None) -> ASGIApp:
@@ -179,6 +188,8 @@ class _ListenerBuilder:
             raise ServeError(f"{self.group.address}:{self.group.port}: {exc}") from None
         http = http_endpoint(server, stateless=any(e.stateless for e, _ in entries), max_body_size=self.max_body_size)
         self.runs.append(http.run)
+        if self.health.runtime.telemetry.metrics is not None:
+            self.health.runtime.telemetry.metrics.count_sessions(http.sessions)
         return AuthMiddleware(http.app, auth) if auth is not None else http.app
 
     def _claim(self, namespace: str, auth: InboundAuth | None, *endpoint_paths: str) -> None:

@@ -19,7 +19,8 @@ import logging
 import mimetypes
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,9 +46,11 @@ from naftiko_runtime.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from naftiko_runtime.expose.auth import caller_of
 from naftiko_runtime.formats import RawBody
 from naftiko_runtime.model import McpExposure, Prompt, Resource, Tool, plain
 from naftiko_runtime.runtime import CallContext, Runtime
+from naftiko_runtime.telemetry.metrics import Metrics
 
 __all__ = ["HttpEndpoint", "build_server", "http_endpoint", "run_stdio", "tool_result"]
 
@@ -349,7 +352,7 @@ class McpRegistry:
         name = entry.spec.name
         await _progress(ctx, 0, f"calling {name}")
         try:
-            value = await entry.runtime.invoke(entry.spec, params.arguments or {}, CallContext())
+            value = await entry.runtime.invoke(entry.spec, params.arguments or {}, _call_context(ctx))
             result = tool_result(value, validator=entry.output_validator)
         except InvocationError as exc:
             return _error_result(entry, error_message(name, exc), exc.as_dict())
@@ -417,7 +420,7 @@ class McpRegistry:
         uri = str(params.uri)
         for entry in self.resources:
             if entry.folder is None and entry.pattern is None and entry.spec.uri == uri:
-                return await self._read_dynamic(entry, uri, {})
+                return await self._read_dynamic(ctx, entry, uri, {})
         for entry in self.resources:
             if entry.folder is not None and uri.startswith(entry.base_uri + "/"):
                 path = safe_file(entry.folder, uri[len(entry.base_uri) + 1 :])
@@ -428,12 +431,13 @@ class McpRegistry:
             match = entry.pattern.match(uri) if entry.pattern is not None else None
             if match is not None:
                 args = {name: unquote(value) for name, value in zip(entry.params, match.groups(), strict=True)}
-                return await self._read_dynamic(entry, uri, args)
+                return await self._read_dynamic(ctx, entry, uri, args)
         raise MCPError(types.INVALID_PARAMS, f"Unknown resource: {uri}")
 
-    async def _read_dynamic(self, entry: _ResourceEntry, uri: str, args: dict[str, Any]) -> types.ReadResourceResult:
+    async def _read_dynamic(self, ctx: Context, entry: _ResourceEntry, uri: str,
+                            args: dict[str, Any]) -> types.ReadResourceResult:
         try:
-            value = await entry.runtime.invoke(entry.spec, args, CallContext())
+            value = await entry.runtime.invoke(entry.spec, args, _call_context(ctx))
         except InvocationError as exc:
             message = entry.runtime.owner(entry.spec).redactor.text(error_message(entry.spec.name, exc))
             raise MCPError(types.INTERNAL_ERROR, message) from None
@@ -460,13 +464,54 @@ class McpRegistry:
             raise MCPError(types.INVALID_PARAMS, f"Prompt '{params.name}' needs the arguments: {', '.join(missing)}")
         known = {a.name for a in entry.spec.inputs}
         try:
-            rendered = await entry.runtime.invoke(entry.spec, {k: v for k, v in arguments.items() if k in known})
+            rendered = await entry.runtime.invoke(entry.spec, {k: v for k, v in arguments.items() if k in known},
+                                                  _call_context(ctx))
         except InvocationError as exc:
             logger.error("prompt %s: %s", params.name, exc)
             raise MCPError(types.INTERNAL_ERROR, f"Prompt '{params.name}' is unavailable") from None
         messages = [types.PromptMessage(role="assistant" if role == "assistant" else "user",
                                         content=types.TextContent(text=text)) for role, text in rendered]
         return types.GetPromptResult(description=entry.spec.description, messages=messages)
+
+
+def _call_context(ctx: Context) -> CallContext:
+    """What the runtime records of an MCP request: its id, who made it, how to report progress."""
+    scope = getattr(ctx.request, "scope", None)
+
+    async def progress(value: float, message: str) -> None:
+        await _progress(ctx, value, message)
+
+    return CallContext(transport="mcp", request_id=str(ctx.request_id) if ctx.request_id is not None else None,
+                       caller=caller_of(scope) if isinstance(scope, dict) else None, progress=progress)
+
+
+class _Measured:
+    """Context-tier middleware: every MCP request's duration, by method, tool and error type."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    async def __call__(self, ctx: Context, call_next: Callable[[Context], Awaitable[Any]]) -> Any:
+        started = time.perf_counter()
+        name = ctx.params.get("name") if ctx.params else None
+        tool = name if ctx.method == "tools/call" and isinstance(name, str) else None
+        error: str | None = None
+        try:
+            result = await call_next(ctx)
+        except MCPError as exc:
+            error = str(exc.error.code)
+            raise
+        except Exception as exc:
+            error = type(exc).__qualname__
+            raise
+        finally:
+            seconds = time.perf_counter() - started
+            if error is not None:
+                self.metrics.mcp_request(ctx.method, tool, error, seconds)
+        if isinstance(result, types.CallToolResult) and result.is_error:
+            error = "tool_error"
+        self.metrics.mcp_request(ctx.method, tool, error, seconds)
+        return result
 
 
 async def _progress(ctx: Context, progress: float, message: str) -> None:
@@ -484,7 +529,7 @@ def build_server(entries: Sequence[Entry], *, name: str, instructions: str | Non
     """
     registry = McpRegistry(entries)
     has_resources = bool(registry.resources)
-    return Server(
+    server: Server[Any] = Server(
         name,
         version=__version__,
         instructions=instructions,
@@ -497,6 +542,10 @@ def build_server(entries: Sequence[Entry], *, name: str, instructions: str | Non
         on_list_prompts=registry.list_prompts if registry.prompts else None,
         on_get_prompt=registry.get_prompt if registry.prompts else None,
     )
+    metrics = entries[0][1].telemetry.metrics if entries else None
+    if metrics is not None:
+        server.middleware.append(_Measured(metrics))
+    return server
 
 
 # ------------------------------------------------------------------------------------- transports
@@ -504,10 +553,12 @@ def build_server(entries: Sequence[Entry], *, name: str, instructions: str | Non
 
 @dataclass(frozen=True, slots=True)
 class HttpEndpoint:
-    """A Streamable HTTP endpoint: ``app`` answers requests once ``run()`` is entered (app lifespan)."""
+    """A Streamable HTTP endpoint: ``app`` answers requests once ``run()`` is entered (app lifespan);
+    ``sessions()`` counts its open sessions (the older, session-based era)."""
 
     app: ASGIApp
     run: Callable[[], AbstractAsyncContextManager[None]]
+    sessions: Callable[[], int]
 
 
 def http_endpoint(server: Server[Any], *, stateless: bool, max_body_size: int = 4 * 1024 * 1024) -> HttpEndpoint:
@@ -525,7 +576,8 @@ def http_endpoint(server: Server[Any], *, stateless: bool, max_body_size: int = 
         max_request_body_size=max_body_size,
     )
     # An object, not a bound method: Starlette routes call functions as request handlers.
-    return HttpEndpoint(app=StreamableHTTPASGIApp(manager), run=manager.run)
+    return HttpEndpoint(app=StreamableHTTPASGIApp(manager), run=manager.run,
+                        sessions=lambda: len(manager._server_instances))
 
 
 async def run_stdio(server: Server[Any]) -> None:

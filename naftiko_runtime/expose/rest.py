@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -32,12 +33,15 @@ from starlette.routing import Route as Route_
 from starlette.types import Receive, Scope, Send
 
 from naftiko_runtime.errors import InputError, InvocationError, UpstreamError
+from naftiko_runtime.expose.auth import caller_of
+from naftiko_runtime.expose.guards import CALLED, ROUTE
 from naftiko_runtime.formats import RawBody
 from naftiko_runtime.model import Input, RestExposure, RestResource, Route
 from naftiko_runtime.model.exposes import GREEDY_VARIABLE
 from naftiko_runtime.model.refs import placeholders
 from naftiko_runtime.openapi import export_openapi_many
 from naftiko_runtime.runtime import CallContext, ForwardRequest, Runtime
+from naftiko_runtime.telemetry import log_call, traces
 
 if TYPE_CHECKING:
     from starlette.types import Lifespan
@@ -265,8 +269,16 @@ class _Endpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        response = await self.respond(request)
+        scope[ROUTE] = self.path
+        attributes = {"http.request.method": request.method, "http.route": self.path}
+        with traces.server_span(f"{request.method} {self.path}", request.headers, attributes):
+            response = await self.respond(request)
         await response(scope, receive, send)
+
+    def _context(self, request: Request) -> CallContext:
+        request.scope[CALLED] = True  # the call leaves its own log line
+        return CallContext(transport="rest", request_id=request.headers.get("x-request-id"),
+                           caller=caller_of(request.scope), traceparent=request.headers.get("traceparent"))
 
     async def respond(self, request: Request) -> Response:
         if self.auth is not None:
@@ -283,9 +295,14 @@ class _Endpoint:
                            headers={"Allow": self.allow})
         route, inputs = entry
         name = route.label
+        context = self._context(request)
         try:
-            arguments = await self._arguments(request, values, inputs, name)
-            context = CallContext()
+            started = time.perf_counter()
+            try:
+                arguments = await self._arguments(request, values, inputs, name)
+            except InputError as exc:  # refused before the runtime saw it: logged here
+                log_call(route.kind, name, context, exc.kind, time.perf_counter() - started)
+                raise
             result = await self.runtime.invoke(route, arguments, context)
             status = context.status if context.status is not None and 200 <= context.status < 300 else 200
             if result is None:
@@ -381,7 +398,7 @@ class _Endpoint:
         query = _without(request.url.query, self.auth.query_parameters() if self.auth is not None else ())
         try:
             answer = await self.runtime.forward(forward, ForwardRequest(
-                request.method, str(values.get(GREEDY_VARIABLE, "")), query, headers, body))
+                request.method, str(values.get(GREEDY_VARIABLE, "")), query, headers, body), self._context(request))
         except InvocationError as exc:
             return _error_problem(exc)
         # aclose runs when the body is done (or broke); the background task covers a body never started.

@@ -1,7 +1,11 @@
-"""``naftiko serve``: the process. Binds every socket before anything starts, runs one uvicorn server
-per listener in one event loop, serves stdio MCP beside them, and stops on SIGINT/SIGTERM: listeners
-stop accepting, in-flight calls get ``grace_period`` seconds, then the MCP session managers and the
-upstream clients are closed. A second signal stops at once.
+"""``naftiko serve``: the process.
+
+``Server`` binds every socket before anything starts, runs one uvicorn server per listener in one
+event loop and stdio MCP beside them. It stops on SIGINT/SIGTERM in two steps: readiness turns false
+and new calls are refused (503, a JSON-RPC error) while running calls get ``grace_period`` seconds to
+finish; calls still running then are cut with the same clean error, and the listeners close. A
+second signal stops at once. ``swap`` replaces the runtime in place on the same sockets (hot
+reload): new requests go to the new version while running calls finish on the old one.
 """
 
 from __future__ import annotations
@@ -19,20 +23,24 @@ from typing import Any
 
 import anyio
 import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from naftiko_runtime.errors import ServeError
 from naftiko_runtime.expose.auth import HttpClientFactory
-from naftiko_runtime.expose.guards import is_loopback, is_wildcard
+from naftiko_runtime.expose.guards import allowed_hosts_for, is_loopback, is_wildcard
+from naftiko_runtime.expose.health import Health
 from naftiko_runtime.expose.listeners import Listener, RestRoutesFactory, build_listeners, stdio_server
 from naftiko_runtime.model import McpExposure
 from naftiko_runtime.runtime import Runtime
+from naftiko_runtime.telemetry.logs import configure as configure_logging
 
-__all__ = ["GRACE_PERIOD", "announce", "configure_logging", "freeze_startup_heap", "serve"]
+__all__ = ["GRACE_PERIOD", "Server", "announce", "configure_logging", "freeze_startup_heap", "serve"]
 
 logger = logging.getLogger("naftiko.serve")
 
 GRACE_PERIOD = 10.0
 McpEntry = tuple[McpExposure, Runtime]
+Emit = Callable[[str, dict[str, Any]], None]
 
 
 class _Uvicorn(uvicorn.Server):
@@ -49,6 +57,29 @@ class _Uvicorn(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
         self.listening.set()
+
+
+class _Swappable:
+    """The ASGI app uvicorn serves on one socket; ``app`` is replaced in place on a hot reload."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":  # each version's lifespan is run by ``Server``, not uvicorn
+            await _no_lifespan(receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+async def _no_lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 def _bind(address: str, port: int) -> socket.socket:
@@ -68,37 +99,7 @@ def _bind(address: str, port: int) -> socket.socket:
     return sock
 
 
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        data = {
-            "time": self.formatTime(record),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            data["exception"] = self.formatException(record.exc_info)
-        return json.dumps(data)
-
-
-def configure_logging(log_format: str = "text") -> None:
-    """Log to stderr (never stdout: it may be the MCP wire) unless logging is already configured."""
-    root = logging.getLogger()
-    if root.handlers:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        _JsonFormatter()
-        if log_format == "json"
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    for noisy in ("httpx2", "httpcore2", "mcp", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def _printer(log_format: str) -> Callable[[str, dict[str, Any]], None]:
+def _printer(log_format: str) -> Emit:
     def emit(text: str, data: dict[str, Any]) -> None:
         line = json.dumps(data) if log_format == "json" else text
         print(line, file=sys.stderr, flush=True)
@@ -106,9 +107,9 @@ def _printer(log_format: str) -> Callable[[str, dict[str, Any]], None]:
     return emit
 
 
-def announce(
-    emit: Callable[[str, dict[str, Any]], None], listeners: Sequence[Listener], stdio: Sequence[McpEntry]
-) -> None:
+def announce(emit: Emit, listeners: Sequence[Listener], stdio: Sequence[McpEntry],
+             runtime: Runtime | None = None, allowed_hosts: Sequence[str] = ()) -> None:
+    """What the process serves, where, who may reach it and where each consumer's calls go."""
     for listener in listeners:
         for kind, namespace, path in listener.endpoints:
             url = listener.url(path)
@@ -128,11 +129,202 @@ def announce(
                     "port": listener.port,
                 },
             )
+        if is_wildcard(listener.address):
+            hosts, _ = allowed_hosts_for(listener.address, allowed_hosts)
+            shown = "any host" if hosts is None else ", ".join(h for h in hosts if not h.endswith(":*"))
+            emit(f"{listener.address}:{listener.port} accepts the Host names {shown}; add others with "
+                 "--allowed-host (or NAFTIKO_ALLOWED_HOSTS)",
+                 {"event": "allowed-hosts", "address": listener.address, "port": listener.port,
+                  "hosts": hosts if hosts is not None else ["*"]})
     for exposure, _ in stdio:
         emit(
             f"MCP {exposure.namespace}  stdio",
             {"event": "listening", "kind": "MCP", "namespace": exposure.namespace, "transport": "stdio"},
         )
+    for upstream in runtime.upstreams if runtime is not None else ():
+        where = "the bundled sandbox" if upstream.target == "sandbox" else upstream.url
+        emit(f"upstream {upstream.namespace} -> {where} ({upstream.target})",
+             {"event": "upstream", "namespace": upstream.namespace, "target": upstream.target, "url": upstream.url})
+
+
+def _warn_unserved(runtime: Runtime, emit: Emit) -> None:
+    """Skill and control adapters validate but are not served yet: say so instead of ignoring them."""
+    for capability in runtime.capabilities:
+        for exposure in (*capability.skills, *capability.controls):
+            name = exposure.namespace or exposure.type
+            emit(f"warning: {exposure.type} adapter {name} (port {exposure.port}) is not served by this "
+                 "runtime yet", {"event": "warning", "kind": exposure.type, "namespace": exposure.namespace})
+
+
+class Server:
+    """Every listener of one ``naftiko serve`` process, for as long as it runs."""
+
+    def __init__(self, runtime: Runtime, emit: Emit, *, address: str | None = None, port: int | None = None,
+                 transport: str | None = None, allowed_hosts: Sequence[str] = (),
+                 grace_period: float = GRACE_PERIOD, rest_routes_factory: RestRoutesFactory | None = None,
+                 http_client_factory: HttpClientFactory | None = None) -> None:
+        self.runtime = runtime
+        self.emit = emit
+        self.options = dict(address=address, port=port, transport=transport, allowed_hosts=allowed_hosts,
+                            rest_routes_factory=rest_routes_factory, http_client_factory=http_client_factory)
+        self.grace_period = grace_period
+        self.health = Health(runtime)
+        self.listeners = self._listeners(runtime, self.health)
+        self.apps = [_Swappable(listener.app) for listener in self.listeners]
+        try:
+            self.stdio_app, self.stdio = stdio_server(runtime, transport)
+        except ServeError as exc:
+            raise ServeError(f"stdio: {exc}") from None
+        if not self.listeners and self.stdio_app is None:
+            raise ServeError("nothing to serve: no MCP or REST exposure")
+        self.servers: list[_Uvicorn] = []
+        self._stdio_scope = anyio.CancelScope()
+        self._stopping = False
+        self.failed = False
+
+    def _listeners(self, runtime: Runtime, health: Health) -> list[Listener]:
+        return build_listeners(runtime, health=health, **self.options)  # type: ignore[arg-type]
+
+    def keys(self) -> list[tuple[str, int]]:
+        return [(listener.address, listener.port) for listener in self.listeners]
+
+    # ------------------------------------------------------------------------------------- run
+
+    async def run(self, sockets: list[socket.socket], ready: Callable[[list[Listener]], None] | None,
+                  stop_when: anyio.Event | None, signals: AsyncIterator[int] | None) -> int:
+        timeout = max(1, round(self.grace_period))
+        self.servers = [_Uvicorn(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on",
+                                                timeout_graceful_shutdown=timeout, ws="none"))
+                        for app in self.apps]
+        async with anyio.create_task_group() as self._versions:
+            self._retire = await self._start_version(self.listeners)
+            try:
+                async with anyio.create_task_group() as outer:
+                    if signals is not None:
+                        outer.start_soon(self._watch_signals, signals)
+                    if stop_when is not None:
+                        outer.start_soon(self._stop_on, stop_when)
+                    async with anyio.create_task_group() as tg:
+                        for server, sock in zip(self.servers, sockets, strict=True):
+                            tg.start_soon(self._run_server, server, sock)
+                        if self.stdio_app is not None:
+                            tg.start_soon(self._run_stdio)
+                        tg.start_soon(self._announce_ready, ready)
+                    outer.cancel_scope.cancel()
+            finally:
+                self._retire.set()
+        return 1 if self.failed else 0
+
+    async def _start_version(self, listeners: list[Listener]) -> anyio.Event:
+        """Start the lifespans of one version's listeners (its MCP session managers) in a task of
+        their own; setting the returned event ends them."""
+        started, retire = anyio.Event(), anyio.Event()
+
+        async def hold() -> None:
+            async with contextlib.AsyncExitStack() as stack:
+                for listener in listeners:
+                    await stack.enter_async_context(listener.lifespan())
+                started.set()
+                await retire.wait()
+
+        self._versions.start_soon(hold)
+        await started.wait()
+        return retire
+
+    async def _run_server(self, server: _Uvicorn, sock: socket.socket) -> None:
+        try:
+            await server.serve(sockets=[sock])
+        except SystemExit:  # uvicorn exits this way when the app's startup fails
+            self.failed = True
+            server.listening.set()
+            self._close(force=True)
+
+    async def _run_stdio(self) -> None:
+        from naftiko_runtime.expose.mcp import run_stdio
+
+        with self._stdio_scope:
+            await run_stdio(self.stdio_app)
+        await self.stop()  # stdin closed (or a signal): the client is gone, so is everything else
+
+    async def _announce_ready(self, ready: Callable[[list[Listener]], None] | None) -> None:
+        for server in self.servers:
+            await server.listening.wait()
+        if self.failed:
+            return
+        freeze_startup_heap()
+        self.health.started = True
+        if ready is not None:
+            ready(self.listeners)
+
+    async def _stop_on(self, event: anyio.Event) -> None:
+        await event.wait()
+        await self.stop()
+
+    async def _watch_signals(self, signals: AsyncIterator[int]) -> None:
+        """The first signal drains (in its own task, so a second one is still heard); the second
+        stops at once."""
+        count = 0
+        async with anyio.create_task_group() as tg:
+            async for signum in signals:
+                count += 1
+                logger.info("received %s, %s", signal.Signals(signum).name,
+                            "stopping" if count == 1 else "stopping now")
+                if count == 1:
+                    tg.start_soon(self.stop)
+                else:
+                    self.runtime.cut()
+                    self._close(force=True)
+
+    # ------------------------------------------------------------------------------------ stop
+
+    async def stop(self) -> None:
+        """Drain, then close: readiness false and new calls refused at once; running calls get the
+        grace period, then are cut with a clean error; then the listeners close."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self.health.draining = True
+        self.runtime.draining = True
+        with anyio.move_on_after(self.grace_period):
+            await self.runtime.idle()
+        if self.runtime.in_flight:
+            logger.warning("%d call(s) still running after %g s: ending them", self.runtime.in_flight,
+                           self.grace_period)
+            self.runtime.cut()
+            with anyio.move_on_after(1):
+                await self.runtime.idle()
+        self._close()
+
+    def _close(self, force: bool = False) -> None:
+        for server in self.servers:
+            server.should_exit = True
+            server.force_exit = server.force_exit or force
+        self._stdio_scope.cancel()
+
+    # ------------------------------------------------------------------------------------ swap
+
+    async def swap(self, runtime: Runtime) -> bool:
+        """Serve ``runtime`` instead, on the same sockets: new requests go to it at once, running
+        calls finish on the old version, which is then closed. False (nothing changed) when the
+        new version needs other listeners (a port or address change): the caller restarts."""
+        health = Health(runtime, started=True)
+        listeners = self._listeners(runtime, health)
+        if [(x.address, x.port) for x in listeners] != self.keys() or stdio_server(runtime, None)[1]:
+            return False
+        await runtime.start()
+        retire = await self._start_version(listeners)
+        old_runtime, old_retire = self.runtime, self._retire
+        for app, listener in zip(self.apps, listeners, strict=True):
+            app.app = listener.app
+        self.runtime, self.health, self.listeners, self._retire = runtime, health, listeners, retire
+        old_runtime.draining = True
+        with anyio.move_on_after(self.grace_period):
+            await old_runtime.idle()
+        old_runtime.cut()
+        old_retire.set()
+        await old_runtime.aclose()
+        freeze_startup_heap()
+        return True
 
 
 async def serve(
@@ -143,22 +335,25 @@ async def serve(
     transport: str | None = None,
     log: Callable[[str], None] | None = None,
     log_format: str = "text",
+    log_level: str = "info",
     allowed_hosts: Sequence[str] = (),
     ready: Callable[[list[Listener]], None] | None = None,
     stop_when: anyio.Event | None = None,
     grace_period: float = GRACE_PERIOD,
     rest_routes_factory: RestRoutesFactory | None = None,
     http_client_factory: HttpClientFactory | None = None,
+    server_ready: Callable[[Server], None] | None = None,
 ) -> int:
     """Serve every exposure of ``runtime`` until a signal (or stdin closing, for stdio). Exit code.
 
     ``log`` receives the human lines (listening addresses, warnings, startup errors); by default
     they go to stderr, as JSON objects when ``log_format == "json"``. ``ready`` is called with the
-    listeners (actual ports) once every one accepts connections. Setting ``stop_when`` stops
-    gracefully, as a signal would (hot reload uses it).
+    listeners (actual ports) once every one accepts connections, ``server_ready`` with the
+    ``Server`` (hot reload swaps runtimes through it). Setting ``stop_when`` stops gracefully, as
+    a signal would.
     """
-    configure_logging(log_format)
-    emit = _printer(log_format) if log is None else (lambda text, data: log(text))
+    configure_logging(log_format, log_level)
+    emit: Emit = _printer(log_format) if log is None else (lambda text, data: log(text))
     async with contextlib.AsyncExitStack() as stack:
         # Catch SIGINT/SIGTERM before any socket listens: one arriving during start-up is then
         # handled gracefully (queued until the watcher runs) instead of killing the process.
@@ -168,154 +363,42 @@ async def serve(
         if not runtime.started:
             await stack.enter_async_context(runtime)
         try:
-            return await _serve_started(
-                runtime,
-                emit,
-                address=address,
-                port=port,
-                transport=transport,
-                allowed_hosts=allowed_hosts,
-                ready=ready,
-                stop_when=stop_when,
-                signals=signals,
-                grace_period=grace_period,
-                rest_routes_factory=rest_routes_factory,
-                http_client_factory=http_client_factory,
-            )
+            server = Server(runtime, emit, address=address, port=port, transport=transport,
+                            allowed_hosts=allowed_hosts, grace_period=grace_period,
+                            rest_routes_factory=rest_routes_factory, http_client_factory=http_client_factory)
+            sockets = _sockets(server)
         except ServeError as exc:
             emit(f"error: {exc}", {"event": "error", "message": str(exc)})
             return 1
+        try:
+            announce(emit, server.listeners, server.stdio, runtime, allowed_hosts)
+            _warn_unserved(runtime, emit)
+            if server_ready is not None:
+                server_ready(server)
+            return await server.run(sockets, ready, stop_when, signals)
+        finally:
+            for sock in sockets:
+                sock.close()
+            if server.runtime is not runtime:  # a version a hot reload started
+                with anyio.CancelScope(shield=True):
+                    await server.runtime.aclose()
 
 
-async def _serve_started(
-    runtime: Runtime,
-    emit: Callable[[str, dict[str, Any]], None],
-    *,
-    address: str | None,
-    port: int | None,
-    transport: str | None,
-    allowed_hosts: Sequence[str],
-    ready: Callable[[list[Listener]], None] | None,
-    stop_when: anyio.Event | None,
-    signals: AsyncIterator[int] | None,
-    grace_period: float,
-    rest_routes_factory: RestRoutesFactory | None,
-    http_client_factory: HttpClientFactory | None,
-) -> int:
-    listeners = build_listeners(
-        runtime,
-        address=address,
-        port=port,
-        transport=transport,
-        allowed_hosts=allowed_hosts,
-        rest_routes_factory=rest_routes_factory,
-        http_client_factory=http_client_factory,
-    )
-    try:
-        stdio_app, stdio = stdio_server(runtime, transport)
-    except ServeError as exc:
-        raise ServeError(f"stdio: {exc}") from None
-    if not listeners and stdio_app is None:
-        raise ServeError("nothing to serve: no MCP or REST exposure")
+def _sockets(server: Server) -> list[socket.socket]:
     sockets: list[socket.socket] = []
     try:
-        for listener in listeners:
+        for listener in server.listeners:
             try:
                 sockets.append(_bind(listener.address, listener.port))
             except OSError as exc:
-                raise ServeError(
-                    f"cannot listen on {listener.address}:{listener.port}: {exc.strerror or exc}"
-                ) from None
+                raise ServeError(f"cannot listen on {listener.address}:{listener.port}: {exc.strerror or exc}") \
+                    from None
             listener.port = sockets[-1].getsockname()[1]
-        announce(emit, listeners, stdio)
-        _warn_unserved(runtime, emit)
-        return await _run(listeners, sockets, stdio_app, ready, grace_period, stop_when, signals)
-    finally:
+    except ServeError:
         for sock in sockets:
             sock.close()
-
-
-def _warn_unserved(runtime: Runtime, emit: Callable[[str, dict[str, Any]], None]) -> None:
-    """Skill and control adapters validate but are not served yet: say so instead of ignoring them."""
-    for capability in runtime.capabilities:
-        for exposure in (*capability.skills, *capability.controls):
-            name = exposure.namespace or exposure.type
-            emit(f"warning: {exposure.type} adapter {name} (port {exposure.port}) is not served by this "
-                 "runtime yet", {"event": "warning", "kind": exposure.type, "namespace": exposure.namespace})
-
-
-async def _run(
-    listeners: list[Listener],
-    sockets: list[socket.socket],
-    stdio_server: Any,
-    ready: Callable[[list[Listener]], None] | None,
-    grace_period: float,
-    stop_when: anyio.Event | None = None,
-    signals: AsyncIterator[int] | None = None,
-) -> int:
-    servers = [
-        _Uvicorn(
-            uvicorn.Config(
-                listener.app,
-                log_config=None,
-                access_log=False,
-                lifespan="on",
-                timeout_graceful_shutdown=max(1, round(grace_period)),
-                ws="none",
-            )
-        )
-        for listener in listeners
-    ]
-    failed = False
-    stdio_scope = anyio.CancelScope()
-
-    def stop(force: bool = False) -> None:
-        for server in servers:
-            server.should_exit = True
-            server.force_exit = server.force_exit or force
-        stdio_scope.cancel()
-
-    async def run_server(server: _Uvicorn, sock: socket.socket) -> None:
-        nonlocal failed
-        try:
-            await server.serve(sockets=[sock])
-        except SystemExit:  # uvicorn exits this way when the app's startup fails
-            failed = True
-            server.listening.set()
-            stop()
-
-    async def run_stdio() -> None:
-        from naftiko_runtime.expose.mcp import run_stdio as serve_stdio
-
-        with stdio_scope:
-            await serve_stdio(stdio_server)
-        stop()  # stdin closed (or a signal): the client is gone, so is everything else
-
-    async def announce_ready() -> None:
-        for server in servers:
-            await server.listening.wait()
-        if not failed:
-            freeze_startup_heap()
-        if ready is not None and not failed:
-            ready(listeners)
-
-    async def stop_on_request(event: anyio.Event) -> None:
-        await event.wait()
-        stop()
-
-    async with anyio.create_task_group() as outer:
-        if signals is not None:
-            outer.start_soon(_watch_signals, stop, signals)
-        if stop_when is not None:
-            outer.start_soon(stop_on_request, stop_when)
-        async with anyio.create_task_group() as tg:
-            for server, sock in zip(servers, sockets, strict=True):
-                tg.start_soon(run_server, server, sock)
-            if stdio_server is not None:
-                tg.start_soon(run_stdio)
-            tg.start_soon(announce_ready)
-        outer.cancel_scope.cancel()
-    return 1 if failed else 0
+        raise
+    return sockets
 
 
 def freeze_startup_heap() -> None:
@@ -329,11 +412,3 @@ def freeze_startup_heap() -> None:
         gc.unfreeze()
         gc.collect()
     gc.freeze()
-
-
-async def _watch_signals(stop: Callable[[bool], None], signals: AsyncIterator[int]) -> None:
-    count = 0
-    async for signum in signals:
-        count += 1
-        logger.info("received %s, %s", signal.Signals(signum).name, "stopping" if count == 1 else "stopping now")
-        stop(count > 1)

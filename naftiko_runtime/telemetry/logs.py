@@ -1,0 +1,79 @@
+"""Logging: our logger names, text or JSON lines on stderr, one line per call.
+
+Everything logs to stderr, never stdout (it may be the MCP stdio wire). uvicorn's own lifecycle lines
+would repeat once per listener: they are folded into ``naftiko.http`` at warning level and above
+(``serve`` announces the listeners itself).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+__all__ = ["CALL_LOGGER", "JsonFormatter", "TextFormatter", "configure"]
+
+CALL_LOGGER = "naftiko.call"
+_NOISY = ("httpx2", "httpcore2", "mcp", "uvicorn.access", "sse_starlette")
+_RENAMED = {"uvicorn.error": "naftiko.http", "uvicorn": "naftiko.http"}
+_RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The structured fields a caller attached with ``extra={"fields": {...}}``."""
+    fields = getattr(record, "fields", None)
+    return dict(fields) if isinstance(fields, dict) else {}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the record's fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": _RENAMED.get(record.name, record.name),
+            "message": record.getMessage(),
+        }
+        data.update(_fields(record))
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, default=str, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """``TIME LEVEL logger: message key=value...`` for people."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created))
+        name = _RENAMED.get(record.name, record.name)
+        text = f"{stamp} {record.levelname} {name}: {record.getMessage()}"
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Our handler: marked so ``configure`` can replace it instead of stacking another."""
+
+
+def configure(log_format: str = "text", level: str | int = "info") -> None:
+    """Log to stderr in ``log_format`` at ``level``. An application that already configured logging
+    (a root handler of its own) keeps it; ours is replaced on a second call."""
+    root = logging.getLogger()
+    ours = [h for h in root.handlers if isinstance(h, _Handler)]
+    if root.handlers and not ours:
+        return
+    for handler in ours:
+        root.removeHandler(handler)
+    handler = _Handler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    root.addHandler(handler)
+    numeric = level if isinstance(level, int) else logging.getLevelName(str(level).upper())
+    root.setLevel(numeric if isinstance(numeric, int) else logging.INFO)
+    for noisy in _NOISY:
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
