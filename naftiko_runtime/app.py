@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from naftiko_runtime.runtime import Runtime, Upstream
     from naftiko_runtime.telemetry import Telemetry
 
-__all__ = ["Loaded", "check_upstreams", "load", "runtime"]
+__all__ = ["Loaded", "check_upstreams", "load", "runtime", "wants_metrics"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,13 @@ def load(paths: Iterable[str | Path], env: Mapping[str, str] | None = None, *, t
     """Load and check every capability under ``paths`` (``together``: as ``serve`` would serve them)."""
     checked, diagnostics = validate_paths(paths, env=env, strict_env=strict_env, together=together)
     return Loaded(checked, diagnostics)
+
+
+def wants_metrics(capabilities: Iterable[Capability]) -> bool:
+    """Whether a control exposure asks for metrics (``observability.metrics.local.enabled``)."""
+    from naftiko_runtime.expose.control import metrics_enabled
+
+    return any(metrics_enabled(control) for capability in capabilities for control in capability.controls)
 
 
 def check_upstreams(upstreams: Mapping[str, str], capabilities: Iterable[Capability]) -> None:

@@ -58,13 +58,13 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
     """Serve the MCP and REST exposures of capability files."""
     import anyio
 
-    from naftiko_runtime.app import runtime
+    from naftiko_runtime.app import runtime, wants_metrics
     from naftiko_runtime.expose.serve import serve as serve_exposures
 
     env = environment(env_file)
     routes = upstreams(upstream)
     hosts = _allowed_hosts(allowed_hosts)
-    telemetry = _telemetry(metrics)
+    made: list[Telemetry] = []  # one for the process: metrics keep counting across reloads
 
     def start(env: Mapping[str, str], *, reloading: bool = False) -> Runtime | None:
         """Load, check and bind once: every diagnostic and every missing bind variable is named
@@ -72,8 +72,10 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
         loaded = load_or_none(paths, env, strict=strict, quiet=reloading)
         if loaded is None:
             return None
+        if not made:
+            made.append(_telemetry(metrics or wants_metrics(loaded.capabilities)))
         try:
-            return runtime(loaded.capabilities, env, upstreams=routes, sandbox=sandbox, telemetry=telemetry)
+            return runtime(loaded.capabilities, env, upstreams=routes, sandbox=sandbox, telemetry=made[0])
         except ConfigError as exc:
             if reloading:
                 click.echo(f"naftiko: {exc}", err=True)
@@ -83,11 +85,27 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
             click.echo(f"naftiko: {exc}; set them in the environment or with --env-file", err=True)
             return None
 
+    servers: list[Server] = []
+
+    async def reload_now() -> str:
+        """The control port's ``POST /config/reload``: load, check and bind off the event loop, swap."""
+        fresh = await anyio.to_thread.run_sync(lambda: start(environment(env_file), reloading=True))
+        if fresh is None:
+            return "refused: the capability files have errors (see the server log); still serving the previous version"
+        if servers and await servers[0].swap(fresh):
+            return "reloaded"
+        return "refused: the new version needs other listeners; restart the server"
+
     async def run(built: Runtime, stop_when: anyio.Event | None = None,
                   server_ready: Callable[[Server], None] | None = None) -> int:
+        def ready(server: Server) -> None:
+            servers[:] = [server]
+            if server_ready is not None:
+                server_ready(server)
+
         return await serve_exposures(built, address=address, port=port, transport=transport, log_format=log_format,
                                      log_level=log_level, allowed_hosts=hosts, stop_when=stop_when,
-                                     server_ready=server_ready)
+                                     server_ready=ready, reload=reload_now)
 
     first = start(env)
     if first is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,13 +28,14 @@ from naftiko_runtime.expose.auth import (
 )
 from naftiko_runtime.expose.guards import MAX_BODY_SIZE, AccessLog, BodyLimit, HostGuard, allowed_hosts_for
 from naftiko_runtime.expose.health import Health, health_routes
-from naftiko_runtime.model import Auth, McpExposure, RestExposure
+from naftiko_runtime.model import Auth, Exposure, McpExposure, RestExposure
 from naftiko_runtime.model import listeners as planner
 from naftiko_runtime.runtime import Runtime
 
 __all__ = ["Listener", "build_listeners", "stdio_server"]
 
 RestRoutesFactory = Callable[[RestExposure, Runtime], list[BaseRoute]]
+Reload = Callable[[], Awaitable[str]]
 McpEntry = tuple[McpExposure, Runtime]
 
 
@@ -50,9 +51,10 @@ class Listener:
     warnings: list[str] = field(default_factory=list)  # configuration notes to print at startup
     starlette: Starlette | None = None  # the routed app inside ``app`` (its lifespan runs the MCP managers)
 
-    def lifespan(self) -> contextlib.AbstractAsyncContextManager[None]:
-        """Enter to serve ``app`` without uvicorn (in-process tests)."""
-        assert self.starlette is not None
+    def lifespan(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """Enter to serve ``app``: it runs the listener's MCP session managers."""
+        if self.starlette is None:
+            return contextlib.nullcontext()
         return self.starlette.router.lifespan_context(self.starlette)
 
     def url(self, path: str = "") -> str:
@@ -74,7 +76,7 @@ def _rest_factory(given: RestRoutesFactory | None) -> tuple[RestRoutesFactory, d
     return functools.partial(rest.build_rest_routes, listener_routes=False), handlers, rest.openapi_route
 
 
-def _auth(auth: Auth | None, runtime: Runtime, exposure: McpExposure | RestExposure,
+def _auth(auth: Auth | None, runtime: Runtime, exposure: Exposure,
           http_client_factory: HttpClientFactory | None) -> InboundAuth | None:
     try:
         return InboundAuth.from_model(auth, runtime.owner(exposure).variables, http_client_factory)
@@ -130,6 +132,7 @@ def build_listeners(
     http_client_factory: HttpClientFactory | None = None,
     max_body_size: int = MAX_BODY_SIZE,
     health: Health | None = None,
+    reload: Reload | None = None,
 ) -> list[Listener]:
     """One ``Listener`` per ``address:port`` of the runtime's HTTP exposures (the runtime is started),
     each with the health endpoints (and ``/metrics`` when metrics are on).
@@ -139,11 +142,32 @@ def build_listeners(
     """
     factory, handlers, openapi = _rest_factory(rest_routes_factory)
     health = health or Health(runtime, started=True)
+    controls = _controls(runtime, health, allowed_hosts, http_client_factory, reload)
+    # Metrics go to the control port when there is one, else to every listener.
+    on_listeners = runtime.telemetry.metrics is not None and not controls
     return [
         _ListenerBuilder(group, allowed_hosts, http_client_factory, max_body_size, health).build(
-            factory, handlers, openapi)
+            factory, handlers, openapi, metrics=on_listeners)
         for group in _groups(runtime, address, port, transport)
-    ]
+    ] + controls
+
+
+def _controls(runtime: Runtime, health: Health, allowed_hosts: Sequence[str],
+              http_client_factory: HttpClientFactory | None, reload: Reload | None) -> list[Listener]:
+    """One listener per control exposure, on its own port (``--port`` does not move it)."""
+    from naftiko_runtime.expose.control import control_app
+
+    found = []
+    for plan in planner.plan(runtime.capabilities):
+        for control, _ in plan.control:
+            auth = _auth(control.authentication, runtime, control, http_client_factory)
+            listener = Listener(plan.address, plan.port, app=_not_built)
+            listener.endpoints.append(("CONTROL", control.namespace or "control", "/"))
+            hosts, origins = allowed_hosts_for(plan.address, allowed_hosts)
+            app = control_app(control, health, auth, reload, metrics=runtime.telemetry.metrics is not None)
+            listener.app = AccessLog(HostGuard(app, hosts, origins), None)
+            found.append(listener)
+    return found
 
 
 class _ListenerBuilder:
@@ -168,15 +192,16 @@ class _ListenerBuilder:
         # RFC 9728 metadata path -> (namespace, checker) of every exposure claiming it
         self.metadata: dict[str, list[tuple[str, OAuth2ResourceServer]]] = {}
 
-    def build(self, rest_factory: RestRoutesFactory, handlers: dict[Any, Any], openapi: Any) -> Listener:
-        metrics = self.health.runtime.telemetry.metrics
-        self.routes += health_routes(self.health, metrics)
+    def build(self, rest_factory: RestRoutesFactory, handlers: dict[Any, Any], openapi: Any, *,
+              metrics: bool) -> Listener:
+        registry = self.health.runtime.telemetry.metrics
+        self.routes += health_routes(self.health, registry if metrics else None)
         self._mcp()
         self._rest(rest_factory, openapi)
         self._metadata_routes()
         self.listener.starlette = _app(self.routes, self.runs, handlers)
         body_limited = BodyLimit(self.listener.starlette, self.max_body_size)
-        self.listener.app = AccessLog(HostGuard(body_limited, self.hosts, self.origins), metrics)
+        self.listener.app = AccessLog(HostGuard(body_limited, self.hosts, self.origins), registry)
         return self.listener
 
     def _endpoint(self, entries: Sequence[McpEntry], name: str, auth: InboundAuth | None) -> ASGIApp:

@@ -29,7 +29,7 @@ from naftiko_runtime.errors import ServeError
 from naftiko_runtime.expose.auth import HttpClientFactory
 from naftiko_runtime.expose.guards import allowed_hosts_for, is_loopback, is_wildcard
 from naftiko_runtime.expose.health import Health
-from naftiko_runtime.expose.listeners import Listener, RestRoutesFactory, build_listeners, stdio_server
+from naftiko_runtime.expose.listeners import Listener, Reload, RestRoutesFactory, build_listeners, stdio_server
 from naftiko_runtime.model import McpExposure
 from naftiko_runtime.runtime import Runtime
 from naftiko_runtime.telemetry.logs import configure as configure_logging
@@ -148,12 +148,27 @@ def announce(emit: Emit, listeners: Sequence[Listener], stdio: Sequence[McpEntry
 
 
 def _warn_unserved(runtime: Runtime, emit: Emit) -> None:
-    """Skill and control adapters validate but are not served yet: say so instead of ignoring them."""
+    """Skill adapters validate but are not served yet: say so instead of ignoring them."""
     for capability in runtime.capabilities:
-        for exposure in (*capability.skills, *capability.controls):
+        for exposure in capability.skills:
             name = exposure.namespace or exposure.type
             emit(f"warning: {exposure.type} adapter {name} (port {exposure.port}) is not served by this "
                  "runtime yet", {"event": "warning", "kind": exposure.type, "namespace": exposure.namespace})
+
+
+def _keep_traces(runtime: Runtime, emit: Emit) -> None:
+    """A control port asks for the last spans in memory (``observability.traces.local``)."""
+    from naftiko_runtime.expose.control import flag
+    from naftiko_runtime.telemetry import traces
+
+    for capability in runtime.capabilities:
+        for control in capability.controls:
+            if flag(control.observability, "traces", "local", "enabled"):
+                local = control.observability.get("traces", {}).get("local", {})
+                size = local.get("buffer-size", 100) if hasattr(local, "get") else 100
+                warning = traces.keep_locally(size if isinstance(size, int) else 100)
+                if warning:
+                    emit(f"warning: {warning}", {"event": "warning", "message": warning})
 
 
 class Server:
@@ -162,11 +177,13 @@ class Server:
     def __init__(self, runtime: Runtime, emit: Emit, *, address: str | None = None, port: int | None = None,
                  transport: str | None = None, allowed_hosts: Sequence[str] = (),
                  grace_period: float = GRACE_PERIOD, rest_routes_factory: RestRoutesFactory | None = None,
-                 http_client_factory: HttpClientFactory | None = None) -> None:
+                 http_client_factory: HttpClientFactory | None = None, reload: Reload | None = None) -> None:
         self.runtime = runtime
         self.emit = emit
         self.options = dict(address=address, port=port, transport=transport, allowed_hosts=allowed_hosts,
-                            rest_routes_factory=rest_routes_factory, http_client_factory=http_client_factory)
+                            rest_routes_factory=rest_routes_factory, http_client_factory=http_client_factory,
+                            reload=reload)
+        _keep_traces(runtime, emit)
         self.grace_period = grace_period
         self.health = Health(runtime)
         self.listeners = self._listeners(runtime, self.health)
@@ -343,6 +360,7 @@ async def serve(
     rest_routes_factory: RestRoutesFactory | None = None,
     http_client_factory: HttpClientFactory | None = None,
     server_ready: Callable[[Server], None] | None = None,
+    reload: Reload | None = None,
 ) -> int:
     """Serve every exposure of ``runtime`` until a signal (or stdin closing, for stdio). Exit code.
 
@@ -365,7 +383,8 @@ async def serve(
         try:
             server = Server(runtime, emit, address=address, port=port, transport=transport,
                             allowed_hosts=allowed_hosts, grace_period=grace_period,
-                            rest_routes_factory=rest_routes_factory, http_client_factory=http_client_factory)
+                            rest_routes_factory=rest_routes_factory, http_client_factory=http_client_factory,
+                            reload=reload)
             sockets = _sockets(server)
         except ServeError as exc:
             emit(f"error: {exc}", {"event": "error", "message": str(exc)})
