@@ -162,14 +162,30 @@ def load_file(path: Path, *, env: Mapping[str, str] | None = None, strict_env: b
     return _load_file(Path(path), env, strict_env, ())
 
 
+def max_spec_bytes() -> int:
+    """The size limit of a capability (or imported) file: NAFTIKO_MAX_SPEC_BYTES, default 4 MiB."""
+    value = os.environ.get("NAFTIKO_MAX_SPEC_BYTES", "")
+    return int(value) if value.isdigit() and int(value) > 0 else 4 * 1024 * 1024
+
+
+def _read(path: Path) -> bytes:
+    """At most the size limit (and one byte more, to tell): a huge or endless file is never read whole."""
+    with path.open("rb") as handle:
+        return handle.read(max_spec_bytes() + 1)
+
+
 def _load_file(path: Path, env: Mapping[str, str] | None, strict_env: bool, chain: tuple[Path, ...]) -> Document:
     try:
-        raw = path.read_bytes()
+        raw = _read(path)
     except OSError as exc:
         src = SourceDoc(file=str(path), text="")
         return Document(path, src, diagnostics=[Diagnostic(
             "file-not-found", Severity.ERROR, f"cannot read {path}: {exc.strerror or type(exc).__name__}",
             Location(str(path), "", 1, 1))])
+    if len(raw) > max_spec_bytes():
+        return Document(path, SourceDoc(file=str(path), text=""), diagnostics=[Diagnostic(
+            "file-too-large", Severity.ERROR, f"{path} is over the {max_spec_bytes()} bytes a capability file may "
+            "have", Location(str(path), "", 1, 1), hint="split it, or raise NAFTIKO_MAX_SPEC_BYTES")])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -392,6 +408,13 @@ def _import_one(doc: Document, entry: dict[str, Any], pointer: str, env: Mapping
     alias = str(entry.get("as") or name)
     path = resolve_location(str(entry["location"]), doc.path.parent)
     doc.imports.append(path)
+    refusal = _not_importable(path)
+    if refusal is not None:
+        doc.unresolved_imports.add(alias)
+        doc.diagnostics.append(doc.diag(
+            "import-not-capability", f"{entry['location']} is not a capability file that can be imported ({refusal})",
+            join(pointer, "location"), hint="import a .yaml, .yml or .json capability file"))
+        return None
     if not path.is_file():
         doc.unresolved_imports.add(alias)
         doc.diagnostics.append(doc.diag(
@@ -423,6 +446,23 @@ def _import_one(doc: Document, entry: dict[str, Any], pointer: str, env: Mapping
     doc.diagnostics.append(doc.diag(
         "import-namespace-not-found", f"{entry['location']} has no consumes with namespace '{name}'",
         join(pointer, "import"), hint=_closest(name, [str(n) for n in names if n])))
+    return None
+
+
+_PSEUDO_FILESYSTEMS = ("/proc/", "/sys/", "/dev/")
+
+
+def _not_importable(path: Path) -> str | None:
+    """Why ``path`` is refused as an import, read or not: only YAML/JSON files, and never the kernel's
+    pseudo-files (``/proc/self/environ`` would put the environment in a diagnostic)."""
+    if path.suffix.lower() not in (".yaml", ".yml", ".json"):
+        return "not a .yaml, .yml or .json file"
+    try:
+        real = str(path.resolve())
+    except OSError:
+        real = str(path.absolute())
+    if real.startswith(_PSEUDO_FILESYSTEMS) or (path.exists() and not path.is_file()):
+        return "not a regular file"
     return None
 
 

@@ -4,8 +4,31 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from naftiko_runtime.errors import Diagnostic, Severity
+from naftiko_runtime.load import Document
+
+
+def source_lines(docs: Iterable[Document]) -> Callable[[str, int], str]:
+    """The lines a diagnostic may quote: only from files read as capability YAML (a capability, or a
+    file one of them imports), from the text already read; never from any other file."""
+    texts: dict[str, list[str]] = {}
+    for doc in docs:
+        sources = [doc.source] if _is_capability(doc.source.data) else []
+        sources += [origin.source for origin in doc.origins]
+        for source in sources:
+            texts.setdefault(source.file, source.text.splitlines())
+
+    def line_of(file: str, line: int) -> str:
+        lines = texts.get(file, [])
+        return lines[line - 1] if 0 < line <= len(lines) else ""
+
+    return line_of
+
+
+def _is_capability(data: Any) -> bool:
+    return isinstance(data, dict) and any(key in data for key in ("naftiko", "ikanos", "consumes", "capability"))
 
 
 def effective(diagnostic: Diagnostic, strict: bool) -> Severity:

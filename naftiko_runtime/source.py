@@ -40,8 +40,9 @@ _DATA_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float",
 # YAML 1.1 booleans that YAML 1.2 (and every JSON-minded reader) treat as strings.
 _YAML11_BOOLS = re.compile(r"^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$")
 _TRUE_WORDS = ("y", "yes", "on", "true")
-# Values built beyond the text's own size come from alias/merge expansion ("billion laughs").
-_EXPANSION_ALLOWANCE = 100_000
+# Every value built counts against one budget that does not grow with the text, so alias/merge
+# expansion ("billion laughs") is refused after the same bounded work, whatever the file's size.
+MAX_NODES = 200_000
 BOM = "\ufeff"
 
 
@@ -149,7 +150,7 @@ class _Builder:
         self.constructor = yaml.constructor.SafeConstructor()
         self._reported: set[tuple[str, int, int]] = set()
         self._active: set[int] = set()  # collections being built: an alias back into one is a cycle
-        self._budget = len(doc.text) + _EXPANSION_ALLOWANCE
+        self._budget = MAX_NODES
 
     def problem(self, code: str, message: str, mark: yaml.Mark, pointer: str, hint: str | None = None,
                 severity: Severity = Severity.ERROR, related: tuple[Location, ...] = ()) -> None:

@@ -6,13 +6,14 @@ import os
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 if TYPE_CHECKING:
     from naftiko_runtime.app import Loaded
     from naftiko_runtime.errors import Diagnostic
+    from naftiko_runtime.load import Document
     from naftiko_runtime.model import Capability
 
 EXISTING = click.Path(exists=True, path_type=Path)
@@ -48,26 +49,13 @@ def environment(env_file: Path | None) -> dict[str, str]:
     return {**load_env_file(env_file), **os.environ}
 
 
-def _line_reader() -> Any:
-    cache: dict[str, list[str]] = {}
-
-    def line_of(file: str, line: int) -> str:
-        if file not in cache:
-            try:
-                cache[file] = Path(file).read_text(encoding="utf-8").splitlines()
-            except (OSError, UnicodeDecodeError):
-                cache[file] = []
-        lines = cache[file]
-        return lines[line - 1] if 0 < line <= len(lines) else ""
-
-    return line_of
-
-
-def print_diagnostics(diagnostics: list[Diagnostic], *, strict: bool = False, err: bool = True) -> None:
-    from naftiko_runtime.report import format_text
+def print_diagnostics(diagnostics: list[Diagnostic], docs: Iterable[Document] = (), *, strict: bool = False,
+                      err: bool = True) -> None:
+    """Every diagnostic, quoting the source lines of the capability files among ``docs``."""
+    from naftiko_runtime.report import format_text, source_lines
 
     if diagnostics:
-        click.echo(format_text(diagnostics, _line_reader(), strict=strict), err=err)
+        click.echo(format_text(diagnostics, source_lines(docs), strict=strict), err=err)
 
 
 def load_or_none(paths: Iterable[Path], env: Mapping[str, str], *, strict: bool = False,
@@ -77,7 +65,7 @@ def load_or_none(paths: Iterable[Path], env: Mapping[str, str], *, strict: bool 
     from naftiko_runtime.app import load
 
     loaded = load(paths, env)
-    print_diagnostics(loaded.diagnostics, strict=strict)
+    print_diagnostics(loaded.diagnostics, [c.doc for c in loaded.checked], strict=strict)
     if quiet:
         return None if loaded.failed(strict=strict) or not loaded.capabilities else loaded
     problem = None

@@ -29,7 +29,7 @@ def validate(paths: tuple[Path, ...], fmt: str, strict: bool, together: bool) ->
         if diagnostics:
             click.echo(format_github(diagnostics, strict=strict))
     else:
-        print_diagnostics(diagnostics, strict=strict, err=False)
+        print_diagnostics(diagnostics, [c.doc for c in checked], strict=strict, err=False)
         click.echo(summary(diagnostics, len(checked), strict=strict), err=True)
     sys.exit(1 if has_errors(diagnostics, strict=strict) or not checked else 0)
 
