@@ -59,13 +59,14 @@ def print_diagnostics(diagnostics: list[Diagnostic], docs: Iterable[Document] = 
 
 
 def load_or_none(paths: Iterable[Path], env: Mapping[str, str], *, strict: bool = False,
-                 quiet: bool = False) -> Loaded | None:
+                 quiet: bool = False, silent: bool = False) -> Loaded | None:
     """Load and check (as served together), print every diagnostic; None when it cannot be served
-    (``quiet``: the caller says why, in its own words)."""
+    (``quiet``: the caller says why, in its own words; ``silent``: print nothing)."""
     from naftiko_runtime.app import load
 
     loaded = load(paths, env)
-    print_diagnostics(loaded.diagnostics, [c.doc for c in loaded.checked], strict=strict)
+    if not silent:
+        print_diagnostics(loaded.diagnostics, [c.doc for c in loaded.checked], strict=strict)
     if quiet:
         return None if loaded.failed(strict=strict) or not loaded.capabilities else loaded
     problem = None

@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -51,25 +51,33 @@ def _allowed_hosts(given: tuple[str, ...]) -> list[str]:
               "[env NAFTIKO_ALLOWED_HOSTS, comma-separated]")
 @click.option("--metrics", is_flag=True, envvar="NAFTIKO_METRICS",
               help="Serve Prometheus metrics at /metrics on every listener. [env NAFTIKO_METRICS]")
+@click.option("--workers", envvar="NAFTIKO_WORKERS", default="1", metavar="N|auto", show_default=True,
+              help="Worker processes sharing every listener (`auto`: one per core). [env NAFTIKO_WORKERS]")
 @click.option("--strict", is_flag=True, help="Refuse to start on warnings too.")
 def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transport: str | None,
           upstream: tuple[str, ...], sandbox: bool, env_file: Path | None, reload_: bool, log_format: str,
-          log_level: str, allowed_hosts: tuple[str, ...], metrics: bool, strict: bool) -> None:
+          log_level: str, allowed_hosts: tuple[str, ...], metrics: bool, workers: str, strict: bool) -> None:
     """Serve the MCP and REST exposures of capability files."""
     import anyio
 
     from naftiko_runtime.app import runtime, wants_metrics
     from naftiko_runtime.expose.serve import serve as serve_exposures
 
+    count = _worker_count(workers)
+    if count > 1 and transport == "stdio":
+        raise click.BadParameter("stdio serves the one client that started the server: use one worker",
+                                 param_hint="--workers")
+    if count > 1:
+        _share_metrics()
     env = environment(env_file)
     routes = upstreams(upstream)
     hosts = _allowed_hosts(allowed_hosts)
     made: list[Telemetry] = []  # one for the process: metrics keep counting across reloads
 
-    def start(env: Mapping[str, str], *, reloading: bool = False) -> Runtime | None:
+    def start(env: Mapping[str, str], *, reloading: bool = False, silent: bool = False) -> Runtime | None:
         """Load, check and bind once: every diagnostic and every missing bind variable is named
-        before anything listens."""
-        loaded = load_or_none(paths, env, strict=strict, quiet=reloading)
+        before anything listens (``silent``: a worker reloading what its supervisor already checked)."""
+        loaded = load_or_none(paths, env, strict=strict, quiet=reloading, silent=silent)
         if loaded is None:
             return None
         if not made:
@@ -89,7 +97,7 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
 
     async def reload_now() -> str:
         """The control port's ``POST /config/reload``: load, check and bind off the event loop, swap."""
-        fresh = await anyio.to_thread.run_sync(lambda: start(environment(env_file), reloading=True))
+        fresh = await anyio.to_thread.run_sync(lambda: start(environment(env_file), reloading=True, silent=count > 1))
         if fresh is None:
             return "refused: the capability files have errors (see the server log); still serving the previous version"
         if servers and await servers[0].swap(fresh):
@@ -97,7 +105,7 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
         return "refused: the new version needs other listeners; restart the server"
 
     async def run(built: Runtime, stop_when: anyio.Event | None = None,
-                  server_ready: Callable[[Server], None] | None = None) -> int:
+                  server_ready: Callable[[Server], None] | None = None, sockets: Any = None) -> int:
         def ready(server: Server) -> None:
             servers[:] = [server]
             if server_ready is not None:
@@ -105,11 +113,15 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
 
         return await serve_exposures(built, address=address, port=port, transport=transport, log_format=log_format,
                                      log_level=log_level, allowed_hosts=hosts, stop_when=stop_when,
-                                     server_ready=ready, reload=reload_now)
+                                     server_ready=ready, reload=reload_now, sockets=sockets,
+                                     quiet=sockets is not None)
 
     first = start(env)
     if first is None:
         sys.exit(1)
+    if count > 1:
+        sys.exit(_supervise(first, count, run, lambda: start(environment(env_file), reloading=True),
+                            paths if reload_ else (), log_format, hosts, address, port, transport))
     if not reload_:
         sys.exit(anyio.run(run, first) or 0)
 
@@ -120,6 +132,87 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
 
     sys.exit(anyio.run(lambda: serve_reloading(
         list(paths), first, lambda: start(environment(env_file), reloading=True), run, log=log)) or 0)
+
+
+def _worker_count(value: str) -> int:
+    if value.strip().lower() == "auto":
+        from naftiko_runtime.expose.workers import cores
+
+        return cores()
+    if value.strip().isdigit() and 1 <= int(value) <= 256:
+        return int(value)
+    raise click.BadParameter(f"expected a number of workers from 1 to 256 or `auto`, got {value!r}",
+                             param_hint="--workers")
+
+
+def _share_metrics() -> None:
+    """Workers write their metrics to files one /metrics sums (set before prometheus_client loads)."""
+    import tempfile
+
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="naftiko-metrics-")
+
+
+def _supervise(first: Runtime, count: int, run: Callable[..., Any], reload: Callable[[], Runtime | None],
+               watched: tuple[Path, ...], log_format: str, hosts: list[str], address: str | None,
+               port: int | None, transport: str | None) -> int:
+    """Bind every listener here, then fork the workers (each serves on the same sockets)."""
+    import anyio
+
+    from naftiko_runtime.errors import ServeError
+    from naftiko_runtime.expose.serve import GRACE_PERIOD, Server, announce, bind_sockets, configure_logging
+    from naftiko_runtime.expose.workers import Supervisor
+
+    configure_logging(log_format)
+    emit = _emitter(log_format)
+    try:
+        planned = Server(first, emit, address=address, port=port, transport=transport, allowed_hosts=hosts)
+        sockets = bind_sockets(planned)
+    except ServeError as exc:
+        click.echo(f"naftiko: {exc}", err=True)
+        return 1
+    announce(emit, planned.listeners, planned.stdio, first, hosts)
+    emit(f"{count} workers", {"event": "workers", "count": count})
+
+    def work(inherited: Any) -> int:
+        return anyio.run(lambda: run(first, None, None, inherited)) or 0
+
+    return Supervisor(count, sockets, work, GRACE_PERIOD, watch=_watcher(watched, first, reload)).run()
+
+
+def _watcher(paths: tuple[Path, ...], first: Runtime,
+             reload: Callable[[], Runtime | None]) -> Callable[[], bool] | None:
+    """With --reload: a check the supervisor runs between its rounds; True when the files changed
+    into a valid set (checked here once, so each worker's own reload is quiet)."""
+    if not paths:
+        return None
+    from naftiko_runtime.reload import snapshot, watched_files
+
+    state = {"capabilities": first.capabilities, "snapshot": snapshot(watched_files(paths, first.capabilities))}
+
+    def changed() -> bool:
+        now = snapshot(watched_files(paths, state["capabilities"]))  # type: ignore[arg-type]
+        if now == state["snapshot"]:
+            return False
+        state["snapshot"] = now
+        fresh = reload()
+        if fresh is None:
+            click.echo("naftiko: reload refused: the changed files have errors (above); still serving the "
+                       "previous version", err=True)
+            return False
+        state["capabilities"] = fresh.capabilities
+        return True
+
+    return changed
+
+
+def _emitter(log_format: str) -> Callable[[str, dict[str, Any]], None]:
+    import json
+
+    def emit(text: str, data: dict[str, Any]) -> None:
+        click.echo(json.dumps(data) if log_format == "json" else text, err=True)
+
+    return emit
 
 
 def _telemetry(metrics: bool) -> Telemetry:

@@ -8,6 +8,7 @@ before calls are cut), with what is served and where each consumer's calls go. `
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +39,8 @@ class Health:
         capabilities = [{"file": c.file, "label": c.label} for c in self.runtime.capabilities]
         consumers = [{"capability": u.file, "namespace": u.namespace, "target": u.target, "url": u.url}
                      for u in self.runtime.upstreams]
-        return {"status": self.state, "capabilities": capabilities, "consumers": consumers, **self.extra}
+        return {"status": self.state, "pid": os.getpid(), "capabilities": capabilities, "consumers": consumers,
+                **self.extra}
 
 
 def health_routes(health: Health, metrics: Metrics | None = None) -> list[BaseRoute]:

@@ -34,7 +34,7 @@ from naftiko_runtime.model import McpExposure
 from naftiko_runtime.runtime import Runtime
 from naftiko_runtime.telemetry.logs import configure as configure_logging
 
-__all__ = ["GRACE_PERIOD", "Server", "announce", "configure_logging", "freeze_startup_heap", "serve"]
+__all__ = ["GRACE_PERIOD", "Server", "announce", "bind_sockets", "configure_logging", "freeze_startup_heap", "serve"]
 
 logger = logging.getLogger("naftiko.serve")
 
@@ -60,26 +60,14 @@ class _Uvicorn(uvicorn.Server):
 
 
 class _Swappable:
-    """The ASGI app uvicorn serves on one socket; ``app`` is replaced in place on a hot reload."""
+    """The ASGI app uvicorn serves on one socket; ``app`` is replaced in place on a hot reload.
+    (Each version's lifespan is run by ``Server``, not by uvicorn.)"""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":  # each version's lifespan is run by ``Server``, not uvicorn
-            await _no_lifespan(receive, send)
-            return
         await self.app(scope, receive, send)
-
-
-async def _no_lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 def _bind(address: str, port: int) -> socket.socket:
@@ -195,9 +183,10 @@ class Server:
         if not self.listeners and self.stdio_app is None:
             raise ServeError("nothing to serve: no MCP or REST exposure")
         self.servers: list[_Uvicorn] = []
-        self._stdio_scope = anyio.CancelScope()
+        self._stdio_scope: anyio.CancelScope | None = None
         self._stopping = False
         self.failed = False
+        self.worker = False  # one of several workers: the supervisor decides when to stop at once
 
     def _listeners(self, runtime: Runtime, health: Health) -> list[Listener]:
         return build_listeners(runtime, health=health, **self.options)  # type: ignore[arg-type]
@@ -210,7 +199,7 @@ class Server:
     async def run(self, sockets: list[socket.socket], ready: Callable[[list[Listener]], None] | None,
                   stop_when: anyio.Event | None, signals: AsyncIterator[int] | None) -> int:
         timeout = max(1, round(self.grace_period))
-        self.servers = [_Uvicorn(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on",
+        self.servers = [_Uvicorn(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
                                                 timeout_graceful_shutdown=timeout, ws="none"))
                         for app in self.apps]
         async with anyio.create_task_group() as self._versions:
@@ -259,6 +248,7 @@ class Server:
     async def _run_stdio(self) -> None:
         from naftiko_runtime.expose.mcp import run_stdio
 
+        self._stdio_scope = anyio.CancelScope()
         with self._stdio_scope:
             await run_stdio(self.stdio_app)
         await self.stop()  # stdin closed (or a signal): the client is gone, so is everything else
@@ -283,7 +273,13 @@ class Server:
         count = 0
         async with anyio.create_task_group() as tg:
             async for signum in signals:
+                if signum == signal.SIGHUP:  # a supervisor asks every worker to reload
+                    if self.options.get("reload") is not None and not self._stopping:
+                        tg.start_soon(self._reload_on_signal)
+                    continue
                 count += 1
+                if self.worker and count > 1:  # the supervisor forwards what the terminal also sent
+                    continue
                 logger.info("received %s, %s", signal.Signals(signum).name,
                             "stopping" if count == 1 else "stopping now")
                 if count == 1:
@@ -291,6 +287,11 @@ class Server:
                 else:
                     self.runtime.cut()
                     self._close(force=True)
+
+    async def _reload_on_signal(self) -> None:
+        reload = self.options["reload"]
+        assert reload is not None
+        logger.info("reload: %s", await reload())  # type: ignore[operator]
 
     # ------------------------------------------------------------------------------------ stop
 
@@ -316,7 +317,8 @@ class Server:
         for server in self.servers:
             server.should_exit = True
             server.force_exit = server.force_exit or force
-        self._stdio_scope.cancel()
+        if self._stdio_scope is not None:
+            self._stdio_scope.cancel()
 
     # ------------------------------------------------------------------------------------ swap
 
@@ -361,6 +363,8 @@ async def serve(
     http_client_factory: HttpClientFactory | None = None,
     server_ready: Callable[[Server], None] | None = None,
     reload: Reload | None = None,
+    sockets: Sequence[socket.socket] | None = None,
+    quiet: bool = False,
 ) -> int:
     """Serve every exposure of ``runtime`` until a signal (or stdin closing, for stdio). Exit code.
 
@@ -368,7 +372,8 @@ async def serve(
     they go to stderr, as JSON objects when ``log_format == "json"``. ``ready`` is called with the
     listeners (actual ports) once every one accepts connections, ``server_ready`` with the
     ``Server`` (hot reload swaps runtimes through it). Setting ``stop_when`` stops gracefully, as
-    a signal would.
+    a signal would. ``sockets`` are listening sockets bound by a supervisor, one per listener in
+    order (``--workers``); ``quiet`` leaves the announcement to it.
     """
     configure_logging(log_format, log_level)
     emit: Emit = _printer(log_format) if log is None else (lambda text, data: log(text))
@@ -377,7 +382,7 @@ async def serve(
         # handled gracefully (queued until the watcher runs) instead of killing the process.
         signals = None
         if threading.current_thread() is threading.main_thread():
-            signals = stack.enter_context(anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM))
+            signals = stack.enter_context(anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
         if not runtime.started:
             await stack.enter_async_context(runtime)
         try:
@@ -385,25 +390,31 @@ async def serve(
                             allowed_hosts=allowed_hosts, grace_period=grace_period,
                             rest_routes_factory=rest_routes_factory, http_client_factory=http_client_factory,
                             reload=reload)
-            sockets = _sockets(server)
+            bound = list(sockets) if sockets is not None else bind_sockets(server)
         except ServeError as exc:
             emit(f"error: {exc}", {"event": "error", "message": str(exc)})
             return 1
+        if sockets is not None:  # pre-bound: take the real ports (port 0 picks one)
+            for listener, sock in zip(server.listeners, bound, strict=True):
+                listener.port = sock.getsockname()[1]
         try:
-            announce(emit, server.listeners, server.stdio, runtime, allowed_hosts)
-            _warn_unserved(runtime, emit)
+            if not quiet:
+                announce(emit, server.listeners, server.stdio, runtime, allowed_hosts)
+                _warn_unserved(runtime, emit)
+            server.worker = sockets is not None
             if server_ready is not None:
                 server_ready(server)
-            return await server.run(sockets, ready, stop_when, signals)
+            return await server.run(bound, ready, stop_when, signals)
         finally:
-            for sock in sockets:
+            for sock in bound:
                 sock.close()
             if server.runtime is not runtime:  # a version a hot reload started
                 with anyio.CancelScope(shield=True):
                     await server.runtime.aclose()
 
 
-def _sockets(server: Server) -> list[socket.socket]:
+def bind_sockets(server: Server) -> list[socket.socket]:
+    """One listening socket per listener, in order; ``ServeError`` when one cannot be bound."""
     sockets: list[socket.socket] = []
     try:
         for listener in server.listeners:

@@ -14,15 +14,27 @@ The only module that imports prometheus_client, and only when metrics are enable
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["CONTENT_TYPE", "Metrics"]
+__all__ = ["CONTENT_TYPE", "Metrics", "worker_exited"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # The OTel conventions' advice: MCP operations run long (tool calls), HTTP requests short.
 _MCP_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
 _HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
+
+
+def _multiprocess() -> bool:
+    """Several workers share their metrics through files (set up by the supervisor)."""
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+def worker_exited(pid: int) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid)
 
 
 class Metrics:
@@ -45,16 +57,26 @@ class Metrics:
                                   "error_type", "naftiko_operation"], buckets=_HTTP_BUCKETS, registry=r)
         self._calls = Histogram("naftiko_call_duration_seconds", "Duration of calls of a unit, by outcome.",
                                 ["kind", "unit", "transport", "outcome"], buckets=_MCP_BUCKETS, registry=r)
-        self._in_flight = Gauge("naftiko_calls_in_flight", "Calls running now.", ["kind"], registry=r)
-        self._sessions = Gauge("mcp_server_sessions", "Open sessions of the session-based MCP era.",
-                               registry=r)
+        self._in_flight = Gauge("naftiko_calls_in_flight", "Calls running now.", ["kind"], registry=r,
+                                multiprocess_mode="livesum")
         self._session_sources: list[Callable[[], int]] = []
-        self._sessions.set_function(lambda: sum(source() for source in self._session_sources))
+        self._sessions = None
+        if not _multiprocess():  # a callback gauge cannot be summed across workers
+            self._sessions = Gauge("mcp_server_sessions", "Open sessions of the session-based MCP era.",
+                                   registry=r)
+            self._sessions.set_function(lambda: sum(source() for source in self._session_sources))
 
     def render(self) -> bytes:
-        from prometheus_client import generate_latest
+        """The exposition; with several workers (multiprocess mode), every worker's values summed."""
+        from prometheus_client import CollectorRegistry, generate_latest
 
-        return generate_latest(self.registry)
+        if not _multiprocess():
+            return generate_latest(self.registry)
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged)
+        return generate_latest(merged)
 
     def mcp_request(self, method: str, tool: str | None, error: str | None, seconds: float) -> None:
         self._mcp.labels(method, tool or "", error or "").observe(seconds)
