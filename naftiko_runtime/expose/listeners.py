@@ -28,7 +28,7 @@ from naftiko_runtime.expose.auth import (
 )
 from naftiko_runtime.expose.guards import MAX_BODY_SIZE, AccessLog, BodyLimit, HostGuard, allowed_hosts_for
 from naftiko_runtime.expose.health import Health, health_routes
-from naftiko_runtime.model import Auth, Exposure, McpExposure, RestExposure
+from naftiko_runtime.model import Auth, Exposure, McpExposure, RestExposure, SkillExposure
 from naftiko_runtime.model import listeners as planner
 from naftiko_runtime.runtime import Runtime
 
@@ -95,6 +95,7 @@ class _Group:
     port: int
     mcp: list[McpEntry] = field(default_factory=list)
     rest: list[tuple[RestExposure, Runtime]] = field(default_factory=list)
+    skill: list[tuple[SkillExposure, Runtime]] = field(default_factory=list)
 
 
 def _groups(runtime: Runtime, address: str | None, port: int | None, transport: str | None) -> list[_Group]:
@@ -104,8 +105,8 @@ def _groups(runtime: Runtime, address: str | None, port: int | None, transport: 
     groups = []
     for plan in planner.plan(capabilities, address=address, port=port, transport=transport):
         group = _Group(plan.address, plan.port, [(e, runtime) for e, _ in plan.mcp],
-                       [(e, runtime) for e, _ in plan.rest])
-        if group.mcp or group.rest:
+                       [(e, runtime) for e, _ in plan.rest], [(e, runtime) for e, _ in plan.skill])
+        if group.mcp or group.rest or group.skill:
             groups.append(group)
     return groups
 
@@ -198,6 +199,7 @@ class _ListenerBuilder:
         self.routes += health_routes(self.health, registry if metrics else None)
         self._mcp()
         self._rest(rest_factory, openapi)
+        self._skills()
         self._metadata_routes()
         self.listener.starlette = _app(self.routes, self.runs, handlers)
         body_limited = BodyLimit(self.listener.starlette, self.max_body_size)
@@ -278,6 +280,17 @@ class _ListenerBuilder:
                 self.listener.unauthenticated.append(rest.namespace)
         if openapi is not None and self.group.rest:
             self.routes.append(openapi(self.group.rest))
+
+    def _skills(self) -> None:
+        from naftiko_runtime.expose.skill import skill_routes
+
+        for exposure, runtime in self.group.skill:
+            auth = _auth(exposure.authentication, runtime, exposure, self.http_client_factory)
+            self.routes += skill_routes(exposure, runtime, auth)
+            self._claim(exposure.namespace, auth, "/skills")
+            self.listener.endpoints.append(("SKILLS", exposure.namespace, "/skills"))
+            if auth is None:
+                self.listener.unauthenticated.append(exposure.namespace)
 
     def _metadata_routes(self) -> None:
         """One metadata route per claimed path, unless exposures with different OAuth2 settings claim it."""

@@ -16,11 +16,9 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import mimetypes
-import os
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +45,7 @@ from naftiko_runtime.errors import (
     UpstreamUnavailable,
 )
 from naftiko_runtime.expose.auth import caller_of
+from naftiko_runtime.expose.files import MAX_STATIC_BYTES, mime_type, safe_file, walk_files
 from naftiko_runtime.formats import RawBody
 from naftiko_runtime.model import McpExposure, Prompt, Resource, Tool, plain
 from naftiko_runtime.runtime import CallContext, Runtime
@@ -59,19 +58,8 @@ logger = logging.getLogger("naftiko.mcp")
 Entry = tuple[McpExposure, Runtime]
 Context = ServerRequestContext[Any, Any]
 
-_SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
 _TEMPLATE_PARAM = re.compile(r"\{([^{}]+)\}")
-MAX_STATIC_FILES = 1000
-MAX_STATIC_BYTES = 8 * 1024 * 1024
-_EXTRA_MIME = {
-    ".md": "text/markdown",
-    ".yaml": "application/yaml",
-    ".yml": "application/yaml",
-    ".json": "application/json",
-    ".txt": "text/plain",
-    ".xml": "application/xml",
-    ".csv": "text/csv",
-}
+
 
 
 def json_text(value: Any) -> str:
@@ -242,54 +230,13 @@ def _resource_entry(spec: Resource, runtime: Runtime) -> _ResourceEntry:
     return _ResourceEntry(spec, runtime, pattern, params)
 
 
-def _mime(path: Path, declared: str | None) -> str:
-    if declared:
-        return declared
-    extra = _EXTRA_MIME.get(path.suffix.lower())
-    return extra or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-
-
-def _walk(folder: Path) -> Iterator[str]:
-    """Relative paths (``/``-separated) of regular files under ``folder``, sorted, links not followed."""
-    count = 0
-    for root, dirs, files in os.walk(folder, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if _SAFE_SEGMENT.match(d))
-        for name in sorted(files):
-            if not _SAFE_SEGMENT.match(name):
-                continue
-            full = Path(root, name)
-            if full.is_symlink() or not full.is_file():
-                continue
-            yield full.relative_to(folder).as_posix()
-            count += 1
-            if count >= MAX_STATIC_FILES:
-                return
-
-
-def safe_file(folder: Path, relative: str) -> Path | None:
-    """The file ``relative`` names inside ``folder``, or None if it is unsafe or outside it.
-
-    Every segment must be a plain name (no ``..``, no encoded characters), and the real path,
-    symlinks resolved, must still be inside the real folder.
-    """
-    segments = relative.split("/")
-    if not relative or any(not _SAFE_SEGMENT.match(s) or s in (".", "..") for s in segments):
-        return None
-    root = os.path.realpath(folder)
-    candidate = os.path.realpath(os.path.join(root, *segments))
-    if os.path.commonpath([root, candidate]) != root or candidate == root:
-        return None
-    path = Path(candidate)
-    return path if path.is_file() else None
-
-
 def _file_contents(
     uri: str, path: Path, declared: str | None
 ) -> types.TextResourceContents | types.BlobResourceContents:
     if path.stat().st_size > MAX_STATIC_BYTES:
         raise MCPError(types.INVALID_PARAMS, f"Resource {uri} is too large to read")
     data = path.read_bytes()
-    mime = _mime(path, declared)
+    mime = mime_type(path, declared)
     try:
         return types.TextResourceContents(uri=uri, mime_type=mime, text=data.decode("utf-8"))
     except UnicodeDecodeError:
@@ -378,14 +325,14 @@ class McpRegistry:
         for entry in self.resources:
             spec = entry.spec
             if entry.folder is not None:
-                for rel in _walk(entry.folder) if entry.folder.is_dir() else ():
+                for rel in walk_files(entry.folder) if entry.folder.is_dir() else ():
                     listed.append(
                         types.Resource(
                             name=f"{spec.name}/{rel}",
                             title=f"{spec.title}: {rel}" if spec.title else None,
                             uri=f"{entry.base_uri}/{rel}",
                             description=spec.description,
-                            mime_type=_mime(Path(rel), spec.mime_type),
+                            mime_type=mime_type(Path(rel), spec.mime_type),
                         )
                     )
             elif entry.pattern is None:

@@ -94,7 +94,7 @@ def problem(status: int, code: str, detail: str | None = None, *, headers: Mappi
     return JSONResponse(body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_MEDIA_TYPE)
 
 
-def _error_problem(exc: InvocationError) -> JSONResponse:
+def error_problem(exc: InvocationError) -> JSONResponse:
     """A runtime failure -> its problem. An upstream error status is passed on, as the reference does."""
     status = exc.http_status
     extra: dict[str, Any] = {"operation": exc.operation}
@@ -311,7 +311,7 @@ class _Endpoint:
                 return Response(result, status_code=status, media_type=result.media_type)
             return JSONResponse(result, status_code=status)
         except InvocationError as exc:
-            return _error_problem(exc)
+            return error_problem(exc)
         except Exception as exc:  # a bug must not take the server down nor leak internals
             logger.error("route %s failed: %s", name, type(exc).__name__)
             logger.debug("route %s failure", name, exc_info=True)
@@ -400,7 +400,7 @@ class _Endpoint:
             answer = await self.runtime.forward(forward, ForwardRequest(
                 request.method, str(values.get(GREEDY_VARIABLE, "")), query, headers, body), self._context(request))
         except InvocationError as exc:
-            return _error_problem(exc)
+            return error_problem(exc)
         # aclose runs when the body is done (or broke); the background task covers a body never started.
         response = StreamingResponse(_guarded(answer.body, answer.aclose), status_code=answer.status,
                                      background=BackgroundTask(answer.aclose))

@@ -135,15 +135,6 @@ def announce(emit: Emit, listeners: Sequence[Listener], stdio: Sequence[McpEntry
              {"event": "upstream", "namespace": upstream.namespace, "target": upstream.target, "url": upstream.url})
 
 
-def _warn_unserved(runtime: Runtime, emit: Emit) -> None:
-    """Skill adapters validate but are not served yet: say so instead of ignoring them."""
-    for capability in runtime.capabilities:
-        for exposure in capability.skills:
-            name = exposure.namespace or exposure.type
-            emit(f"warning: {exposure.type} adapter {name} (port {exposure.port}) is not served by this "
-                 "runtime yet", {"event": "warning", "kind": exposure.type, "namespace": exposure.namespace})
-
-
 def _keep_traces(runtime: Runtime, emit: Emit) -> None:
     """A control port asks for the last spans in memory (``observability.traces.local``)."""
     from naftiko_runtime.expose.control import flag
@@ -400,7 +391,6 @@ async def serve(
         try:
             if not quiet:
                 announce(emit, server.listeners, server.stdio, runtime, allowed_hosts)
-                _warn_unserved(runtime, emit)
             server.worker = sockets is not None
             if server_ready is not None:
                 server_ready(server)

@@ -152,7 +152,8 @@ def build_exposures(r: Reader, cap: dict[str, Any], consumers: Mapping[str, Cons
                 observability=freeze(observability if isinstance(observability, dict) else {}),
                 **common))  # type: ignore[arg-type]
         elif kind == "skill":
-            built.append(SkillExposure(type="skill", skills=_skills(r, spec, ptr), **common))  # type: ignore[arg-type]
+            built.append(SkillExposure(type="skill", skills=_skills(r, spec, ptr, base_dir),
+                                       **common))  # type: ignore[arg-type]
     return _resolve_skills(tuple(built))
 
 
@@ -346,7 +347,7 @@ def openapi_path(path: str) -> str:
 # ---------------------------------------------------------------------------------------------- skills
 
 
-def _skills(r: Reader, spec: dict[str, Any], ptr: str) -> tuple[Skill, ...]:
+def _skills(r: Reader, spec: dict[str, Any], ptr: str, base_dir: Path) -> tuple[Skill, ...]:
     skills = []
     for sptr, skill in r.entries(spec, "skills", ptr):
         name = r.text(skill, "name", sptr)
@@ -363,8 +364,9 @@ def _skills(r: Reader, spec: dict[str, Any], ptr: str) -> tuple[Skill, ...]:
                 source=r.text(source, "sourceNamespace", join(tptr, "from")),
                 action=r.text(source, "action", join(tptr, "from")), instruction=r.text(tool, "instruction", tptr)))
         metadata = {k: v for k, v in skill.items() if k not in ("name", "description", "location", "tools")}
-        skills.append(Skill(name, sptr, r.text(skill, "description", sptr), freeze(metadata),
-                            r.text(skill, "location", sptr), tuple(tools)))
+        location = r.text(skill, "location", sptr)
+        skills.append(Skill(name, sptr, r.text(skill, "description", sptr), freeze(metadata), location,
+                            tuple(tools), resolve_location(location, base_dir) if location else None))
     return tuple(skills)
 
 

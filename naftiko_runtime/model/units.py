@@ -357,6 +357,7 @@ class Skill:
     metadata: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # Agent Skills front matter
     location: str | None = None
     tools: tuple[SkillTool, ...] = ()
+    folder: Path | None = None  # the `location` folder (SKILL.md and instruction files)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
