@@ -37,6 +37,7 @@ from naftiko_runtime.model import (
     WithEntry,
     plain,
 )
+from naftiko_runtime.paging import CONTINUATION, Pages, encode, fetch_pages
 from naftiko_runtime.secrets import Redactor, Secret
 from naftiko_runtime.telemetry import CallContext, Telemetry
 from naftiko_runtime.templates import render_native, resolve_path
@@ -279,10 +280,24 @@ class _Call:
         assert inv.call is not None
         params = self.apply_with(inv.call.with_, args)
         op, consumer = self._consumer(inv.call)
-        response = await consumer.fetch(op, self.bound.context(params))
+        following: Pages | None = None
+        if op.pagination is not None:
+            async def page(args: Mapping[str, Any], url: str | None) -> tuple[Any, Any]:
+                answer = await consumer.fetch(op, self.bound.context(args), url=url)
+                return consumer.decode(op, answer), answer
+
+            following = await fetch_pages(op, params, page)
+            tree, response = following.tree, following.response
+        else:
+            response = await consumer.fetch(op, self.bound.context(params))
+            tree = consumer.decode(op, response)
         self.context.status = response.status
-        tree = consumer.decode(op, response)
         mapped, value = map_outputs(inv.outputs, tree, self.bound.context(params))
+        if following is not None and op.pagination is not None and op.pagination.mode == "page":
+            answer = value if mapped else tree
+            if isinstance(answer, dict):  # the opaque position of the next page, to call again with
+                answer = {**answer, CONTINUATION: encode(op, following.following) if following.following else None}
+            return answer
         if mapped:
             return value
         fmt = (op.output_raw_format or "json").lower()

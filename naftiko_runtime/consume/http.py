@@ -200,9 +200,10 @@ class HttpConsumer:
         """Send ``op``; a 2xx body becomes a JSON tree (None when empty), anything else an error."""
         return self.decode(op, await self.fetch(op, params))
 
-    async def fetch(self, op: Operation, params: Mapping[str, Any]) -> UpstreamResponse:
-        """Send ``op``; a non-2xx answer raises ``UpstreamError`` naming the operation."""
-        response, extra = await self._send(op, params)
+    async def fetch(self, op: Operation, params: Mapping[str, Any], *, url: str | None = None) -> UpstreamResponse:
+        """Send ``op`` (to ``url`` instead when given: a next-page link on the same server); a
+        non-2xx answer raises ``UpstreamError`` naming the operation."""
+        response, extra = await self._send(op, params, url)
         if not 200 <= response.status < 300:
             raise self._status_error(op.ref, response, self._secrets(extra))
         return response
@@ -220,10 +221,13 @@ class HttpConsumer:
             message = _decode_message(exc.message, response.content, self._secrets())
             raise DecodeError(message, operation=op.ref) from None
 
-    async def _send(self, op: Operation, params: Mapping[str, Any]) -> tuple[UpstreamResponse, list[Any]]:
+    async def _send(self, op: Operation, params: Mapping[str, Any],
+                    url: str | None = None) -> tuple[UpstreamResponse, list[Any]]:
         """Send ``op``; returns the response and this call's own secrets (the forms are computed
         only when something has to be redacted)."""
         built = self._build(op, params)
+        if url is not None:
+            built.request = _follow(built.request, url, op.ref)
         plan = self.authenticator.plan(ChainMap(self.variables, dict(params)), operation=op.ref)
         extra = [*built.secrets, *plan.secrets]
         started = time.perf_counter()
@@ -472,6 +476,19 @@ def _redacted(exc: InvocationError, ref: str, secrets: set[str]) -> InvocationEr
     if type(exc) in (UpstreamTimeout, UpstreamUnavailable, DecodeError, InvocationError):
         return type(exc)(Redactor(forms=secrets).text(exc.message), operation=exc.operation or ref)
     return exc
+
+
+def _follow(request: httpx2.Request, url: str, ref: str) -> httpx2.Request:
+    """``request`` sent to ``url`` instead: only on the same scheme, host and port, so a link in an
+    answer can never send this consumer's credentials elsewhere."""
+    try:
+        target = request.url.join(url)
+    except (httpx2.InvalidURL, ValueError):
+        raise InvocationError(f"{ref}: the next-page link is not a valid URL", operation=ref) from None
+    if (target.scheme, target.host, target.port) != (request.url.scheme, request.url.host, request.url.port):
+        raise InvocationError(f"{ref}: the next-page link points at another server; not followed", operation=ref)
+    headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() != "host"]
+    return httpx2.Request(request.method, target, headers=headers, content=request.content)
 
 
 def _connection_tokens(values: Iterable[str]) -> set[str]:

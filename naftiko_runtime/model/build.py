@@ -23,6 +23,7 @@ from naftiko_runtime.model.nodes import (
     ConsumedOutput,
     Consumer,
     Operation,
+    Pagination,
     Param,
     RetryPolicy,
     Timeouts,
@@ -276,6 +277,32 @@ def _operation(r: Reader, pointer: str, spec: dict[str, Any], resource_ptr: str,
         params=_merged(shared, params(r, resource, resource_ptr), params(r, spec, pointer)),
         body=_body(r, spec, pointer), output_raw_format=fmt.lower() if fmt else None,
         output_schema=r.text(spec, "outputSchema", pointer), outputs=outputs,
+        pagination=_pagination(r, spec, pointer),
+    )
+
+
+PAGINATION_TYPES = ("cursor", "offset", "page", "link")
+
+
+def _pagination(r: Reader, spec: dict[str, Any], pointer: str) -> Pagination | None:
+    node, ptr = r.child(spec, "pagination", pointer)
+    kind = r.text(node, "type", ptr) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or kind not in PAGINATION_TYPES:
+        return None
+    items, following = r.text(node, "items", ptr), r.text(node, "next", ptr)
+
+    def bounded(key: str, default: int, low: int, high: int) -> int:
+        value = r.integer(node, key, ptr)
+        return value if value is not None and low <= value <= high else default
+
+    return Pagination(
+        type=kind, pointer=ptr, items=compile_or_none(items), items_expression=items,
+        next=compile_or_none(following), next_expression=following, param=r.text(node, "param", ptr),
+        in_=r.text(node, "in", ptr) or "query", size=r.integer(node, "size", ptr),
+        size_param=r.text(node, "sizeParam", ptr),
+        start=bounded("start", 1 if kind == "page" else 0, 0, 1_000_000),
+        max_pages=bounded("maxPages", 10, 1, 1000), max_items=bounded("maxItems", 1000, 1, 1_000_000),
+        mode="page" if r.text(node, "mode", ptr) == "page" else "merge",
     )
 
 

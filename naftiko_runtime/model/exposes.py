@@ -80,9 +80,28 @@ def _with_placeholders(inv: Invocation, inputs: list[Input], scope: Scope, *, de
     return inputs
 
 
+def _paging(inv: Invocation, inputs: list[Input], location: str | None = None) -> list[Input]:
+    """A unit calling an operation that pages one page at a time takes the ``continuation`` its
+    previous result gave."""
+    op = inv.call.operation if inv.call is not None else None
+    if op is None or op.pagination is None or op.pagination.mode != "page" or \
+            any(i.name == "continuation" for i in inputs):
+        return inputs
+    return [*inputs, Input("continuation", op.pagination.pointer, in_=location, type="string",
+                           description="The `continuation` of the previous result, for the next page.",
+                           origin="reference")]
+
+
 def _tool_inputs(r: Reader, spec: dict[str, Any], pointer: str, inv: Invocation, scope: Scope,
                  inherited: tuple[Input, ...] | None) -> tuple[tuple[Input, ...], bool]:
-    """(inputs, inferred): declared, inherited from a ``ref`` function, or read from ``with``."""
+    """(inputs, inferred): declared, inherited from a ``ref`` function, or read from ``with``;
+    plus ``continuation`` when the operation pages one page at a time."""
+    inputs, inferred = _own_inputs(r, spec, pointer, inv, scope, inherited)
+    return tuple(_paging(inv, list(inputs))), inferred
+
+
+def _own_inputs(r: Reader, spec: dict[str, Any], pointer: str, inv: Invocation, scope: Scope,
+                inherited: tuple[Input, ...] | None) -> tuple[tuple[Input, ...], bool]:
     raw, _ = r.child(spec, "inputParameters", pointer)
     if isinstance(raw, list):
         declared = _declared(params(r, spec, pointer, required_default=True), location=False)
@@ -271,7 +290,7 @@ def _route(r: Reader, optr: str, op: dict[str, Any], path: str, namespace: str, 
     declared = resource_declared or _has_list(r, op, optr) or function is not None
     if not declared:
         inputs += inferred_inputs(inv, {i.name for i in inputs}, route=True)
-    inputs = _with_placeholders(inv, inputs, scope, declared=declared, location="query")
+    inputs = _paging(inv, _with_placeholders(inv, inputs, scope, declared=declared, location="query"), "query")
     resolved = inv.resolved()
     name = r.text(op, "name", optr)
     return Route(

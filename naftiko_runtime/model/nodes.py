@@ -188,6 +188,31 @@ class Body:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class Pagination:
+    """How a consumed operation pages its results (our extension): the runtime fetches the pages.
+
+    ``type`` is ``cursor`` (the next token at ``next``, sent back in ``param``), ``offset`` (``param``
+    advances by ``size``), ``page`` (``param`` counts pages from ``start``) or ``link`` (the
+    ``Link: <...>; rel="next"`` header). ``items`` locates each page's items; ``mode`` is ``merge``
+    (every page up to the caps, merged into one result) or ``page`` (one page and a continuation)."""
+
+    type: str
+    pointer: str
+    items: JsonPath | None = None
+    items_expression: str | None = None
+    next: JsonPath | None = None
+    next_expression: str | None = None
+    param: str | None = None
+    in_: str = "query"
+    size: int | None = None
+    size_param: str | None = None
+    start: int = 0
+    max_pages: int = 10
+    max_items: int = 1000
+    mode: str = "merge"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Operation:
     """One consumed HTTP operation, addressed as ``namespace.name``."""
 
@@ -205,6 +230,7 @@ class Operation:
     output_raw_format: str | None = None
     output_schema: str | None = None
     outputs: tuple[ConsumedOutput, ...] = ()
+    pagination: Pagination | None = None
 
     @property
     def ref(self) -> str:
