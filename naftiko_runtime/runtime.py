@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import httpx2
 
     from naftiko_runtime.consume import HttpConsumer, UpstreamResponse
+    from naftiko_runtime.jsonschemas import Validator
     from naftiko_runtime.mapping import OutputMapper
 
 
@@ -33,7 +34,7 @@ class CapabilityRuntime:
         self.capability = capability
         self.variables = dict(variables)
         self.consumers = dict(consumers)
-        self._validators: dict[int, Any] = {}
+        self._validators: dict[int, Validator] = {}
         self._mappers: dict[int, OutputMapper] = {}
         self._secrets = _secret_pattern(self.variables.values())
 
@@ -48,16 +49,13 @@ class CapabilityRuntime:
     def check_arguments(self, tool: Tool, args: Mapping[str, Any]) -> None:
         validator = self._validators.get(id(tool))
         if validator is None:
-            from jsonschema import Draft202012Validator
-
+            from naftiko_runtime.jsonschemas import Validator
             from naftiko_runtime.mapping import plain
 
-            validator = Draft202012Validator(plain(tool.input_schema))
+            validator = Validator(plain(tool.input_schema))
             self._validators[id(tool)] = validator
-        problems = [
-            {"pointer": "/" + "/".join(str(p) for p in error.absolute_path), "message": _short(error.message)}
-            for error in sorted(validator.iter_errors(args), key=lambda e: list(e.absolute_path))
-        ]
+        problems = [{"pointer": problem.pointer or "/", "message": _short(problem.message)}
+                    for problem in sorted(validator.problems(args), key=lambda p: p.path)]
         problems += [{"pointer": pointer, "message": "is not valid Unicode text (a lone surrogate)"}
                      for pointer in _unencodable(args, "")]
         if problems:
