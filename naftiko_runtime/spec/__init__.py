@@ -2,13 +2,13 @@
 
 ``SCHEMA`` is the single source of truth for the document's structure: ``naftiko schema``
 exports it for editors (yaml-language-server shows the descriptions), and
-``validate.structure`` interprets it to produce located diagnostics. It covers every field of
-1.0.0-alpha2, the older 0.5 and 1.0.0-alpha1 forms that differ (``externalRefs``, list-shaped
-array ``items``), alpha3 (identical to alpha2), and this runtime's own extensions, each marked
-"naftiko-runtime extension" in its description.
+``validate.structure`` checks documents against it and turns the problems into located
+diagnostics. It covers every field of 1.0.0-alpha2, the older 0.5 and 1.0.0-alpha1 forms that
+differ (``externalRefs``, list-shaped array ``items``), alpha3 (identical to alpha2), and this
+runtime's own extensions, each marked "naftiko-runtime extension" in its description.
 
-Only a small set of keywords is used so the checker stays tiny and fast: type, properties,
-required, additionalProperties, propertyNames, items, minItems, enum, const, pattern,
+Only keywords whose failures ``validate.structure`` knows how to explain are used: type,
+properties, required, additionalProperties, propertyNames, items, minItems, enum, const, pattern,
 minLength, maxLength, minimum, maximum, exclusiveMinimum, $ref, allOf, anyOf (either "one of
 these fields is required" or alternatives of different JSON types), not (of ``required``:
 fields that exclude each other) and if/then/else (unions discriminated by a field).
