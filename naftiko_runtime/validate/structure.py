@@ -10,7 +10,7 @@ located diagnostic that speaks the author's language:
   value's JSON type;
 * fields that exclude each other (``not: {required: [...]}``) conflict, with the rule's description
   as the hint;
-* unknown fields are warnings, located at the key, with a "did you mean" hint;
+* unknown fields are warnings, located at the key, with a "did you mean" hint and the allowed names;
 * secrets (``writeOnly``) are never echoed, and values rendered from load-time templates are not
   checked (their final value is not known here).
 """
@@ -53,6 +53,7 @@ _TYPE_NAMES = {
     "object": "an object", "array": "a list", "string": "a string", "integer": "an integer",
     "number": "a number", "boolean": "a boolean", "null": "null",
 }
+_ALLOWED_SHOWN = 12  # names listed in an unknown-field hint
 
 
 @cache
@@ -218,16 +219,19 @@ def _guess_variant(schema: Schema, value: dict[str, Any], field: str) -> str | N
     return f"add `{field}: {winners[0]}`" if best > 0 and len(winners) == 1 else None
 
 
-def _unknown_hint(key: str, props: dict[str, Schema]) -> str | None:
+def _unknown_hint(key: str, props: dict[str, Schema]) -> str:
+    """A close name, or the object the field belongs in; then the names allowed here."""
     import difflib  # only when there is something to report
 
-    match = difflib.get_close_matches(key, list(props), n=1)
+    names = sorted(props)
+    allowed = ", ".join(names[:_ALLOWED_SHOWN]) + (", ..." if len(names) > _ALLOWED_SHOWN else "")
+    match = difflib.get_close_matches(key, names, n=1)
     if match:
-        return f"did you mean `{match[0]}`?"
+        return f"did you mean `{match[0]}`? allowed here: {allowed}"
     for name, sub in props.items():  # e.g. `exposes` written at the root instead of under `capability`
         if key in _resolve(sub).get("properties", {}):
-            return f"`{key}` belongs under `{name}`"
-    return None
+            return f"`{key}` belongs under `{name}`; allowed here: {allowed}"
+    return f"allowed here: {allowed}" if names else "no fields are allowed here"
 
 
 def _closest(value: Any, options: list[str]) -> str | None:

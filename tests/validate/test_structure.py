@@ -180,7 +180,8 @@ def test_unknown_field_is_a_warning_at_the_key_with_a_suggestion(tmp_path: Path)
     typo = one(found, "unknown-field")
     assert (typo.location.pointer, typo.location.line, typo.location.col) == ("/info/descripton", 4, 3)
     assert typo.severity is Severity.WARNING
-    assert typo.hint and "`description`" in typo.hint
+    assert typo.hint == "did you mean `description`? allowed here: created, description, label, modified, " \
+                        "stakeholders, tags"
     assert ("schema-required", "/info", 3) in spots(found)
 
 
@@ -189,7 +190,24 @@ def test_unknown_field_at_the_root_hints_where_it_belongs(tmp_path: Path) -> Non
     found = check(tmp_path, text)
     stray = one(found, "unknown-field")
     assert stray.location.pointer == "/exposes"
-    assert stray.hint and "`capability`" in stray.hint
+    assert stray.hint == "`exposes` belongs under `capability`; allowed here: binds, capability, consumes, " \
+                         "externalRefs, info, naftiko"
+
+
+def test_unknown_field_hint_names_the_fields_of_the_variant_in_use(tmp_path: Path) -> None:
+    text = edit("      resources:\n", "      authentication: {type: apikey, key: X-Key, value: k, placment: query}\n"
+                "      resources:\n")
+    typo = one(check(tmp_path, text), "unknown-field")
+    assert typo.location.pointer == "/capability/consumes/0/authentication/placment"
+    assert typo.hint == "did you mean `placement`? allowed here: key, placement, type, value"
+    far = one(check(tmp_path, text.replace("placment", "zzz")), "unknown-field")
+    assert far.hint == "allowed here: key, placement, type, value"
+
+
+def test_unknown_field_hint_stays_short_for_objects_with_many_fields() -> None:
+    props = {f"field{n:02d}": {} for n in range(20)}
+    hint = structure._unknown_hint("other", props)
+    assert hint == "allowed here: " + ", ".join(f"field{n:02d}" for n in range(12)) + ", ..."
 
 
 def test_missing_required_field_is_reported_at_the_parent_object(tmp_path: Path) -> None:
