@@ -217,13 +217,11 @@ class Runtime:
         """Every problem of ``args`` against the unit's input schema, before anything is sent."""
         validator = self._validators.get(unit)
         if validator is None:
-            from jsonschema import Draft202012Validator
+            from naftiko_runtime.jsonschemas import Validator
 
-            validator = self._validators[unit] = Draft202012Validator(plain(unit.input_schema))
-        problems = [
-            {"pointer": "/" + "/".join(str(p) for p in error.absolute_path), "message": _short(error.message)}
-            for error in sorted(validator.iter_errors(args), key=lambda e: list(e.absolute_path))
-        ]
+            validator = self._validators[unit] = Validator(plain(unit.input_schema))
+        problems = [{"pointer": problem.pointer or "/", "message": _short(problem.message)}
+                    for problem in sorted(validator.problems(args), key=lambda p: p.path)]
         problems += [{"pointer": pointer, "message": "is not valid Unicode text (a lone surrogate)"}
                      for pointer in _unencodable(args, "")]
         if problems:

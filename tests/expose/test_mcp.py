@@ -307,8 +307,8 @@ async def test_bad_arguments_list_every_problem_and_never_reach_the_upstream(
         wrong_type = await client.call_tool("get-item", {"id": 42, "qty": "many"})
         not_an_object = await client.call_tool("create-item", {"item": "lamp"})
     assert missing.is_error and wrong_type.is_error and not_an_object.is_error
-    assert "'id' is a required property" in missing.content[0].text
-    assert "'qty' is a required property" in missing.content[0].text
+    assert '"id" is a required property' in missing.content[0].text
+    assert '"qty" is a required property' in missing.content[0].text
     assert "- /id:" in wrong_type.content[0].text and "- /qty:" in wrong_type.content[0].text
     # A tool with an outputSchema keeps its structuredContent for results that match it.
     assert missing.structured_content is None

@@ -1,7 +1,8 @@
 """Structural diagnostics: codes, pointers and lines, for the corpus and for crafted documents.
 
-Every crafted document is also validated with ``jsonschema`` against the same ``SCHEMA``; the
-two must agree on valid/invalid, so the fast checker cannot drift from the exported schema.
+Every crafted document is also validated with the pure-Python ``jsonschema`` against the same
+``SCHEMA``: a document has diagnostics exactly when it is invalid, so the translation of
+jsonschema-rs's errors neither loses a problem nor invents one.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from jsonschema import Draft202012Validator
 from naftiko_runtime.errors import Diagnostic, Severity
 from naftiko_runtime.load import Document, load_paths, load_text
 from naftiko_runtime.spec import SCHEMA
+from naftiko_runtime.validate import structure
 from naftiko_runtime.validate.structure import CODES, as_written, check_structure
 
 CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
@@ -178,7 +180,8 @@ def test_unknown_field_is_a_warning_at_the_key_with_a_suggestion(tmp_path: Path)
     typo = one(found, "unknown-field")
     assert (typo.location.pointer, typo.location.line, typo.location.col) == ("/info/descripton", 4, 3)
     assert typo.severity is Severity.WARNING
-    assert typo.hint and "`description`" in typo.hint
+    assert typo.hint == "did you mean `description`? allowed here: created, description, label, modified, " \
+                        "stakeholders, tags"
     assert ("schema-required", "/info", 3) in spots(found)
 
 
@@ -187,7 +190,24 @@ def test_unknown_field_at_the_root_hints_where_it_belongs(tmp_path: Path) -> Non
     found = check(tmp_path, text)
     stray = one(found, "unknown-field")
     assert stray.location.pointer == "/exposes"
-    assert stray.hint and "`capability`" in stray.hint
+    assert stray.hint == "`exposes` belongs under `capability`; allowed here: binds, capability, consumes, " \
+                         "externalRefs, info, naftiko"
+
+
+def test_unknown_field_hint_names_the_fields_of_the_variant_in_use(tmp_path: Path) -> None:
+    text = edit("      resources:\n", "      authentication: {type: apikey, key: X-Key, value: k, placment: query}\n"
+                "      resources:\n")
+    typo = one(check(tmp_path, text), "unknown-field")
+    assert typo.location.pointer == "/capability/consumes/0/authentication/placment"
+    assert typo.hint == "did you mean `placement`? allowed here: key, placement, type, value"
+    far = one(check(tmp_path, text.replace("placment", "zzz")), "unknown-field")
+    assert far.hint == "allowed here: key, placement, type, value"
+
+
+def test_unknown_field_hint_stays_short_for_objects_with_many_fields() -> None:
+    props = {f"field{n:02d}": {} for n in range(20)}
+    hint = structure._unknown_hint("other", props)
+    assert hint == "allowed here: " + ", ".join(f"field{n:02d}" for n in range(12)) + ", ..."
 
 
 def test_missing_required_field_is_reported_at_the_parent_object(tmp_path: Path) -> None:
@@ -294,6 +314,19 @@ def test_untyped_step_gets_a_hint_naming_the_likely_type(tmp_path: Path) -> None
     assert missing.hint and "type: lookup" in missing.hint
 
 
+def test_string_or_object_alternatives_follow_the_json_type_of_the_value(tmp_path: Path) -> None:
+    body = "/capability/consumes/0/resources/0/operations/0/body"
+    typed = edit("              method: GET", "              method: POST\n              body: {type: json}")
+    missing = one(check(tmp_path, typed), "schema-required")  # checked as the typed body it is
+    assert (missing.location.pointer, missing.message) == (
+        body, "`body` (request body) is missing the required field `data`")
+    assert check(tmp_path, typed.replace("{type: json}", "'{\"id\": 1}'")) == []  # the raw template form
+    number = typed.replace("{type: json}", "42")
+    wrong = one(check(tmp_path, number), "schema-type")
+    assert (wrong.location.pointer, wrong.message) == (
+        body, "`body` must be a string or an object; found 42 (an integer)")
+
+
 def test_every_independent_problem_is_reported(tmp_path: Path) -> None:
     text = edit("      port: 9090", "      port: 0", edit("              method: GET", "              method: GOT",
                                                        edit("      namespace: api", "      namespace: a b")))
@@ -312,6 +345,24 @@ def test_templated_values_skip_value_checks(tmp_path: Path) -> None:
     doc = load(tmp_path, edit("      port: 9090", '      port: "9090"'))
     doc.templated.add("/capability/exposes/0/port")
     assert check_structure(doc) == []
+
+
+def test_the_schema_is_compiled_once_for_every_document(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    compiled: list[object] = []
+
+    class Counting(structure.Validator):
+        def __init__(self, schema: dict[str, Any]) -> None:
+            compiled.append(schema)
+            super().__init__(schema)
+
+    monkeypatch.setattr(structure, "Validator", Counting)
+    structure._validator.cache_clear()
+    try:
+        check(tmp_path, BASE)
+        check(tmp_path, edit("      port: 9090", "      port: 0"))
+    finally:
+        structure._validator.cache_clear()
+    assert compiled == [SCHEMA]
 
 
 def test_every_code_is_documented() -> None:
@@ -474,7 +525,7 @@ def _mutate(data: dict[str, Any], rng: random.Random) -> None:
 
 
 @needs_corpus
-def test_checker_and_jsonschema_agree_on_mutated_corpus_documents(tmp_path: Path) -> None:
+def test_diagnostics_and_the_jsonschema_verdict_agree_on_mutated_corpus_documents(tmp_path: Path) -> None:
     seeds = [as_written(d) for d in corpus_docs("*.y*ml") if d.version not in ("0.2", "0.3", "0.4")]
     seeds.append(as_written(load_paths([HMS], env={})[0][0]))
     rng = random.Random(20260525)
