@@ -44,10 +44,16 @@ class Loaded:
 
 
 def load(paths: Iterable[str | Path], env: Mapping[str, str] | None = None, *, together: bool = True,
-         strict_env: bool = True) -> Loaded:
-    """Load and check every capability under ``paths`` (``together``: as ``serve`` would serve them)."""
+         strict_env: bool = True, upstreams: Iterable[str] = ()) -> Loaded:
+    """Load and check every capability under ``paths`` (``together``: as ``serve`` would serve them).
+
+    A consumer whose base URI ``--upstream`` replaces (``upstreams``: their namespaces) may have an
+    unusable one in the file: that error is dropped."""
     checked, diagnostics = validate_paths(paths, env=env, strict_env=strict_env, together=together)
-    return Loaded(checked, diagnostics)
+    replaced = {consumer.base_uri.pointer for c in checked if c.capability is not None
+                for ns, consumer in c.capability.consumers.items() if ns in set(upstreams) and consumer.base_uri}
+    kept = [d for d in diagnostics if not (d.code == "baseuri-invalid" and d.location.pointer in replaced)]
+    return Loaded(checked, kept)
 
 
 def wants_metrics(capabilities: Iterable[Capability]) -> bool:

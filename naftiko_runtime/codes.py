@@ -50,7 +50,7 @@ _LOAD = _table(
     ("ikanos-document", _E, "an `ikanos:` document this runtime cannot read", "use `ikanos: \"1.0.0-beta5\"`"),
     ("legacy-catalog", _E, "the pre-engine `naftiko: {schema: ...}` catalog format",
      "rewrite it as a `naftiko: \"1.0.0-alpha2\"` capability"),
-    ("feature-not-in-version", _E, "a field used under a version that does not define it",
+    ("feature-not-in-version", _W, "a field used under a version that does not define it (this runtime runs it)",
      "declare `naftiko: \"1.0.0-alpha2\"`"),
     ("import-not-found", _W, "an imported consumes file could not be read",
      "paths are relative to this capability's folder"),
@@ -78,7 +78,8 @@ _STRUCTURE = _table(
     ("schema-enum", _E, "a value is not one of the allowed values", "use one of the allowed values"),
     ("schema-const", _E, "a value differs from the single value allowed here", "use the allowed value"),
     ("schema-pattern", _E, "a string (or a key) does not have the expected format", "follow the expected format"),
-    ("schema-min-items", _E, "a list has fewer items than required", "add an item"),
+    ("schema-min-items", _W, "a list has fewer items than the spec asks for (an empty list serves nothing)",
+     "add an item, or remove the empty list"),
     ("schema-range", _E, "a number is outside its allowed range", "use a value within the range"),
     ("schema-min-length", _E, "a string is shorter than allowed (usually: empty)", "give it a value"),
     ("schema-max-length", _E, "a string is longer than allowed", "shorten it"),
@@ -158,7 +159,8 @@ _RULES = _table(
     ("address-not-example", _W, "a server `address` points at example.com", "use a real host or 0.0.0.0"),
     # paths and URIs
     ("baseuri-invalid", _E, "a consumed `baseUri` is not an absolute http(s) URL once its bind variables are filled",
-     "write https://host/path; a part that varies is a bind variable: https://{{API_HOST}}/v1"),
+     "a part that varies is a bind variable (https://sqs.{{AWS_REGION}}.amazonaws.com); or serve with "
+     "--upstream NAMESPACE=URL"),
     ("consumes-baseuri-no-trailing-slash", _W, "a consumed `baseUri` ends with a slash",
      "resource paths are appended to it: drop the trailing slash"),
     ("consumed-resource-no-query-in-path", _W, "a consumed resource `path` holds a query string",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from naftiko_runtime.codes import diagnostic
 from naftiko_runtime.errors import Diagnostic, Location, Severity
 from naftiko_runtime.source import SourceDoc, join, parse
 
@@ -97,9 +98,10 @@ class Document:
             return self.source
         return next((o.source for o in self.origins if o.source.file == file), None)
 
-    def diag(self, code: str, message: str, pointer: str, *, severity: Severity = Severity.ERROR,
+    def diag(self, code: str, message: str, pointer: str, *, severity: Severity | None = None,
              hint: str | None = None, key: bool = False) -> Diagnostic:
-        return Diagnostic(code, severity, message, self.locate(pointer, key=key), hint)
+        """A located diagnostic; severity and hint default to the code's (``codes.CODES``)."""
+        return diagnostic(code, message, self.locate(pointer, key=key), severity=severity, hint=hint)
 
     @property
     def ok(self) -> bool:

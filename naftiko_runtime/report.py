@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from naftiko_runtime.codes import CODES
 from naftiko_runtime.errors import Diagnostic, Severity
 from naftiko_runtime.load import Document
 
@@ -31,6 +32,14 @@ def _is_capability(data: Any) -> bool:
     return isinstance(data, dict) and any(key in data for key in ("naftiko", "ikanos", "consumes", "capability"))
 
 
+def hint_of(diagnostic: Diagnostic) -> str | None:
+    """The diagnostic's own hint, else its code's general one: every problem says what to do."""
+    if diagnostic.hint:
+        return diagnostic.hint
+    entry = CODES.get(diagnostic.code)
+    return entry.hint if entry is not None else None
+
+
 def effective(diagnostic: Diagnostic, strict: bool) -> Severity:
     """``--strict`` turns warnings into errors."""
     if strict and diagnostic.severity is Severity.WARNING:
@@ -52,8 +61,9 @@ def format_text(diagnostics: Iterable[Diagnostic], line_of: Callable[[str, int],
             gutter = f"{loc.line:>5} | "
             out.append(gutter + source)
             out.append(" " * (len(gutter) - 2) + "| " + _caret_pad(source, loc.col) + "^")
-        if d.hint:
-            out.append(f"      = hint: {_one_line(d.hint)}")
+        hint = hint_of(d)
+        if hint:
+            out.append(f"      = hint: {_one_line(hint)}")
     return "\n".join(out)
 
 
@@ -73,6 +83,7 @@ def format_json(diagnostics: Iterable[Diagnostic], *, strict: bool = False) -> s
     items = []
     for d in diagnostics:
         item = d.as_dict()
+        item["hint"] = hint_of(d)
         item["severity"] = str(effective(d, strict))
         items.append(item)
     return json.dumps(items, indent=2)
@@ -83,7 +94,8 @@ def format_github(diagnostics: Iterable[Diagnostic], *, strict: bool = False) ->
     for d in diagnostics:
         level = {"error": "error", "warning": "warning"}.get(str(effective(d, strict)), "notice")
         loc = d.location
-        message = d.message + (f" ({d.hint})" if d.hint else "")
+        hint = hint_of(d)
+        message = d.message + (f" ({hint})" if hint else "")
         lines.append(f"::{level} file={_prop(loc.file)},line={loc.line},col={loc.col},title={_prop(d.code)}::"
                      f"{_data(message)}")
     return "\n".join(lines)

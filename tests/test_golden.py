@@ -22,6 +22,7 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 # Codes no single capability.yaml can trigger, with the test that covers them instead.
 NOT_FROM_ONE_FILE = {
     "file-not-found": "test_a_missing_path_is_reported_as_file_not_found",
+    "file-too-large": "test_a_file_over_the_size_limit_is_refused_unread",
 }
 
 
@@ -64,6 +65,14 @@ def test_a_missing_path_is_reported_as_file_not_found(tmp_path: Path) -> None:
     _, diagnostics = validate_paths([tmp_path / "nowhere.yaml"], env={})
     assert [d.code for d in diagnostics] == ["file-not-found"]
     assert diagnostics[0].severity is Severity.ERROR
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NAFTIKO_MAX_SPEC_BYTES", "1000")
+    path = tmp_path / "big.yaml"
+    path.write_text('naftiko: "1.0.0-alpha2"\n# ' + "x" * 2000 + "\n", encoding="utf-8")
+    _, diagnostics = validate_paths([path], env={})
+    assert [(d.code, d.location.line) for d in diagnostics] == [("file-too-large", 1)]
 
 
 @pytest.mark.parametrize("path", sorted(VALID.glob("*.yaml")), ids=lambda p: p.name)

@@ -95,7 +95,7 @@ def call(spec: Path, tool_name: str, pairs: tuple[str, ...], as_json: str | None
 
     env = environment(env_file)
     routes = upstreams(upstream)
-    found = capabilities((spec,), env)
+    found = capabilities((spec,), env, upstreams=routes)
     unit = _find(found, tool_name)
     if unit is None:
         from difflib import get_close_matches

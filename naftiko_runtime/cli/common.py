@@ -59,12 +59,12 @@ def print_diagnostics(diagnostics: list[Diagnostic], docs: Iterable[Document] = 
 
 
 def load_or_none(paths: Iterable[Path], env: Mapping[str, str], *, strict: bool = False,
-                 quiet: bool = False, silent: bool = False) -> Loaded | None:
+                 quiet: bool = False, silent: bool = False, upstreams: Iterable[str] = ()) -> Loaded | None:
     """Load and check (as served together), print every diagnostic; None when it cannot be served
     (``quiet``: the caller says why, in its own words; ``silent``: print nothing)."""
     from naftiko_runtime.app import load
 
-    loaded = load(paths, env)
+    loaded = load(paths, env, upstreams=upstreams)
     if not silent:
         print_diagnostics(loaded.diagnostics, [c.doc for c in loaded.checked], strict=strict)
     if quiet:
@@ -80,9 +80,10 @@ def load_or_none(paths: Iterable[Path], env: Mapping[str, str], *, strict: bool 
     return None
 
 
-def capabilities(paths: Iterable[Path], env: Mapping[str, str], *, strict: bool = False) -> list[Capability]:
+def capabilities(paths: Iterable[Path], env: Mapping[str, str], *, strict: bool = False,
+                 upstreams: Iterable[str] = ()) -> list[Capability]:
     """The models of ``paths``; on errors, every diagnostic is printed and the command exits 1."""
-    loaded = load_or_none(list(paths), env, strict=strict)
+    loaded = load_or_none(list(paths), env, strict=strict, upstreams=upstreams)
     if loaded is None:
         sys.exit(1)
     return loaded.capabilities

@@ -77,7 +77,7 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
     def start(env: Mapping[str, str], *, reloading: bool = False, silent: bool = False) -> Runtime | None:
         """Load, check and bind once: every diagnostic and every missing bind variable is named
         before anything listens (``silent``: a worker reloading what its supervisor already checked)."""
-        loaded = load_or_none(paths, env, strict=strict, quiet=reloading, silent=silent)
+        loaded = load_or_none(paths, env, strict=strict, quiet=reloading, silent=silent, upstreams=routes)
         if loaded is None:
             return None
         if not made:

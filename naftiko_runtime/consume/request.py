@@ -98,6 +98,7 @@ class Resolved:
     path: dict[str, Any] = field(default_factory=dict)
     body: dict[str, Any] = field(default_factory=dict)
     body_params: list[Param] = field(default_factory=list)
+    form: list[Param] = field(default_factory=list)
     secrets: list[str] = field(default_factory=list)
 
 
@@ -139,6 +140,9 @@ def _place(resolved: Resolved, param: Param, value: Any) -> None:
     elif where == "path":
         resolved.path[param.name] = value
     elif where == "body":
+        resolved.body[param.name] = value
+    elif where == "formData":  # Swagger 2's form fields, as generated files still write them
+        resolved.form.append(param)
         resolved.body[param.name] = value
 
 
@@ -289,6 +293,9 @@ def _body_from_params(resolved: Resolved, declared_type: str | None) -> Body | N
     params = resolved.body_params
     if not resolved.body:
         return None
+    if resolved.form:  # a multipart form: `type: file` fields are file parts named after the field
+        return Body(files=[(p.name, (p.name if p.type == "file" else None, _text(resolved.body[p.name]).encode(),
+                                     None)) for p in resolved.form])
     if len(params) == 1 and (params[0].type == "object" or params[0].name == "body"):  # the whole body
         payload: Any = resolved.body.get(params[0].name)
     else:

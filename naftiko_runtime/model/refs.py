@@ -54,12 +54,14 @@ def classify(value: object, *, namespace: str, steps_before: Collection[str] = (
     names that run before/after the value is read; ``foreign`` other adapters' namespaces."""
     if not isinstance(value, str):
         return None
+    prefix, dot, rest = value.partition(".")
+    if dot and (prefix in ARGUMENT_PREFIXES or prefix == namespace) and "{" not in value:
+        # Any name after the prefix: real APIs have inputs such as `filters.alertAction` or `JSON PUT body`.
+        return Argument(rest) if rest.strip() else Unresolved(prefix, rest, "input")
     match = _REFERENCE.match(value)
     if match is None:
         return None
     prefix, rest = match.groups()
-    if prefix in ARGUMENT_PREFIXES or prefix == namespace:
-        return Argument(rest)  # dots included: real APIs have inputs such as `filters.alertAction`
     if prefix in steps_before:
         return StepOutput(prefix, rest)
     if prefix in steps_after:

@@ -21,7 +21,7 @@ FILE_URI = r"^file:///"
 CALL_REF = r"^[A-Za-z0-9-]+\.[A-Za-z0-9-]+$"
 DATE = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
 EMAIL = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"
-BASE_URI = r"^https?://[^/]+(/[^{]*)?$"
+PARAM_NAME = r"^[^{}]+$"
 TARGET_NAME = r"^[A-Za-z0-9_.-]+$"
 _TOKEN = r"[A-Za-z0-9!#$&^_.+-]+"
 MIME_TYPE = rf'^{_TOKEN}/{_TOKEN}(?:\s*;\s*{_TOKEN}=(?:{_TOKEN}|"[^"]*"))*$'
@@ -40,7 +40,7 @@ TITLES = {
     CALL_REF: "a reference of the form namespace.name",
     DATE: "a date of the form YYYY-MM-DD",
     EMAIL: "an e-mail address",
-    BASE_URI: "an http(s) URL without {placeholders} in its path",
+    PARAM_NAME: "a name without braces (dots and brackets are fine: filters.status, tag[0])",
     TARGET_NAME: "a name of letters, digits, '-', '_' or '.' (dots nest)",
     MIME_TYPE: "a media type such as application/json",
     ADDRESS: "a host name or an IP address",

@@ -49,7 +49,10 @@ DEFS["AuthOAuth2Server"] = obj({
     "tokenValidation": string("How tokens are checked.", enum=("jwks", "introspection"), default="jwks"),
 }, required=("authorizationServerUri", "resource"),
    description="OAuth 2.1 resource server: incoming JWT bearer tokens are verified.")
-_AUTH_COMMON = {"basic": "AuthBasic", "apikey": "AuthApiKey", "bearer": "AuthBearer", "digest": "AuthDigest"}
+DEFS["AuthNone"] = obj({"type": string("No authentication.", const="none")},
+                       description="No credentials (the same as leaving `authentication` out).")
+_AUTH_COMMON = {"basic": "AuthBasic", "apikey": "AuthApiKey", "bearer": "AuthBearer", "digest": "AuthDigest",
+                "none": "AuthNone"}
 DEFS["ConsumerAuthentication"] = tagged("type", {**_AUTH_COMMON, "oauth2": "AuthOAuth2Client"},
                                         what="Authentication scheme.",
                                         description="How requests to the upstream API authenticate.")
@@ -58,6 +61,7 @@ DEFS["ServerAuthentication"] = tagged("type", {**_AUTH_COMMON, "oauth2": "AuthOA
                                       description="What incoming requests must present.")
 
 DEFS = titled(DEFS, {
+    "AuthNone": "no authentication",
     "AuthBasic": "basic authentication",
     "AuthDigest": "digest authentication",
     "AuthApiKey": "API key authentication",

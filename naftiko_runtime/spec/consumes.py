@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from naftiko_runtime.spec._dsl import (
-    BASE_URI,
     KEBAB,
     NAME,
+    PARAM_NAME,
     Schema,
     array,
     boolean,
     either,
     has,
     integer,
+    is_,
     map_of,
     number,
     obj,
@@ -44,8 +45,12 @@ DEFS["ConsumesHttp"] = obj({
     "type": string("Consumer kind; only `http` exists.", const="http"),
     "namespace": string("Unique name of this upstream; used in `call: namespace.operation`.", pattern=KEBAB),
     "description": string("What the upstream API does; helps agents and readers."),
-    "baseUri": string("Root URL of the API, e.g. https://api.example.com/v1 (no trailing slash, no "
-                      "placeholders). `--upstream NAMESPACE=URL` replaces it.", pattern=BASE_URI),
+    "baseUri": string("Root URL of the API, e.g. https://api.example.com/v1 (no trailing slash). A part "
+                      "that varies is a bind variable: https://{{API_HOST}}/v1. `--upstream NAMESPACE=URL` "
+                      "replaces it."),
+    "headers": map_of(string("Header value; templates over bind variables allowed, e.g. `{{API_KEY}}`."),
+                      "naftiko-runtime extension: headers sent with every request to this API (credentials "
+                      "in them are redacted like any other)."),
     "authentication": ref("ConsumerAuthentication", "Credentials sent with every request to this API."),
     "inputParameters": array(ref("ConsumedInputParameter"), "Parameters sent with every operation "
                              "(typically fixed headers)."),
@@ -63,7 +68,7 @@ DEFS["ConsumesHttp"] = obj({
 }, required=("type", "namespace", "baseUri"), description="An upstream HTTP API.")
 
 DEFS["ConsumedHttpResource"] = obj({
-    "name": string("Identifier of this resource.", pattern=KEBAB),
+    "name": string("A label for this resource (free text: nothing refers to it)."),
     "label": LABEL,
     "description": DESCRIPTION,
     "path": string("Path appended to `baseUri`; placeholders `{{name}}` or `{name}` take parameter values."),
@@ -79,20 +84,40 @@ DEFS["ConsumedHttpOperation"] = obj({
     "inputParameters": array(ref("ConsumedInputParameter"), "Parameters of this operation."),
     "outputRawFormat": string("Format of the response body; it is converted to JSON before mapping.",
                               enum=("json", "xml", "avro", "protobuf", "csv", "tsv", "psv", "yaml", "html",
-                                    "markdown"), default="json"),
+                                    "markdown", "text", "binary"), default="json"),
     "outputSchema": string("Schema file (avro, protobuf), CSS selector (html) or heading prefix (markdown)."),
     "outputParameters": array(ref("ConsumedOutputParameter"), "Named values extracted from the response "
                               "(used by orchestration steps)."),
     "body": ref("RequestBody"),
+    "pagination": ref("Pagination"),
 }, required=("name", "method"), description="One HTTP call to the upstream API.")
 
+DEFS["Pagination"] = obj({
+    "type": string("How the API pages: a `cursor` token from the answer, an `offset` or a `page` number "
+                   "parameter, or the `Link: <...>; rel=\"next\"` header.",
+                   enum=("cursor", "offset", "page", "link")),
+    "items": string("JSONPath to each page's items, e.g. $.data (the whole answer when omitted)."),
+    "next": string("cursor: JSONPath to the next page's token in the answer, e.g. $.next_cursor."),
+    "param": string("The parameter that carries the cursor, offset or page number.", pattern=PARAM_NAME),
+    "in": string("Where that parameter goes.", enum=("query", "header", "body"), default="query"),
+    "size": integer("Items per page (offset paging advances by it; a shorter page is the last).", minimum=1),
+    "sizeParam": string("The parameter that carries the page size.", pattern=PARAM_NAME),
+    "start": integer("The first offset or page number (0 for offsets, 1 for pages by default).", minimum=0),
+    "maxPages": integer("At most this many pages per call.", minimum=1, maximum=1000, default=10),
+    "maxItems": integer("At most this many items per call.", minimum=1, maximum=1000000, default=1000),
+    "mode": string("`merge`: every page (within the caps) in one answer; `page`: one page and a "
+                   "`continuation` to call again with.", enum=("merge", "page"), default="merge"),
+}, required=("type",), rules=(when(is_("type", "cursor"), has("next", "param")),),
+   description="naftiko-runtime extension: the runtime fetches the pages of this operation.")
+
 DEFS["ConsumedInputParameter"] = obj({
-    "name": string("Parameter name (header, query key, path placeholder...).", pattern=NAME),
-    "in": string("Where the value goes in the request.",
-                 enum=("query", "header", "path", "cookie", "body", "environment")),
+    "name": string("Parameter name (header, query key, path placeholder...).", pattern=PARAM_NAME),
+    "in": string("Where the value goes in the request (`formData`: a multipart form field, as Swagger 2 "
+                 "files write it).", enum=("query", "header", "path", "cookie", "body", "environment", "formData")),
     "value": string("Fixed value or `{{template}}`; without it the argument of the same name is used."),
-    "type": string("naftiko-runtime extension: expected type, used to infer tool input schemas.",
-                   enum=INPUT_TYPES),
+    "type": either(string(enum=(*INPUT_TYPES, "file")), array(string(enum=(*INPUT_TYPES, "null")), min_items=1),
+                   description="naftiko-runtime extension: expected type, used to infer tool input schemas "
+                   "(a JSON Schema style list such as [array, \"null\"] means its first non-null type)."),
     "required": boolean("naftiko-runtime extension: whether a value must be supplied."),
     "description": string("naftiko-runtime extension: what the parameter means."),
 }, required=("name", "in"), description="A value sent to the upstream API.")
@@ -144,6 +169,7 @@ DEFS = titled(DEFS, {
     "ConsumesHttp": "consumed HTTP API",
     "ConsumedHttpResource": "consumed resource",
     "ConsumedHttpOperation": "consumed operation",
+    "Pagination": "pagination",
     "ConsumedInputParameter": "consumed input parameter",
     "ConsumedOutputParameter": "consumed output parameter",
     "RequestBody": "request body",

@@ -56,6 +56,7 @@ DEFS["ExposesRest"] = obj({
     "address": ADDRESS_FIELD,
     "port": PORT,
     "namespace": string("Unique name of this API.", pattern=KEBAB),
+    "description": string("What this API is for (the exported OpenAPI document's description)."),
     "authentication": ref("ServerAuthentication", "Protects every route of this API."),
     "resources": array(ref("ExposedResource"), "Routes of this API.", min_items=1),
 }, required=("type", "port", "namespace"), description="Serves routes that call the consumed APIs.")

@@ -22,25 +22,11 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
-from naftiko_runtime.errors import Diagnostic, Severity
+from naftiko_runtime.errors import Diagnostic
 from naftiko_runtime.jsonschemas import Path, Problem, Validator
 from naftiko_runtime.load import LEGACY, Document
 from naftiko_runtime.source import join
 from naftiko_runtime.spec import SCHEMA, Schema
-
-CODES = {
-    "unknown-field": "a field the spec does not define at this place (a warning; --strict makes it an error)",
-    "schema-required": "a required field is missing, or none of several alternative fields is present",
-    "schema-type": "a value has the wrong JSON type (string, number, list, object...)",
-    "schema-enum": "a value is not one of the allowed values",
-    "schema-const": "a value differs from the single value allowed here",
-    "schema-pattern": "a string (or a key) does not have the expected format",
-    "schema-min-items": "a list has fewer items than required",
-    "schema-range": "a number is outside its allowed range",
-    "schema-min-length": "a string is shorter than allowed (usually: empty)",
-    "schema-max-length": "a string is longer than allowed",
-    "schema-conflict": "fields that exclude each other are used together",
-}
 
 # Keywords that judge one value; when several reject it, the first one here gives the verdict
 # (a key's format before its value; an unknown discriminator before what its variant expects).
@@ -54,6 +40,11 @@ _TYPE_NAMES = {
     "number": "a number", "boolean": "a boolean", "null": "null",
 }
 _ALLOWED_SHOWN = 12  # names listed in an unknown-field hint
+# Names other tools use for a field of ours (OpenAPI, HTTP clients): the likely intent.
+_SYNONYMS = {"in": "placement", "location": "placement", "name": "key", "header": "key", "user": "username",
+             "login": "username", "pass": "password", "secret": "clientSecret", "client_id": "clientId",
+             "client_secret": "clientSecret", "token_url": "tokenEndpoint", "tokenurl": "tokenEndpoint",
+             "apikey": "value", "api_key": "value", "scope": "scopes", "url": "baseUri", "baseurl": "baseUri"}
 
 
 @cache
@@ -125,10 +116,11 @@ class _Translator:
                                       f"`{name}`", pointer, hint=_guess_variant(schema, value, name))
         elif keyword == "additionalProperties":
             props = schema.get("properties", {})
+            # In an `authentication` block a misspelt field means a credential never sent: an error.
+            code = "auth-unknown-field" if pointer.endswith("/authentication") else "unknown-field"
             for key in (k for k in value if k not in props):
-                yield None, self.diag("unknown-field", f"unknown field `{key}` in {_kind(schema, pointer)}",
-                                      join(pointer, key), key=True, severity=Severity.WARNING,
-                                      hint=_unknown_hint(key, props))
+                yield None, self.diag(code, f"unknown field `{key}` in {_kind(schema, pointer)}",
+                                      join(pointer, key), key=True, hint=_unknown_hint(key, props))
         elif keyword == "minItems":
             yield None, self.diag("schema-min-items", f"{_what(pointer)} must have at least {rule} item(s); "
                                   f"found {len(value)}", pointer)
@@ -225,7 +217,8 @@ def _unknown_hint(key: str, props: dict[str, Schema]) -> str:
 
     names = sorted(props)
     allowed = ", ".join(names[:_ALLOWED_SHOWN]) + (", ..." if len(names) > _ALLOWED_SHOWN else "")
-    match = difflib.get_close_matches(key, names, n=1)
+    synonym = _SYNONYMS.get(key.lower())
+    match = [synonym] if synonym in props else difflib.get_close_matches(key, names, n=1)
     if match:
         return f"did you mean `{match[0]}`? allowed here: {allowed}"
     for name, sub in props.items():  # e.g. `exposes` written at the root instead of under `capability`

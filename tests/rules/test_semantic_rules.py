@@ -9,10 +9,10 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from naftiko_runtime.errors import Diagnostic, Severity
-from naftiko_runtime.validate import validate_paths
 from naftiko_runtime.codes import CODES
+from naftiko_runtime.errors import Diagnostic, Severity
 from naftiko_runtime.templates import compile_template
+from naftiko_runtime.validate import validate_paths
 
 HEAD = """\
 naftiko: "1.0.0-alpha2"
@@ -112,7 +112,13 @@ def test_placeholder_without_any_source_is_reported_at_the_call_with_the_path_as
             description: Item id.
         call: api.get-item
     """)
-    diagnostics = _validate(tmp_path, text)
+    undeclared = _validate(tmp_path, text)  # `{{id}}` no parameter declares: the tool takes it as an input
+    assert _codes(undeclared) == ["path-placeholder-undeclared"]
+    assert undeclared[0].severity is Severity.WARNING
+    declared = text.replace("              method: GET\n        - name: all-items",
+                            "              method: GET\n              inputParameters: [{name: id, in: path}]\n"
+                            "        - name: all-items")
+    diagnostics = _validate(tmp_path, declared)  # declared on the API, left out by the tool: an error
     assert _codes(diagnostics) == ["path-placeholder-unbound"]
     assert diagnostics[0].location.pointer == "/capability/exposes/0/tools/0/call"
     assert [r.line for r in diagnostics[0].related] == [13]

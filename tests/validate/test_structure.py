@@ -17,11 +17,12 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
+from naftiko_runtime.codes import CODES
 from naftiko_runtime.errors import Diagnostic, Severity
 from naftiko_runtime.load import Document, load_paths, load_text
 from naftiko_runtime.spec import SCHEMA
 from naftiko_runtime.validate import structure
-from naftiko_runtime.validate.structure import CODES, as_written, check_structure
+from naftiko_runtime.validate.structure import as_written, check_structure
 
 CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
 CAPABILITIES = CORPUS / "naftiko" / "capabilities"
@@ -143,11 +144,10 @@ def test_hms_live_streams_dialect_has_zero_diagnostics() -> None:
 
 
 @needs_corpus
-def test_teams_sandbox_reports_rest_description_and_skill_groups_at_their_lines() -> None:
+def test_teams_sandbox_reports_skill_groups_at_their_lines_and_accepts_a_rest_description() -> None:
     (doc,) = corpus_docs("18-*")
     found = check_structure(doc)
     assert spots(found) == {
-        ("unknown-field", "/capability/exposes/1/description", 48),
         ("schema-required", "/capability/exposes/2", 66),
         ("unknown-field", "/capability/exposes/2/groups", 71),
     }
@@ -197,11 +197,14 @@ def test_unknown_field_at_the_root_hints_where_it_belongs(tmp_path: Path) -> Non
 def test_unknown_field_hint_names_the_fields_of_the_variant_in_use(tmp_path: Path) -> None:
     text = edit("      resources:\n", "      authentication: {type: apikey, key: X-Key, value: k, placment: query}\n"
                 "      resources:\n")
-    typo = one(check(tmp_path, text), "unknown-field")
+    typo = one(check(tmp_path, text), "auth-unknown-field")  # a credential never sent: an error
+    assert typo.severity is Severity.ERROR
     assert typo.location.pointer == "/capability/consumes/0/authentication/placment"
     assert typo.hint == "did you mean `placement`? allowed here: key, placement, type, value"
-    far = one(check(tmp_path, text.replace("placment", "zzz")), "unknown-field")
+    far = one(check(tmp_path, text.replace("placment", "zzz")), "auth-unknown-field")
     assert far.hint == "allowed here: key, placement, type, value"
+    synonym = one(check(tmp_path, text.replace("placment", "in")), "auth-unknown-field")
+    assert synonym.hint == "did you mean `placement`? allowed here: key, placement, type, value"
 
 
 def test_unknown_field_hint_stays_short_for_objects_with_many_fields() -> None:
@@ -366,7 +369,7 @@ def test_the_schema_is_compiled_once_for_every_document(tmp_path: Path, monkeypa
 
 
 def test_every_code_is_documented() -> None:
-    assert all(code == code.lower() and " " not in code and CODES[code] for code in CODES)
+    assert all(code == code.lower() and " " not in code and CODES[code].summary for code in CODES)
     assert "unknown-field" in CODES and "schema-required" in CODES
 
 
@@ -397,7 +400,7 @@ def test_oauth2_client_credentials_on_consumes_and_resource_server_on_exposes(tm
     swapped = edit("      port: 9090\n", "      port: 9090\n" + client.replace("clientId: app, ", ""))
     assert spots(check(tmp_path, swapped)) == {  # the client form is not accepted on a server
         ("schema-required", "/capability/exposes/0/authentication", 19),
-        ("unknown-field", "/capability/exposes/0/authentication/clientSecret", 19)}
+        ("auth-unknown-field", "/capability/exposes/0/authentication/clientSecret", 19)}
     no_id = edit("      resources:\n", client.replace("clientId: app, ", "") + "      resources:\n")
     assert spots(check(tmp_path, no_id)) == {("schema-required", "/capability/consumes/0/authentication", 10)}
 
