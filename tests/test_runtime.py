@@ -9,10 +9,11 @@ from typing import Any
 import httpx2
 import pytest
 
+from naftiko_runtime import app
 from naftiko_runtime.errors import BindingError, InputError, UpstreamError
 from naftiko_runtime.load import load_text
-from naftiko_runtime.model import Capability, McpExposure, Tool, build
-from naftiko_runtime.runtime import Runtime, index_entries, lookup, render_native
+from naftiko_runtime.model import Capability, Tool, plain
+from naftiko_runtime.runtime import index_entries, lookup, render_native
 from naftiko_runtime.validate import check_documents
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,14 +26,15 @@ def anyio_backend() -> str:
 
 def capability(text: str, tmp_path: Path | None = None) -> Capability:
     path = (tmp_path or ROOT) / "capability.yaml"
-    doc = load_text(text, path)
-    errors = [d for d in check_documents([doc]) if d.severity == "error"]
+    checked, diagnostics = check_documents([load_text(text, path)])
+    errors = [d for d in diagnostics if d.severity == "error"]
     assert not errors, [str(e) for e in errors]
-    return build(doc)
+    assert checked[0].capability is not None
+    return checked[0].capability
 
 
 def tool(cap: Capability, name: str) -> Tool:
-    return next(t for e in cap.exposures if isinstance(e, McpExposure) for t in e.tools if t.name == name)
+    return next(t for t in cap.tools() if t.name == name)
 
 
 class Upstream:
@@ -153,8 +155,8 @@ def ships_upstream() -> Upstream:
 async def run(cap: Capability, name: str, args: dict[str, Any], upstream: Upstream,
               env: dict[str, str] | None = None) -> Any:
     env = {"TEST_REGISTRY_TOKEN": "s3cr3t-token"} if env is None else env
-    async with Runtime([cap], env=env, transports={"registry": upstream.transport()}) as runtime:
-        return await runtime.units[0].call_tool(tool(cap, name), args)
+    async with app.runtime([cap], env, transports={"registry": upstream.transport()}) as runtime:
+        return await runtime.invoke(tool(cap, name), args)
 
 
 @pytest.mark.anyio
@@ -179,7 +181,7 @@ async def test_ref_runs_the_aggregate_function_and_derives_hints() -> None:
     ref_tool = tool(cap, "ship-by-ref")
     assert ref_tool.description == "Look a ship up by IMO number."
     assert ref_tool.annotations["readOnlyHint"] is True and ref_tool.annotations["idempotentHint"] is True
-    assert ref_tool.input_schema["required"] == ["imo"]
+    assert plain(ref_tool.input_schema)["required"] == ["imo"]
     assert await run(cap, "ship-by-ref", {"imo": "IMO-1"}, ships_upstream()) == {"name": "Aurora"}
 
 
@@ -255,10 +257,9 @@ HMS = ROOT / "capabilities" / "hms-live-streams.yaml"
 async def test_sandbox_runs_the_bundled_capability_without_a_token() -> None:
     cap = capability(HMS.read_text(encoding="utf-8"))
     room = "665f1c2e9a1b2c3d4e5f6a7b"
-    async with Runtime([cap], env={}, sandbox=True) as runtime:
-        unit = runtime.units[0]
-        started = await unit.call_tool(tool(cap, "hms-start-live-stream"), {"room_id": room, "body": {}})
-        listed = await unit.call_tool(tool(cap, "hms-list-live-streams"), {"room_id": room})
+    async with app.runtime([cap], {}, sandbox=True) as runtime:
+        started = await runtime.invoke(tool(cap, "hms-start-live-stream"), {"room_id": room, "body": {}})
+        listed = await runtime.invoke(tool(cap, "hms-list-live-streams"), {"room_id": room})
     assert started["room_id"] == room and started["status"] == "starting"
     assert [s["id"] for s in listed["data"]] == [started["id"]]
 
@@ -272,10 +273,10 @@ async def test_upstream_override_replaces_the_base_uri() -> None:
         seen.append(str(request.url))
         return httpx2.Response(200, json={"limit": 10, "data": [], "last": ""})
 
-    async with Runtime([cap], env={"HMS_MANAGEMENT_TOKEN": "tok-123"},
-                       upstreams={"live-streams": "http://127.0.0.1:1/v2"},
-                       transports={"live-streams": httpx2.MockTransport(handler)}) as runtime:
-        await runtime.units[0].call_tool(tool(cap, "hms-list-live-streams"), {"limit": 20})
+    async with app.runtime([cap], {"HMS_MANAGEMENT_TOKEN": "tok-123"},
+                           upstreams={"live-streams": "http://127.0.0.1:1/v2"},
+                           transports={"live-streams": httpx2.MockTransport(handler)}) as runtime:
+        await runtime.invoke(tool(cap, "hms-list-live-streams"), {"limit": 20})
     assert seen == ["http://127.0.0.1:1/v2/live-streams?limit=20"]
 
 
@@ -325,9 +326,9 @@ async def test_xml_is_mapped_and_an_unmapped_body_passes_through_as_the_upstream
     cap = capability(XML_CAPABILITY)
     upstream = Upstream({("GET", "/users"): httpx2.Response(
         200, content=USERS_XML, headers={"content-type": "application/xml"})})
-    async with Runtime([cap], env={}, transports={"users-api": upstream.transport()}) as runtime:
-        mapped = await runtime.units[0].call_tool(tool(cap, "list-users"), {})
-        raw = await runtime.units[0].call_tool(tool(cap, "list-users-raw"), {})
+    async with app.runtime([cap], {}, transports={"users-api": upstream.transport()}) as runtime:
+        mapped = await runtime.invoke(tool(cap, "list-users"), {})
+        raw = await runtime.invoke(tool(cap, "list-users-raw"), {})
     assert mapped == [{"name": "Ann"}, {"name": "Bo"}]
     assert isinstance(raw, RawBody) and raw == USERS_XML.decode() and raw.media_type == "application/xml"
 
@@ -353,7 +354,11 @@ def test_the_map_form_and_max_length_are_valid_spec() -> None:
            "                specs: {type: object, mapping: $.specs, values: {type: string, mapping: $.unit}}")
     text = SHIPS.replace(old, new)
     cap = capability(text)  # asserts no error diagnostics
-    assert tool(cap, "get-ship").invocable.output_parameters[0]["properties"]["specs"]["values"]
+    invocation = tool(cap, "get-ship").invocation
+    assert invocation is not None
+    properties = dict(invocation.outputs[0].properties)
+    assert properties["flag"].max_length == 2
+    assert properties["specs"].values is not None and properties["specs"].values.mapping == "$.unit"
 
 
 @pytest.mark.anyio
@@ -378,9 +383,9 @@ capability:
 async def test_closing_the_runtime_closes_every_upstream_client() -> None:
     cap = capability(SHIPS)
     transports = {"registry": ships_upstream().transport()}
-    runtime = Runtime([cap], env={"TEST_REGISTRY_TOKEN": "t0k3n"}, transports=transports)
+    runtime = app.runtime([cap], {"TEST_REGISTRY_TOKEN": "t0k3n"}, transports=transports)
     async with runtime:
-        consumer = runtime.units[0].consumers["registry"]
-        await runtime.units[0].call_tool(tool(cap, "get-ship"), {"imo": "IMO-1"})
+        consumer = runtime.owner(tool(cap, "get-ship")).consumers["registry"]
+        await runtime.invoke(tool(cap, "get-ship"), {"imo": "IMO-1"})
     with pytest.raises(RuntimeError):  # a closed consumer refuses to send
         await consumer.call(cap.operation("registry.get-ship"), {"imo": "IMO-1"})
