@@ -236,7 +236,7 @@ def deployment_problems(docs: list[Doc]) -> list[str]:
     check(service_ports.get("http", {}).get("targetPort") in ("http", ports.get("http")), "Service targets http")
 
     # Draining: SIGTERM comes after preStop; the server then drains for up to GRACE_PERIOD seconds.
-    from naftiko_runtime.expose.server import GRACE_PERIOD
+    from naftiko_runtime.expose.serve import GRACE_PERIOD
 
     pre_stop = container.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
     grace = spec.get("terminationGracePeriodSeconds", 30)
