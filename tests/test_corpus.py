@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS, needs_corpus
 
 from naftiko_runtime.errors import Severity
 from naftiko_runtime.validate import validate_paths
 
-CAPABILITIES = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "naftiko" / "capabilities"
-pytestmark = pytest.mark.skipif(not CAPABILITIES.is_dir(), reason="../shared/corpus is not present")
+CAPABILITIES = CORPUS / "naftiko" / "capabilities"
+pytestmark = needs_corpus
 
 ACCEPTED = [f"{n:02d}" for n in [*range(1, 16), 17, 22]]
 

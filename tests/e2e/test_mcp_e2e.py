@@ -21,10 +21,7 @@ from mcp.client.streamable_http import streamable_http_client
 from processes import SERVE, Process, child_env, free_port, start, stop, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
-CANDIDATES = [
-    ROOT / "capabilities" / "hms-live-streams.yaml",
-    ROOT.parent / "shared" / "corpus" / "hms" / "capabilities" / "live-streams.yaml",
-]
+HMS_CAPABILITY = ROOT / "capabilities" / "hms-live-streams.yaml"  # bundled with the project
 PUBLISHED_HINTS = {  # tool -> (readOnly, destructive, idempotent), as published on APIs.io
     "hms-start-live-stream": (False, False, False),
     "hms-stop-live-stream": (False, False, True),
@@ -75,10 +72,8 @@ def anyio_backend() -> str:
 
 
 def hms_capability() -> Path:
-    for path in CANDIDATES:
-        if path.is_file():
-            return path
-    pytest.skip("the bundled 100ms capability is not available")
+    assert HMS_CAPABILITY.is_file(), f"the bundled 100ms capability is missing: {HMS_CAPABILITY}"
+    return HMS_CAPABILITY
 
 
 @pytest.fixture(scope="module")

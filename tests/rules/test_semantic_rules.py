@@ -9,10 +9,10 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from naftiko_runtime.errors import Diagnostic, Severity
-from naftiko_runtime.validate import validate_paths
 from naftiko_runtime.codes import CODES
+from naftiko_runtime.errors import Diagnostic, Severity
 from naftiko_runtime.templates import compile_template
+from naftiko_runtime.validate import validate_paths
 
 HEAD = """\
 naftiko: "1.0.0-alpha2"
