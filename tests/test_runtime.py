@@ -10,10 +10,10 @@ import httpx2
 import pytest
 
 from naftiko_runtime import app
-from naftiko_runtime.errors import BindingError, InputError, UpstreamError
+from naftiko_runtime.errors import BindingError, InputError, InvocationError, UpstreamError
 from naftiko_runtime.load import load_text
 from naftiko_runtime.model import Capability, Tool, plain
-from naftiko_runtime.runtime import index_entries, lookup, render_native
+from naftiko_runtime.runtime import CallContext, index_entries, lookup, render_native
 from naftiko_runtime.validate import check_documents
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -389,3 +389,174 @@ async def test_closing_the_runtime_closes_every_upstream_client() -> None:
         await runtime.invoke(tool(cap, "get-ship"), {"imo": "IMO-1"})
     with pytest.raises(RuntimeError):  # a closed consumer refuses to send
         await consumer.call(cap.operation("registry.get-ship"), {"imo": "IMO-1"})
+
+
+# ------------------------------------------------------------------------ every unit kind, one runtime
+
+EVERY_KIND = """
+naftiko: "1.0.0-alpha2"
+info: {label: Kinds, description: Every unit kind through Runtime.invoke}
+binds:
+  - namespace: env
+    keys: {REGION: TEST_REGION}
+capability:
+  consumes:
+    - type: http
+      namespace: registry
+      baseUri: https://registry.example.test/v1
+      resources:
+        - name: ship
+          path: /ships/{{imo}}
+          operations:
+            - name: get-ship
+              method: GET
+        - name: ships
+          path: /ships
+          operations:
+            - name: register-ship
+              method: POST
+              inputParameters:
+                - {name: body, in: body, type: object}
+  aggregates:
+    - label: Fleet
+      namespace: fleet
+      functions:
+        - name: ship-name
+          description: A ship's name.
+          inputParameters:
+            - {name: imo, type: string, description: IMO number}
+          call: registry.get-ship
+          with: {imo: fleet.imo}
+          outputParameters:
+            - {type: string, mapping: $.vessel_name}
+  exposes:
+    - type: mcp
+      namespace: shipyard
+      port: 9193
+      tools:
+        - name: register
+          description: Register a ship.
+          inputParameters:
+            - {name: ship, type: object, description: the ship}
+          call: registry.register-ship
+          with: {body: shipyard.ship}
+      resources:
+        - name: ship
+          label: Ship
+          uri: ships://{imo}
+          description: One ship.
+          call: registry.get-ship
+      prompts:
+        - name: brief
+          label: Brief
+          description: Brief a captain.
+          arguments:
+            - {name: captain, description: who}
+          template:
+            - {role: user, content: "Brief {{captain}} in {{REGION}}."}
+            - {role: assistant, content: "Aye."}
+    - type: rest
+      namespace: api
+      port: 9194
+      resources:
+        - path: /ships/{{imo}}/name
+          operations:
+            - method: GET
+              name: name-of
+              inputParameters:
+                - {name: imo, in: path, type: string, description: IMO number}
+                - {name: region, in: query, type: string, description: fixed, value: "{{REGION}}-1"}
+              ref: fleet.ship-name
+"""
+
+
+def every_kind_upstream() -> Upstream:
+    return Upstream({
+        ("GET", "/v1/ships/IMO-1"): SHIP,
+        ("POST", "/v1/ships"): httpx2.Response(201, json={"registered": True}),
+    })
+
+
+@pytest.mark.anyio
+async def test_invoke_runs_tools_routes_resources_prompts_and_functions_alike() -> None:
+    cap = capability(EVERY_KIND)
+    upstream = every_kind_upstream()
+    (resource,) = cap.mcp[0].resources
+    (prompt,) = cap.mcp[0].prompts
+    route = next(cap.routes())
+    function = cap.functions["fleet.ship-name"]
+    async with app.runtime([cap], {"TEST_REGION": "eu"}, transports={"registry": upstream.transport()}) as runtime:
+        assert await runtime.invoke(function, {"imo": "IMO-1"}) == "Aurora"
+        assert await runtime.invoke(resource, {"imo": "IMO-1"}) == SHIP
+        assert await runtime.invoke(route, {"imo": "IMO-1"}) == "Aurora"
+        # A route constant is rendered over the binds; callers cannot set it.
+        with pytest.raises(InputError):
+            await runtime.invoke(route, {"imo": "IMO-1", "region": "us"})
+        # A prompt renders the caller's arguments only: bind variables never reach it.
+        assert await runtime.invoke(prompt, {"captain": "Ann"}) == [("user", "Brief Ann in ."), ("assistant", "Aye.")]
+    assert [r.url.path for r in upstream.requests] == ["/v1/ships/IMO-1"] * 3
+
+
+@pytest.mark.anyio
+async def test_the_call_context_records_the_upstream_status_of_a_single_call() -> None:
+    cap = capability(EVERY_KIND)
+    upstream = every_kind_upstream()
+    context = CallContext()
+    async with app.runtime([cap], {"TEST_REGION": "eu"}, transports={"registry": upstream.transport()}) as runtime:
+        result = await runtime.invoke(tool(cap, "register"), {"ship": {"imo": "IMO-2"}}, context)
+    assert result == {"registered": True}
+    assert context.status == 201
+    assert json.loads(upstream.requests[0].content) == {"imo": "IMO-2"}
+
+
+@pytest.mark.anyio
+async def test_a_unit_of_another_runtime_is_refused_by_name() -> None:
+    served, other = capability(SHIPS), capability(EVERY_KIND)
+    async with app.runtime([served], {"TEST_REGISTRY_TOKEN": "t"}) as runtime:
+        with pytest.raises(InvocationError, match="register is not served by this runtime"):
+            await runtime.invoke(tool(other, "register"), {"ship": {}})
+
+
+ENV_ONLY = """
+naftiko: "1.0.0-alpha2"
+info: {label: Env, description: A credential read from the environment without a binds entry}
+capability:
+  consumes:
+    - type: http
+      namespace: registry
+      baseUri: https://registry.example.test/v1
+      authentication: {type: apikey, key: X-Api-Key, value: "{{env.NAFTIKO_TEST_API_KEY}}"}
+      resources:
+        - name: ship
+          path: /ships/{{imo}}
+          operations:
+            - {name: get-ship, method: GET}
+  exposes:
+    - type: mcp
+      namespace: shipyard
+      port: 9195
+      tools:
+        - name: get-ship
+          description: One ship.
+          inputParameters:
+            - {name: imo, type: string, description: IMO number}
+          call: registry.get-ship
+          with: {imo: shipyard.imo}
+"""
+
+
+@pytest.mark.anyio
+async def test_an_undeclared_env_template_reads_the_environment_variable(tmp_path: Path) -> None:
+    path = tmp_path / "capability.yaml"
+    path.write_text(ENV_ONLY, encoding="utf-8")
+    loaded = app.load([path], {})
+    assert [(d.code, str(d.severity)) for d in loaded.diagnostics] == [("undeclared-env-variable", "warning")]
+    (cap,) = loaded.capabilities
+    with pytest.raises(BindingError) as missing:
+        app.runtime([cap], {})
+    assert missing.value.missing == ("NAFTIKO_TEST_API_KEY",)
+    upstream = ships_upstream()
+    async with app.runtime([cap], {"NAFTIKO_TEST_API_KEY": "k-123"},
+                           transports={"registry": upstream.transport()}) as runtime:
+        assert (await runtime.invoke(tool(cap, "get-ship"), {"imo": "IMO-1"}))["vessel_name"] == "Aurora"
+    assert upstream.requests[0].headers["x-api-key"] == "k-123"

@@ -386,6 +386,16 @@ def test_an_empty_upstream_answer_gives_204(things: Capability) -> None:
     assert shop.last.method == "DELETE"
 
 
+def test_a_single_call_route_answers_with_the_upstreams_2xx_status(things: Capability) -> None:
+    created = Upstream(lambda r: httpx2.Response(201, json={"received": json.loads(r.content)}))
+    with serve(things, {"shop": created}) as client:
+        response = client.post("/things/T1", headers={"X-Trace": "t"}, json={"note": "hi"})
+        mock = client.get("/hello/Ada")
+    assert response.status_code == 201, response.text
+    assert response.json()["received"]["note"] == "hi"
+    assert mock.status_code == 200  # no upstream call: 200
+
+
 def test_head_runs_the_get_operation(things: Capability) -> None:
     with serve(things, {"shop": Upstream(order_api)}) as client:
         response = client.head("/orders/3")
