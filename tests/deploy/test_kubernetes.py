@@ -335,8 +335,8 @@ def test_capabilities_are_found_in_a_configmap_volume(tmp_path: Path) -> None:
         (stamped / name).write_text(text, encoding="utf-8")
         (mount / name).symlink_to(Path("..data") / name)
     (mount / "..data").symlink_to(stamped.name)
-    docs, diagnostics = validate_paths([mount], together=True)
-    assert len(docs) == len(list(stamped.iterdir()))
+    checked, diagnostics = validate_paths([mount], together=True)
+    assert len(checked) == len(list(stamped.iterdir()))
     assert not has_errors(diagnostics), diagnostics
 
 
