@@ -3,6 +3,7 @@ builds is usable downstream (every schema a unit carries is a valid JSON Schema)
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -23,17 +24,29 @@ CORPUS_FILES: list[str | None] = sorted(
 ) if CORPUS.is_dir() else [None]
 
 
+_META = Draft202012Validator(Draft202012Validator.META_SCHEMA)
+_CHECKED: set[str] = set()
+
+
+def check_schema(schema: object) -> None:
+    """``schema`` is a valid 2020-12 JSON Schema (each distinct schema is checked once)."""
+    text = json.dumps(plain(schema), sort_keys=True)
+    if text not in _CHECKED:
+        _META.validate(json.loads(text))
+        _CHECKED.add(text)
+
+
 def usable(capability: Capability) -> None:
     """Walk everything downstream code reads; every schema must be one a validator can compile."""
     units = list(capability.units())
     assert len({id(u) for u in units}) == len(units)
     for unit in units:
-        Draft202012Validator.check_schema(plain(unit.input_schema))
+        check_schema(unit.input_schema)
         if unit.invocation is not None:
             unit.invocation.resolved()
             list(unit.invocation.calls())
         if isinstance(unit, Tool) and unit.output_schema is not None:
-            Draft202012Validator.check_schema(plain(unit.output_schema))
+            check_schema(unit.output_schema)
     for exposure in capability.exposures:
         assert exposure.namespace is not None
     for consumer in capability.consumers.values():
