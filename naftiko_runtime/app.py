@@ -150,7 +150,7 @@ def runtime(capabilities: Iterable[Capability], env: Mapping[str, str], *,
             variables = resolve_binds(capability.binds, env, defaults=plan.defaults)
         except BindingError as exc:
             missing += [m for m in exc.missing if m not in missing]
-            details += [str(exc).partition(" (")[2].rstrip(")")] if " (" in str(exc) else []
+            details += [exc.detail] if exc.detail else []
             continue
         consumers = {ns: HttpConsumer(c, variables=variables, base_uri=upstreams.get(ns),
                                       transport=plan.transports.get(ns), telemetry=telemetry)

@@ -95,6 +95,7 @@ class BindingError(NaftikoError):
 
     def __init__(self, missing: list[str] | tuple[str, ...], detail: str = "") -> None:
         self.missing = tuple(missing)
+        self.detail = detail
         names = ", ".join(self.missing)
         text = f"missing bind variables: {names}" if names else "bind variables could not be read"
         super().__init__(text + (f" ({detail})" if detail else ""))

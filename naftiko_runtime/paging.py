@@ -37,19 +37,28 @@ class Pages:
     following: dict[str, Any] | None  # the next page's position, None when there is none
 
 
+def _size(pagination: Pagination, params: Mapping[str, Any]) -> int | None:
+    """The page size asked for: the caller's own value of ``sizeParam`` wins over ``size``."""
+    asked = params.get(pagination.size_param) if pagination.size_param else None
+    try:
+        return int(asked) if asked is not None else pagination.size
+    except (TypeError, ValueError):
+        return pagination.size
+
+
 def _position(pagination: Pagination, page: int, offset: int, tree: Any, response: Any,
-              items: list[Any]) -> dict[str, Any] | None:
+              items: list[Any], size: int | None) -> dict[str, Any] | None:
     """Where the page after this one starts, from what this one said."""
-    if pagination.type == "cursor":
-        token = pagination.next.find(tree) if pagination.next is not None else None
-        return {"cursor": token} if token not in (None, "", [], {}) else None
     if pagination.type == "link":
         match = _LINK_NEXT.search(response.headers.get("link", "") if response is not None else "")
         return {"url": match.group(1)} if match else None
-    if not items or (pagination.size is not None and len(items) < pagination.size):
+    if not items or (size is not None and len(items) < size):
         return None  # an empty or short page is the last one
+    if pagination.type == "cursor":
+        token = pagination.next.find(tree) if pagination.next is not None else None
+        return {"cursor": token} if token not in (None, "", [], {}) else None
     if pagination.type == "offset":
-        return {"offset": offset + (pagination.size or len(items))}
+        return {"offset": offset + (size or len(items))}
     return {"page": page + 1}
 
 
@@ -113,6 +122,7 @@ async def fetch_pages(op: Operation, params: Mapping[str, Any], fetch: Fetch) ->
         {"offset": pagination.start} if pagination.type == "offset" else {}
     position = decode(op, params[CONTINUATION]) if params.get(CONTINUATION) else start
     args = {k: v for k, v in params.items() if k != CONTINUATION}
+    size = _size(pagination, args)
     limit = 1 if pagination.mode == "page" else pagination.max_pages
     merged: list[Any] = []
     tree = response = None
@@ -122,7 +132,8 @@ async def fetch_pages(op: Operation, params: Mapping[str, Any], fetch: Fetch) ->
         pages += 1
         items = _items(pagination, tree)
         merged += items
-        following = _position(pagination, position.get("page", 0), position.get("offset", 0), tree, response, items)
+        following = _position(pagination, position.get("page", 0), position.get("offset", 0), tree, response,
+                              items, size)
         if following is None or len(merged) >= pagination.max_items:
             break
         position = following

@@ -5,29 +5,25 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 import pytest
 
+from naftiko_runtime.binding import load_env_file, resolve_binds
 from naftiko_runtime.errors import BindingError
-
-templates = pytest.importorskip("naftiko_runtime.templates")
-binding = pytest.importorskip("naftiko_runtime.binding")
-model = pytest.importorskip("naftiko_runtime.model")
-
-Secret = templates.Secret
-resolve_binds = binding.resolve_binds
-load_env_file = binding.load_env_file
+from naftiko_runtime.model import Bind
+from naftiko_runtime.secrets import Secret
 
 TOKEN = "tok-7f3a9c1e"  # a recognisable fake secret: it must never show up in messages
 OTHER = "pw-b81d22"
 
 
-def bind(namespace: str, keys: dict[str, str], location: str | None = None, base_dir: Path | None = None) -> Any:
-    return model.Bind(namespace, MappingProxyType(keys), location, base_dir or Path("/nonexistent"))
+def bind(namespace: str, keys: dict[str, str], location: str | None = None, base_dir: Path | None = None,
+         *, implicit: bool = False) -> Bind:
+    return Bind(namespace, MappingProxyType(keys), location, base_dir or Path("/nonexistent"), "/binds/0",
+                implicit=implicit)
 
 
-def fail(binds: list[object], env: dict[str, str] | None = None, **kwargs: object) -> BindingError:
+def fail(binds: list[Bind], env: dict[str, str] | None = None, **kwargs: object) -> BindingError:
     with pytest.raises(BindingError) as caught:
         resolve_binds(binds, env or {}, **kwargs)
     return caught.value
@@ -42,6 +38,13 @@ def test_environment_bind_reads_the_named_variable() -> None:
     assert values["HMS_TOKEN"] == TOKEN
     assert values["hms-env.HMS_TOKEN"] == TOKEN  # the qualified spelling resolves too
     assert isinstance(values["HMS_TOKEN"], Secret)
+
+
+def test_an_implicit_env_bind_resolves_only_under_its_qualified_name() -> None:
+    """``{{env.X}}`` with no ``binds`` entry reads X, without shadowing a declared ``X``."""
+    values = resolve_binds([bind("env", {"API_KEY": "API_KEY"}, implicit=True)], {"API_KEY": TOKEN})
+    assert values == {"env.API_KEY": TOKEN}
+    assert fail([bind("env", {"API_KEY": "API_KEY"}, implicit=True)]).missing == ("API_KEY",)
 
 
 def test_empty_environment_value_counts_as_set() -> None:

@@ -9,32 +9,41 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import ROOT, corpus_path
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from naftiko_runtime import app
 from naftiko_runtime.expose.rest import build_rest_app, build_rest_routes
-from naftiko_runtime.model import McpExposure, RestExposure, build
-from naftiko_runtime.runtime import Runtime
+from naftiko_runtime.model import Capability, plain
 from naftiko_runtime.validate import validate_paths
 
-ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted([*ROOT.glob("capabilities/*.yaml"), *ROOT.glob("examples/**/*.yaml")])
-PUBLISHED = ROOT.parent / "shared" / "corpus" / "hms" / "capabilities" / "live-streams.yaml"
 ROOM = "665f1c2e9a1b2c3d4e5f6a7b"
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(ROOT)))
 def test_shipped_capability_is_clean_and_builds(path: Path) -> None:
-    docs, diagnostics = validate_paths([path])
+    checked, diagnostics = validate_paths([path])
     assert [str(d) for d in diagnostics] == []
-    capability = build(docs[0])
-    assert capability.exposures
+    capability = checked[0].capability
+    assert capability is not None and capability.exposures
+
+
+def shipped(relative: str) -> Capability:
+    """A shipped capability as ``naftiko serve`` loads it (it must load without any diagnostic)."""
+    loaded = app.load([ROOT / relative], {})
+    assert [str(d) for d in loaded.diagnostics] == []
+    (capability,) = loaded.capabilities
+    return capability
+
+
+def published_text() -> str:
+    return corpus_path("hms", "capabilities", "live-streams.yaml").read_text(encoding="utf-8")
 
 
 def published_tools() -> list[dict[str, Any]]:
-    if not PUBLISHED.exists():
-        pytest.skip("../shared/corpus is not present")
-    return yaml.safe_load(PUBLISHED.read_text(encoding="utf-8"))["capability"]["exposes"][0]["tools"]
+    return yaml.safe_load(published_text())["capability"]["exposes"][0]["tools"]
 
 
 def test_bundled_capability_keeps_the_published_tools_exactly() -> None:
@@ -49,9 +58,7 @@ def test_bundled_capability_keeps_the_published_tools_exactly() -> None:
 
 
 def test_bundled_capability_keeps_the_published_consumed_operations() -> None:
-    if not PUBLISHED.exists():
-        pytest.skip("../shared/corpus is not present")
-    published = yaml.safe_load(PUBLISHED.read_text(encoding="utf-8"))["capability"]["consumes"][0]
+    published = yaml.safe_load(published_text())["capability"]["consumes"][0]
     ours = yaml.safe_load((ROOT / "capabilities" / "hms-live-streams.yaml").read_text(encoding="utf-8"))
     consumer = ours["capability"]["consumes"][0]
     assert (consumer["baseUri"], consumer["authentication"]) == (published["baseUri"], published["authentication"])
@@ -64,34 +71,32 @@ def test_bundled_capability_keeps_the_published_consumed_operations() -> None:
 
 
 def test_new_tools_have_hints_and_described_inputs() -> None:
-    docs, _ = validate_paths([ROOT / "capabilities" / "hms-live-streams.yaml"])
-    exposure = next(e for e in build(docs[0]).exposures if isinstance(e, McpExposure))
+    tools = list(shipped("capabilities/hms-live-streams.yaml").tools())
     new = {"hms-get-live-stream", "hms-stop-live-stream-by-id", "hms-pause-recording", "hms-resume-recording"}
-    for tool in exposure.tools:
+    for tool in tools:
+        schema = plain(tool.input_schema)
         if tool.name in new:
             assert set(tool.annotations) >= {"readOnlyHint", "destructiveHint", "idempotentHint"}
-            assert tool.input_schema["required"] == ["stream_id"]
+            assert schema["required"] == ["stream_id"]
         if tool.name in new or tool.name == "hms-list-live-streams":
-            assert all(p.get("description") for p in tool.input_schema["properties"].values())
-    assert new <= {t.name for t in exposure.tools}
+            assert all(p.get("description") for p in schema["properties"].values())
+    assert new <= {t.name for t in tools}
 
 
 @pytest.fixture
 def stream_status() -> Iterator[TestClient]:
     """The REST example served against the 100ms simulator."""
-    docs, _ = validate_paths([ROOT / "examples" / "hms-stream-status" / "capability.yaml"])
-    capability = build(docs[0])
+    capability = shipped("examples/hms-stream-status/capability.yaml")
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with Runtime([capability], env={}, sandbox=True) as runtime:
-            for unit in runtime.units:
-                for exposure in unit.capability.exposures:
-                    if isinstance(exposure, RestExposure):
-                        app.router.routes.extend(build_rest_routes(exposure, unit))
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        async with app.runtime([capability], {}, sandbox=True) as runtime:
+            for exposure in capability.rest:
+                rest_app.router.routes.extend(build_rest_routes(exposure, runtime))
             yield
 
-    with TestClient(build_rest_app([], lifespan=lifespan), base_url="http://example.test") as client:
+    rest_app = build_rest_app([], lifespan=lifespan)
+    with TestClient(rest_app, base_url="http://example.test") as client:
         yield client
 
 

@@ -6,12 +6,15 @@ import json
 import re
 import shlex
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from naftiko_runtime.cli import main
+from naftiko_runtime.validate import has_errors, validate_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 HMS = str(ROOT / "capabilities" / "hms-live-streams.yaml")
@@ -151,9 +154,14 @@ def test_readme_shows_the_two_setup_commands() -> None:
     assert "pip install --quiet -e '.[test]'" in ci and "pytest" in ci
 
 
-@pytest.mark.skipif(shutil.which("naftiko") is None, reason="console script not installed")
-def test_console_script_is_installed() -> None:
-    assert Path(shutil.which("naftiko") or "").exists()
+def test_console_script_is_installed_and_runs() -> None:
+    """``pip install -e '.[test]'`` puts the ``naftiko`` script beside the interpreter running the tests."""
+    folder = Path(sys.executable).parent
+    script = shutil.which("naftiko", path=str(folder))
+    assert script is not None, f"no naftiko script in {folder}"
+    run = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("naftiko, version ")
 
 
 def test_a_mistyped_upstream_namespace_is_a_usage_error() -> None:
@@ -199,3 +207,59 @@ def test_export_openapi_writes_the_rest_example(tmp_path: Path) -> None:
     assert code == 0, err
     document = json.loads(target.read_text(encoding="utf-8"))
     assert document["openapi"].startswith("3.1") and "/rooms/{room_id}/live" in document["paths"]
+
+
+NO_BASE_URI = """\
+naftiko: "1.0.0-alpha2"
+info: {label: No base, description: A consumer without baseUri.}
+capability:
+  consumes:
+    - type: http
+      namespace: api
+      resources:
+        - name: items
+          path: /items
+          operations:
+            - {name: list-items, method: GET}
+  exposes:
+    - type: mcp
+      namespace: tools
+      port: 9391
+      tools:
+        - {name: list-items, description: List items., call: api.list-items}
+    - type: rest
+      namespace: rest
+      port: 9392
+      resources:
+        - path: /items
+          operations:
+            - {method: GET, name: list-items, call: api.list-items}
+"""
+
+
+def invalid_files(tmp_path: Path) -> list[Path]:
+    """A capability without ``baseUri`` (``serve`` once printed a KeyError traceback for it) and every
+    golden fixture that has an error (a fixture with only warnings would really be served)."""
+    no_base = tmp_path / "no-base-uri.yaml"
+    no_base.write_text(NO_BASE_URI, encoding="utf-8")
+    fixtures = sorted((ROOT / "tests" / "fixtures" / "invalid").glob("*/capability.yaml"))
+    with_errors = [p for p in fixtures if has_errors(validate_paths([p], env={}, together=True)[1])]
+    assert len(with_errors) >= 40
+    return [no_base, *with_errors]
+
+
+@pytest.mark.parametrize("command", [["validate"], ["list"], ["call", "{file}", "list-items"],
+                                     ["export", "openapi"], ["serve", "{file}", "--port", "0"]], ids=" ".join)
+def test_every_command_refuses_an_invalid_file_with_diagnostics_and_no_traceback(
+        tmp_path: Path, command: list[str]) -> None:
+    for path in invalid_files(tmp_path):
+        args = [str(path) if a == "{file}" else a for a in command]
+        if str(path) not in args:
+            args.append(str(path))
+        result = CliRunner().invoke(main, args, env={"HMS_MANAGEMENT_TOKEN": None})
+        output = result.stdout + result.stderr
+        where = f"{' '.join(command)} {path.parent.name}/{path.name}"
+        assert result.exception is None or isinstance(result.exception, SystemExit), (where, result.exception)
+        assert result.exit_code == 1, (where, output)
+        assert "Traceback" not in output, where
+        assert re.search(r":\d+:\d+: error\[[\w-]+\]", output), (where, output)

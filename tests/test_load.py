@@ -6,6 +6,7 @@ from pathlib import Path
 from textwrap import dedent
 
 import pytest
+from conftest import CORPUS, needs_corpus
 
 from naftiko_runtime.errors import Diagnostic, Severity
 from naftiko_runtime.load import (
@@ -19,9 +20,7 @@ from naftiko_runtime.load import (
     resolve_location,
 )
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 CAPABILITIES = CORPUS / "naftiko" / "capabilities"
-needs_corpus = pytest.mark.skipif(not CAPABILITIES.is_dir(), reason="../shared/corpus is not available")
 
 
 def codes(diagnostics: list[Diagnostic]) -> list[str]:
@@ -234,7 +233,7 @@ def test_alpha2_features_under_an_older_version_are_located(tmp_path: Path, vers
         (15, 11),  # tool hints
         (24, 15),  # REST operation ref
     ]
-    assert all(version in d.message and d.severity is Severity.ERROR for d in found)
+    assert all(version in d.message and d.severity is Severity.WARNING for d in found)  # it still runs
 
 
 @pytest.mark.parametrize("version", ["1.0.0-alpha2", "1.0.0-alpha3"])
@@ -344,7 +343,7 @@ def test_pointer_inside_an_import_locates_in_the_shared_file(tmp_path: Path) -> 
     assert loc.pointer == "/capability/consumes/0/resources/0/operations/0/method"
     key = doc.locate("/capability/consumes/0/baseUri", key=True)
     assert (key.file, key.line, key.col) == (shared, 6, 5)
-    diagnostic = doc.diag("some-rule", "bad", "/capability/consumes/0/resources/0/path")
+    diagnostic = doc.diag("unknown-ref", "bad", "/capability/consumes/0/resources/0/path")
     assert (diagnostic.location.file, diagnostic.location.line) == (shared, 9)
     assert doc.source_for(shared) is not None
     # Pointers outside the import stay in the capability file.
@@ -473,12 +472,6 @@ TEMPLATED = """\
     """
 
 
-@pytest.fixture
-def templates() -> None:
-    pytest.importorskip("naftiko_runtime.templates")
-
-
-@pytest.mark.usefixtures("templates")
 def test_load_time_templates_render_from_the_given_environment(tmp_path: Path) -> None:
     doc = load(TEMPLATED, tmp_path, env={"PORT": "8080", "BASE": "https://api.example.com"})
     assert doc.diagnostics == []
@@ -490,7 +483,6 @@ def test_load_time_templates_render_from_the_given_environment(tmp_path: Path) -
     assert {"/capability/exposes/0/port", "/capability/consumes/0/baseUri"} <= doc.templated
 
 
-@pytest.mark.usefixtures("templates")
 def test_missing_variable_is_a_warning_when_validating(tmp_path: Path) -> None:
     doc = load(TEMPLATED, tmp_path, env={"PORT": "1"})
     problem = only(doc, "load-time-template")
@@ -500,7 +492,6 @@ def test_missing_variable_is_a_warning_when_validating(tmp_path: Path) -> None:
     assert doc.ok
 
 
-@pytest.mark.usefixtures("templates")
 def test_missing_variable_is_an_error_when_serving(tmp_path: Path) -> None:
     doc = load(TEMPLATED, tmp_path, env={}, strict_env=True)
     found = [d for d in doc.diagnostics if d.code == "load-time-template"]
@@ -509,7 +500,6 @@ def test_missing_variable_is_an_error_when_serving(tmp_path: Path) -> None:
     assert not doc.ok
 
 
-@pytest.mark.usefixtures("templates")
 def test_environment_defaults_to_the_process_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORT", "7000")
     monkeypatch.setenv("BASE", "https://from-env.example.com")
@@ -517,7 +507,6 @@ def test_environment_defaults_to_the_process_environment(tmp_path: Path, monkeyp
     assert doc.data["capability"]["exposes"][0]["port"] == 7000
 
 
-@pytest.mark.usefixtures("templates")
 def test_strict_environment_applies_inside_imported_files(tmp_path: Path) -> None:
     write(tmp_path / "shared" / "registry.yml", SHARED.replace("https://registry.example.com/v1", "<<env.REG>>"))
     doc = load(IMPORTING.format(location="./shared/registry.yml", name="registry", extra=""), tmp_path,

@@ -9,14 +9,14 @@ import jsonschema
 import pytest
 import yaml
 
-from naftiko_runtime.mapping import (
-    OutputMapper,
-    apply_step_mappings,
-    build_mock,
-    compile_path,
-    output_schema,
-    project_consumed_outputs,
-)
+from naftiko_runtime.jsonpath import JsonPathError, compile_path
+from naftiko_runtime.load import load_text
+from naftiko_runtime.mapping import apply_step_mappings, build_mock, map_outputs, project_consumed_outputs
+from naftiko_runtime.model import ConsumedOutput, OutputParam, StepMapping, plain
+from naftiko_runtime.model.invocations import output_param
+from naftiko_runtime.model.read import Reader
+from naftiko_runtime.model.schemas import output_schema
+from naftiko_runtime.validate import check_documents
 
 SHIP = {
     "imo_number": "IMO-9321483",
@@ -33,8 +33,28 @@ SHIP = {
 }
 
 
+def compiled(params: list[dict[str, Any]]) -> tuple[OutputParam, ...]:
+    """Output parameters as the model builder compiles them."""
+    return tuple(output_param(Reader(), f"/outputParameters/{i}", spec) for i, spec in enumerate(params))
+
+
 def mapped(params: list[dict[str, Any]], root: Any = SHIP, **context: Any) -> tuple[bool, Any]:
-    return OutputMapper(params).map(root, context)
+    return map_outputs(compiled(params), root, context)
+
+
+def schema_of(params: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The output schema the model computes, as plain JSON."""
+    schema = output_schema(compiled(params))
+    return None if schema is None else plain(schema)
+
+
+def step_mappings(specs: list[dict[str, str]]) -> list[StepMapping]:
+    return [StepMapping(m["targetName"], m["value"], f"/mappings/{i}") for i, m in enumerate(specs)]
+
+
+def consumed(specs: list[dict[str, str]]) -> list[ConsumedOutput]:
+    return [ConsumedOutput(o["name"], o.get("type"), compile_path(o["value"]), f"/outputParameters/{i}", o["value"])
+            for i, o in enumerate(specs)]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -138,15 +158,12 @@ def test_compile_path_is_cached() -> None:
 
 
 @pytest.mark.parametrize("expr", ["$.[", "$.a[?(@.x ==)]", "", "   ", "$.a[1"])
-def test_invalid_expression_raises_value_error(expr: str) -> None:
-    with pytest.raises(ValueError, match="JSONPath"):
+def test_invalid_expression_raises_a_jsonpath_error(expr: str) -> None:
+    with pytest.raises(JsonPathError, match="JSONPath"):
         compile_path(expr)
 
 
-def test_every_jsonpath_in_the_corpus_compiles() -> None:
-    corpus = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-    if not corpus.is_dir():
-        pytest.skip("shared corpus not available")
+def test_every_jsonpath_in_the_corpus_compiles(corpus: Path) -> None:
     expressions: set[str] = set()
 
     def walk(node: Any) -> None:
@@ -169,13 +186,13 @@ def test_every_jsonpath_in_the_corpus_compiles() -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# OutputMapper
+# map_outputs
 # --------------------------------------------------------------------------------------------------
 
 
 def test_no_output_parameters_passes_the_raw_body_through() -> None:
     assert mapped([]) == (False, None)
-    assert not OutputMapper(None)
+    assert mapped([], root=None) == (False, None)
 
 
 def test_everything_null_passes_the_raw_body_through() -> None:
@@ -344,16 +361,49 @@ def test_length_function_in_a_mapping() -> None:
     assert mapped(params) == (True, {"crewSize": 3})
 
 
-def test_invalid_mapping_fails_when_the_mapper_is_built() -> None:
-    with pytest.raises(ValueError):
-        OutputMapper([{"type": "string", "mapping": "$.a[?("}])
+INVALID_MAPPING = """\
+naftiko: "1.0.0-alpha1"
+capability:
+  consumes:
+    - type: http
+      namespace: api
+      baseUri: https://api.example.com
+      resources:
+        - name: items
+          path: /items
+          operations:
+            - name: list-items
+              method: GET
+  exposes:
+    - type: mcp
+      namespace: tools
+      port: 3000
+      tools:
+        - name: list-items
+          description: List items.
+          call: api.list-items
+          outputParameters:
+            - type: string
+              mapping: "$.a[?("
+"""
 
 
-def test_mapper_can_be_reused_across_bodies() -> None:
-    mapper = OutputMapper([{"type": "string", "mapping": "$.id"}])
-    assert mapper.map({"id": "a"}, {}) == (True, "a")
-    assert mapper.map({"id": "b"}, {}) == (True, "b")
-    assert mapper.map("not json", {}) == (False, None)
+def test_invalid_mapping_is_refused_when_the_capability_is_checked(tmp_path: Path) -> None:
+    """An unparsable mapping is diagnosed before anything is served; the model keeps it as written."""
+    checked, diagnostics = check_documents([load_text(INVALID_MAPPING, tmp_path / "capability.yaml")])
+    assert [d.code for d in diagnostics if str(d.severity) == "error"] == ["jsonpath-invalid"]
+    capability = checked[0].capability
+    assert capability is not None
+    (output,) = next(capability.tools()).invocation.outputs
+    assert output.mapping == "$.a[?(" and output.path is None
+    assert map_outputs((output,), SHIP, {}) == (False, None)  # never raises at call time either
+
+
+def test_compiled_outputs_can_be_reused_across_bodies() -> None:
+    outputs = compiled([{"type": "string", "mapping": "$.id"}])
+    assert map_outputs(outputs, {"id": "a"}, {}) == (True, "a")
+    assert map_outputs(outputs, {"id": "b"}, {}) == (True, "b")
+    assert map_outputs(outputs, "not json", {}) == (False, None)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -368,11 +418,11 @@ def test_mock_builds_named_rendered_values() -> None:
         {"name": "ok", "type": "boolean", "value": "true"},
     ]
     # numbers and booleans stay text, as in the reference
-    assert build_mock(params, {"name": "Ada"}) == {"greeting": "Hello, Ada!", "count": "3", "ok": "true"}
+    assert build_mock(compiled(params), {"name": "Ada"}) == {"greeting": "Hello, Ada!", "count": "3", "ok": "true"}
 
 
 def test_mock_unnamed_parameter_uses_the_value_key() -> None:
-    assert build_mock([{"type": "string", "value": "x"}], {}) == {"value": "x"}
+    assert build_mock(compiled([{"type": "string", "value": "x"}]), {}) == {"value": "x"}
 
 
 def test_mock_recurses_into_properties_and_items() -> None:
@@ -387,7 +437,7 @@ def test_mock_recurses_into_properties_and_items() -> None:
         },
         {"name": "crew", "type": "array", "items": [{"name": "id", "type": "string", "value": "c1"}]},
     ]
-    assert build_mock(params, {"imo": "IMO-1"}) == {
+    assert build_mock(compiled(params), {"imo": "IMO-1"}) == {
         "ship": {"imo": "IMO-1", "tags": ["t"]},
         "crew": [{"id": "c1"}],
     }
@@ -406,7 +456,7 @@ def test_step_mappings_traverse_step_outputs_and_nest_dotted_targets() -> None:
         {"targetName": "port", "value": "$.find-port.code"},
         {"targetName": "whole", "value": "$.find-port"},
     ]
-    assert apply_step_mappings(mappings, steps) == {
+    assert apply_step_mappings(step_mappings(mappings), steps) == {
         "ship": {"name": "Star", "length": 10},
         "port": "OSL",
         "whole": {"code": "OSL"},
@@ -416,16 +466,16 @@ def test_step_mappings_traverse_step_outputs_and_nest_dotted_targets() -> None:
 def test_step_mappings_drop_null_values() -> None:
     steps = {"a": {"x": 1}}
     mappings = [{"targetName": "x", "value": "$.a.x"}, {"targetName": "y", "value": "$.a.nope"}]
-    assert apply_step_mappings(mappings, steps) == {"x": 1}
+    assert apply_step_mappings(step_mappings(mappings), steps) == {"x": 1}
 
 
 def test_step_mappings_all_null_returns_none() -> None:
     mappings = [{"targetName": "y", "value": "$.missing.field"}, {"targetName": "z", "value": "{{$.a}}"}]
-    assert apply_step_mappings(mappings, {"a": {}}) is None
+    assert apply_step_mappings(step_mappings(mappings), {"a": {}}) is None
 
 
 def test_step_mappings_do_not_index_arrays() -> None:
-    assert apply_step_mappings([{"targetName": "x", "value": "$.a.0"}], {"a": [1, 2]}) is None
+    assert apply_step_mappings(step_mappings([{"targetName": "x", "value": "$.a.0"}]), {"a": [1, 2]}) is None
 
 
 def test_consumed_outputs_project_named_values() -> None:
@@ -433,13 +483,13 @@ def test_consumed_outputs_project_named_values() -> None:
         {"name": "id", "type": "string", "value": "$.imo_number"},
         {"name": "n", "type": "number", "value": "$.x"},
     ]
-    assert project_consumed_outputs(params, SHIP) == {"id": "IMO-9321483", "n": None}
+    assert project_consumed_outputs(consumed(params), SHIP) == {"id": "IMO-9321483", "n": None}
 
 
 def test_consumed_outputs_augment_each_element_of_an_array_body() -> None:
     body = [{"id": 1, "user": {"name": "a"}}, {"id": 2, "user": {"name": "b"}}, "odd"]
     params = [{"name": "username", "type": "string", "value": "$.user.name"}]
-    result = project_consumed_outputs(params, body)
+    result = project_consumed_outputs(consumed(params), body)
     assert result == [
         {"id": 1, "user": {"name": "a"}, "username": "a"},
         {"id": 2, "user": {"name": "b"}, "username": "b"},
@@ -484,7 +534,7 @@ OBJECT_PARAMS = [
 
 
 def test_output_schema_keeps_the_structure_and_leaves_scalar_properties_untyped() -> None:
-    schema = output_schema(OBJECT_PARAMS)
+    schema = schema_of(OBJECT_PARAMS)
     assert schema is not None
     assert schema["type"] == "object"
     props = schema["properties"]
@@ -504,9 +554,9 @@ def test_output_schema_accepts_values_that_differ_from_the_declared_scalar_types
         "ok": {"type": "boolean", "mapping": "$.ok"},
         "tags": {"type": "array", "mapping": "$.tags", "items": {"type": "number", "mapping": "$"}},
     }}]
-    schema = output_schema(params)
+    schema = schema_of(params)
     assert schema is not None
-    _, value = OutputMapper(params).map({"id": 42, "ok": "yes", "tags": ["a", 1]}, {})
+    _, value = mapped(params, root={"id": 42, "ok": "yes", "tags": ["a", 1]})
     assert value == {"id": 42, "ok": "yes", "tags": ["a", 1]}
     jsonschema.validate(value, schema)
     with pytest.raises(jsonschema.ValidationError):  # the structure is still checked
@@ -514,10 +564,10 @@ def test_output_schema_accepts_values_that_differ_from_the_declared_scalar_types
 
 
 def test_output_schema_validates_what_the_mapper_produces() -> None:
-    schema = output_schema(OBJECT_PARAMS)
+    schema = schema_of(OBJECT_PARAMS)
     jsonschema.Draft202012Validator.check_schema(schema)
     for body in (SHIP, {}, {"crew": [], "tags": []}):
-        _, value = OutputMapper(OBJECT_PARAMS).map(body, {"x": 1})
+        _, value = mapped(OBJECT_PARAMS, root=body, x=1)
         jsonschema.validate(value, schema)
 
 
@@ -532,21 +582,21 @@ def test_output_schema_validates_what_the_mapper_produces() -> None:
     ],
 )
 def test_output_schema_is_none_for_shapes_that_are_not_known_objects(params: list[dict[str, Any]]) -> None:
-    assert output_schema(params) is None
+    assert schema_of(params) is None
 
 
 def test_the_map_form_keeps_each_key_and_maps_each_value_relative_to_itself() -> None:
     """The reference engine's undocumented `values` + `mapping` object form (spec notes 3.10, 3a)."""
-    mapper = OutputMapper([{
+    outputs = compiled([{
         "type": "object", "mapping": "$.rates",
         "values": {"type": "object", "properties": {"buy": {"type": "number", "mapping": "$.bid"}}},
     }])
     body = {"rates": {"EUR": {"bid": 1.1, "ask": 1.2}, "GBP": {"bid": 1.3}}}
-    assert mapper.map(body, {}) == (True, {"EUR": {"buy": 1.1}, "GBP": {"buy": 1.3}})
-    assert mapper.map({"rates": [1, 2]}, {}) == (False, None)  # not an object: nothing maps
+    assert map_outputs(outputs, body, {}) == (True, {"EUR": {"buy": 1.1}, "GBP": {"buy": 1.3}})
+    assert map_outputs(outputs, {"rates": [1, 2]}, {}) == (False, None)  # not an object: nothing maps
 
 
 def test_max_length_cuts_long_strings() -> None:
-    mapper = OutputMapper([{"type": "object", "properties": {
+    outputs = compiled([{"type": "object", "properties": {
         "title": {"type": "string", "mapping": "$.title", "maxLength": 5}}}])
-    assert mapper.map({"title": "Headline"}, {}) == (True, {"title": "Headl"})
+    assert map_outputs(outputs, {"title": "Headline"}, {}) == (True, {"title": "Headl"})

@@ -10,16 +10,16 @@ from typing import Any
 import httpx2
 import pytest
 import yaml
+from conftest import CORPUS, needs_corpus
 from openapi_spec_validator import validate
 
-from naftiko_runtime.load import load_file, load_text
-from naftiko_runtime.model import Capability, McpExposure, build
+from naftiko_runtime import app
+from naftiko_runtime.errors import ConfigError
+from naftiko_runtime.model import Capability, McpExposure
 from naftiko_runtime.openapi import dump_yaml, export_openapi, import_openapi
-from naftiko_runtime.runtime import Runtime
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "naftiko"
-corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared corpus is not available")
-FIXTURES = CORPUS / "fixtures" / "openapi"
+CAPABILITIES = CORPUS / "naftiko" / "capabilities"
+FIXTURES = CORPUS / "naftiko" / "fixtures" / "openapi"
 
 
 @pytest.fixture
@@ -30,34 +30,24 @@ def anyio_backend() -> str:
 def capability_from(tmp_path: Path, text: str, name: str = "capability.yaml") -> Capability:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
-    doc = load_text(text, path)
-    assert doc.ok, [str(d) for d in doc.diagnostics]
-    return build(doc)
+    return checked_capability(path)
 
 
-def validate_capability(path: Path) -> None:
-    """No validation error (skipped until the validate stage is complete)."""
-    import naftiko_runtime.validate as package
-
-    folder = Path(package.__file__).parent
-    if not (folder / "structure.py").is_file() or not (folder / "rules.py").is_file():
-        pytest.skip("naftiko_runtime.validate is not complete yet")
-    from naftiko_runtime.validate import validate_paths
-
-    _, diagnostics = validate_paths([path])
-    errors = [str(d) for d in diagnostics if str(d.severity) == "error"]
+def checked_capability(path: Path) -> Capability:
+    """The file through load, structure, model and rules (as ``naftiko validate`` checks it): no error."""
+    loaded = app.load([path], {})
+    errors = [str(d) for d in loaded.diagnostics if str(d.severity) == "error"]
     assert errors == []
+    (capability,) = loaded.capabilities
+    return capability
 
 
 def imported(tmp_path: Path, document: dict[str, Any], **options: Any) -> tuple[dict[str, Any], Capability, Path]:
-    """Import, write as YAML, load and build: the result must be a loadable capability."""
+    """Import, write as YAML, load and check: the result must be a capability that validates."""
     result = import_openapi(document, **options)
     path = tmp_path / "imported.yaml"
-    text = dump_yaml(result)
-    path.write_text(text, encoding="utf-8")
-    doc = load_text(text, path)
-    assert doc.ok, [str(d) for d in doc.diagnostics]
-    return result, build(doc), path
+    path.write_text(dump_yaml(result), encoding="utf-8")
+    return result, checked_capability(path), path
 
 
 # ------------------------------------------------------------------------------------------------ export
@@ -174,7 +164,7 @@ def test_export_ref_operation_takes_the_function_parameters_and_forward_lists_ev
 
 def test_export_of_an_unknown_or_missing_rest_exposure_is_an_error(tmp_path: Path) -> None:
     cap = capability_from(tmp_path, EXPORTED)
-    with pytest.raises(ValueError, match="nope"):
+    with pytest.raises(ConfigError, match="nope"):
         export_openapi(cap, "nope")
     assert export_openapi(cap, "api")["paths"]
 
@@ -192,6 +182,7 @@ def test_export_of_an_unknown_or_missing_rest_exposure_is_an_error(tmp_path: Pat
 def test_export_declares_the_inbound_security_scheme_without_secrets(tmp_path: Path, auth: str,
                                                                      scheme: dict[str, Any]) -> None:
     text = EXPORTED.replace("      namespace: api\n", f"      namespace: api\n      authentication: {auth}\n")
+    text += "binds:\n  - namespace: env\n    keys: {TOKEN: TOKEN}\n"  # an unbound credential is an error
     document = export_openapi(capability_from(tmp_path, text))
     validate(document)
     assert document["components"]["securitySchemes"] == {"api-auth": scheme}
@@ -219,24 +210,24 @@ def test_export_of_several_rest_exposures_gives_each_path_its_server(tmp_path: P
     assert document["paths"]["/orders/{id}"]["servers"][0]["url"].endswith(":8080")
 
 
-@corpus
+@needs_corpus
 @pytest.mark.parametrize("name", ["07-xml-capability.yaml", "10-http-header-query-capability.yaml",
                                   "11-http-forward-value-capability.yaml", "12-register-basic-forward.yml"])
 def test_export_of_corpus_rest_capabilities_validates(name: str) -> None:
-    document = export_openapi(build(load_file(CORPUS / "capabilities" / name)))
+    document = export_openapi(checked_capability(CAPABILITIES / name))
     validate(document)
     assert document["paths"]
 
 
-@corpus
+@needs_corpus
 def test_export_of_corpus_05_validates_and_describes_its_five_routes(tmp_path: Path) -> None:
-    source = CORPUS / "capabilities"
+    source = CAPABILITIES
     (tmp_path / "shared").mkdir()
     for name in ("secrets.yaml", "legacy-consumes.yaml"):
         shutil.copy(source / "shared" / name, tmp_path / "shared" / name)
     shutil.copy(source / "shared" / "step11-registry-consumes.yml", tmp_path / "shared" / "step7-registry-consumes.yml")
     shutil.copy(source / "05-step-10-shipyard-rest-adapter.yml", tmp_path / "05.yml")
-    document = export_openapi(build(load_file(tmp_path / "05.yml")))
+    document = export_openapi(checked_capability(tmp_path / "05.yml"))
     validate(document)
     assert set(document["paths"]) == {"/ships", "/ships/{imo}", "/ships/{imo}/crew", "/legacy/vessels", "/voyages"}
     assert "crewIds" in document["paths"]["/voyages"]["post"]["requestBody"]["content"]["application/json"][
@@ -316,7 +307,7 @@ def _tools(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_import_of_an_openapi_31_document_builds_consumes_auth_binds_and_one_tool_per_operation(
         tmp_path: Path) -> None:
-    result, cap, path = imported(tmp_path, OPENAPI_31)
+    result, cap, _ = imported(tmp_path, OPENAPI_31)
     assert next(iter(result)) == "naftiko" and result["naftiko"] == "1.0.0-alpha2"
     consumer = _consumer(result)
     assert consumer["namespace"] == "pet-store"
@@ -342,7 +333,6 @@ def test_import_of_an_openapi_31_document_builds_consumes_auth_binds_and_one_too
     mcp = result["capability"]["exposes"][0]
     assert (mcp["type"], mcp["port"], mcp["namespace"]) == ("mcp", 9090, "pet-store-mcp")
     assert isinstance(cap.exposures[0], McpExposure) and len(cap.exposures[0].tools) == 6
-    validate_capability(path)
 
 
 def test_imported_tools_wire_their_arguments_and_take_hints_from_the_method(tmp_path: Path) -> None:
@@ -367,7 +357,7 @@ def test_imported_tools_wire_their_arguments_and_take_hints_from_the_method(tmp_
 
 
 def test_import_of_a_swagger_20_document(tmp_path: Path) -> None:
-    result, _, path = imported(tmp_path, SWAGGER_20, namespace="Store")
+    result, _, _ = imported(tmp_path, SWAGGER_20, namespace="Store")
     consumer = _consumer(result)
     assert consumer["namespace"] == "store"
     assert consumer["baseUri"] == "https://legacy.test:8443/api"
@@ -382,7 +372,6 @@ def test_import_of_a_swagger_20_document(tmp_path: Path) -> None:
     assert ops["add-item"]["inputParameters"][0]["type"] == "object"
     assert [(p["name"], p["in"]) for p in ops["add-note"]["inputParameters"]] == [("id", "path"), ("text", "body")]
     assert _consumer(result)["resources"][1]["path"] == "/items/{id}/notes"  # placeholders kept
-    validate_capability(path)
 
 
 def test_import_options_override_namespace_and_base_uri(tmp_path: Path) -> None:
@@ -394,9 +383,9 @@ def test_import_options_override_namespace_and_base_uri(tmp_path: Path) -> None:
 
 
 def test_import_rejects_documents_that_are_not_openapi() -> None:
-    with pytest.raises(ValueError, match="OpenAPI"):
+    with pytest.raises(ConfigError, match="OpenAPI"):
         import_openapi({"asyncapi": "2.0.0"})
-    with pytest.raises(ValueError, match="no operation"):
+    with pytest.raises(ConfigError, match="no operation"):
         import_openapi({"openapi": "3.0.3", "info": {"title": "x"}, "paths": {}})
 
 
@@ -418,22 +407,21 @@ async def test_an_imported_capability_serves_calls_with_its_wiring_and_auth(tmp_
         return httpx2.Response(200, json={"ok": request.url.path})
 
     env = {"PET_STORE_USERNAME": "ada", "PET_STORE_PASSWORD": "pw"}
-    tools = {t.name: t for t in cap.exposures[0].tools}  # type: ignore[union-attr]
-    async with Runtime([cap], env=env, transports={"pet-store": httpx2.MockTransport(upstream)}) as runtime:
-        unit = runtime.units[0]
-        got = await unit.call_tool(tools["get-pet"], {"petId": 7})
-        await unit.call_tool(tools["list-pets"], {"limit": 3, "X-Request-Id": "r-1"})
-        await unit.call_tool(tools["create-pet"], {"body": {"name": "Rex"}})
+    tools = {t.name: t for t in cap.tools()}
+    async with app.runtime([cap], env, transports={"pet-store": httpx2.MockTransport(upstream)}) as runtime:
+        got = await runtime.invoke(tools["get-pet"], {"petId": 7})
+        await runtime.invoke(tools["list-pets"], {"limit": 3, "X-Request-Id": "r-1"})
+        await runtime.invoke(tools["create-pet"], {"body": {"name": "Rex"}})
     assert got == {"ok": "/pets/7"}
     assert seen[0].headers["authorization"].startswith("Basic ")
     assert seen[1].url.params["limit"] == "3" and seen[1].headers["x-request-id"] == "r-1"
     assert json.loads(seen[2].content) == {"name": "Rex"}
 
 
-@corpus
+@needs_corpus
 def test_import_of_the_corpus_registry_api(tmp_path: Path) -> None:
     document = yaml.safe_load((FIXTURES / "naftiko-shipyard-maritime-registry-api.yaml").read_text())
-    result, _, path = imported(tmp_path, document)
+    result, _, _ = imported(tmp_path, document)
     consumer = _consumer(result)
     assert consumer["baseUri"] == "https://mocks.naftiko.net/rest/naftiko-shipyard-maritime-registry-api/1.0.0-alpha2"
     assert consumer["authentication"]["type"] == "bearer"
@@ -445,14 +433,12 @@ def test_import_of_the_corpus_registry_api(tmp_path: Path) -> None:
     assert [p["name"] for p in ops["create-voyage"]["inputParameters"]] == ["Registry-Version", "body"]
     assert any(r["path"] == "/ships/{imo_number}" for r in consumer["resources"])
     assert _tools(result)["list-ships"]["hints"]["readOnly"] is True
-    validate_capability(path)
 
 
-@corpus
+@needs_corpus
 def test_import_of_the_corpus_legacy_dockyard_api(tmp_path: Path) -> None:
     document = yaml.safe_load((FIXTURES / "naftiko-shipyard-legacy-dockyard-api.yaml").read_text())
-    result, _, path = imported(tmp_path, document, namespace="legacy")
+    result, _, _ = imported(tmp_path, document, namespace="legacy")
     assert _consumer(result)["authentication"] == {"type": "apikey", "key": "X-Dock-Key",
                                                    "value": "{{LEGACY_API_KEY}}", "placement": "header"}
     assert {op["outputRawFormat"] for op in _operations(result).values()} == {"xml"}
-    validate_capability(path)

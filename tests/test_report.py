@@ -20,7 +20,7 @@ def line_of(file: str, line: int) -> str:
     return lines[line - 1] if 0 < line <= len(lines) else ""
 
 
-def diag(code: str = "duplicate-key", severity: Severity = Severity.ERROR, message: str = "key 'label' repeats",
+def diag(code: str = "example-code", severity: Severity = Severity.ERROR, message: str = "key 'label' repeats",
          file: str = "cap.yaml", line: int = 3, col: int = 3, hint: str | None = None,
          pointer: str = "/info/label") -> Diagnostic:
     return Diagnostic(code, severity, message, Location(file, pointer, line, col), hint)
@@ -32,7 +32,7 @@ def diag(code: str = "duplicate-key", severity: Severity = Severity.ERROR, messa
 def test_text_format_is_header_source_caret_and_hint() -> None:
     text = format_text([diag(col=10, hint="remove one")], line_of)
     assert text.splitlines() == [
-        "cap.yaml:3:10: error[duplicate-key] key 'label' repeats",
+        "cap.yaml:3:10: error[example-code] key 'label' repeats",
         "    3 |   label: Shipyard",
         "      |          ^",
         "      = hint: remove one",
@@ -67,7 +67,7 @@ def test_byte_order_mark_does_not_shift_the_caret() -> None:
 
 def test_without_a_source_line_only_the_header_and_hint_print() -> None:
     text = format_text([diag(file="gone.yaml", line=1, col=1, hint="check the path")], line_of)
-    assert text.splitlines() == ["gone.yaml:1:1: error[duplicate-key] key 'label' repeats",
+    assert text.splitlines() == ["gone.yaml:1:1: error[example-code] key 'label' repeats",
                                  "      = hint: check the path"]
 
 
@@ -77,7 +77,7 @@ def test_without_a_hint_there_is_no_hint_line() -> None:
 
 def test_each_diagnostic_keeps_to_its_own_lines() -> None:
     text = format_text([diag(message="first\nsecond", hint="a\nb", file="gone.yaml")], line_of)
-    assert text.splitlines() == ["gone.yaml:3:3: error[duplicate-key] first second", "      = hint: a b"]
+    assert text.splitlines() == ["gone.yaml:3:3: error[example-code] first second", "      = hint: a b"]
 
 
 def test_several_diagnostics_print_in_order() -> None:
@@ -102,7 +102,7 @@ def test_wide_line_numbers_keep_the_gutter_aligned() -> None:
 )
 def test_strict_promotes_only_warnings(severity: Severity, strict: bool, shown: str) -> None:
     header = format_text([diag(severity=severity)], line_of, strict=strict).splitlines()[0]
-    assert header == f"cap.yaml:3:3: {shown}[duplicate-key] key 'label' repeats"
+    assert header == f"cap.yaml:3:3: {shown}[example-code] key 'label' repeats"
     assert effective(diag(severity=severity), strict) == Severity(shown)
 
 
@@ -113,7 +113,7 @@ def test_json_lists_objects_with_the_documented_keys() -> None:
     items = json.loads(format_json([diag(hint="h"), diag(severity=Severity.WARNING, hint=None)]))
     assert items[0] == {
         "file": "cap.yaml", "line": 3, "column": 3, "pointer": "/info/label", "severity": "error",
-        "code": "duplicate-key", "message": "key 'label' repeats", "hint": "h",
+        "code": "example-code", "message": "key 'label' repeats", "hint": "h",
     }
     assert items[1]["severity"] == "warning" and items[1]["hint"] is None
 
@@ -132,7 +132,7 @@ def test_json_of_nothing_is_an_empty_list() -> None:
 
 def test_github_annotation_per_severity() -> None:
     lines = format_github([diag(), diag(severity=Severity.WARNING), diag(severity=Severity.INFO)]).splitlines()
-    assert lines[0] == "::error file=cap.yaml,line=3,col=3,title=duplicate-key::key 'label' repeats"
+    assert lines[0] == "::error file=cap.yaml,line=3,col=3,title=example-code::key 'label' repeats"
     assert lines[1].startswith("::warning file=cap.yaml,")
     assert lines[2].startswith("::notice file=cap.yaml,")
 
@@ -183,3 +183,9 @@ def test_a_parsed_problem_renders_against_its_own_source() -> None:
     assert source_line == "    2 | \tlabel: x"
     assert caret_line == "      | ^"
     assert hint.startswith("      = hint: ") and "tab" in hint
+
+
+def test_a_registered_code_without_its_own_hint_gets_the_registry_hint() -> None:
+    text = format_text([diag(code="duplicate-key")], line_of)
+    assert text.splitlines()[-1] == "      = hint: remove or rename one of them"
+    assert json.loads(format_json([diag(code="duplicate-key")]))[0]["hint"] == "remove or rename one of them"

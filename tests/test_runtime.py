@@ -9,10 +9,11 @@ from typing import Any
 import httpx2
 import pytest
 
-from naftiko_runtime.errors import BindingError, InputError, UpstreamError
+from naftiko_runtime import app
+from naftiko_runtime.errors import BindingError, InputError, InvocationError, UpstreamError
 from naftiko_runtime.load import load_text
-from naftiko_runtime.model import Capability, McpExposure, Tool, build
-from naftiko_runtime.runtime import Runtime, index_entries, lookup, render_native
+from naftiko_runtime.model import Capability, Tool, plain
+from naftiko_runtime.runtime import CallContext, index_entries, lookup, render_native
 from naftiko_runtime.validate import check_documents
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,14 +26,15 @@ def anyio_backend() -> str:
 
 def capability(text: str, tmp_path: Path | None = None) -> Capability:
     path = (tmp_path or ROOT) / "capability.yaml"
-    doc = load_text(text, path)
-    errors = [d for d in check_documents([doc]) if d.severity == "error"]
+    checked, diagnostics = check_documents([load_text(text, path)])
+    errors = [d for d in diagnostics if d.severity == "error"]
     assert not errors, [str(e) for e in errors]
-    return build(doc)
+    assert checked[0].capability is not None
+    return checked[0].capability
 
 
 def tool(cap: Capability, name: str) -> Tool:
-    return next(t for e in cap.exposures if isinstance(e, McpExposure) for t in e.tools if t.name == name)
+    return next(t for t in cap.tools() if t.name == name)
 
 
 class Upstream:
@@ -153,8 +155,8 @@ def ships_upstream() -> Upstream:
 async def run(cap: Capability, name: str, args: dict[str, Any], upstream: Upstream,
               env: dict[str, str] | None = None) -> Any:
     env = {"TEST_REGISTRY_TOKEN": "s3cr3t-token"} if env is None else env
-    async with Runtime([cap], env=env, transports={"registry": upstream.transport()}) as runtime:
-        return await runtime.units[0].call_tool(tool(cap, name), args)
+    async with app.runtime([cap], env, transports={"registry": upstream.transport()}) as runtime:
+        return await runtime.invoke(tool(cap, name), args)
 
 
 @pytest.mark.anyio
@@ -179,7 +181,7 @@ async def test_ref_runs_the_aggregate_function_and_derives_hints() -> None:
     ref_tool = tool(cap, "ship-by-ref")
     assert ref_tool.description == "Look a ship up by IMO number."
     assert ref_tool.annotations["readOnlyHint"] is True and ref_tool.annotations["idempotentHint"] is True
-    assert ref_tool.input_schema["required"] == ["imo"]
+    assert plain(ref_tool.input_schema)["required"] == ["imo"]
     assert await run(cap, "ship-by-ref", {"imo": "IMO-1"}, ships_upstream()) == {"name": "Aurora"}
 
 
@@ -255,10 +257,9 @@ HMS = ROOT / "capabilities" / "hms-live-streams.yaml"
 async def test_sandbox_runs_the_bundled_capability_without_a_token() -> None:
     cap = capability(HMS.read_text(encoding="utf-8"))
     room = "665f1c2e9a1b2c3d4e5f6a7b"
-    async with Runtime([cap], env={}, sandbox=True) as runtime:
-        unit = runtime.units[0]
-        started = await unit.call_tool(tool(cap, "hms-start-live-stream"), {"room_id": room, "body": {}})
-        listed = await unit.call_tool(tool(cap, "hms-list-live-streams"), {"room_id": room})
+    async with app.runtime([cap], {}, sandbox=True) as runtime:
+        started = await runtime.invoke(tool(cap, "hms-start-live-stream"), {"room_id": room, "body": {}})
+        listed = await runtime.invoke(tool(cap, "hms-list-live-streams"), {"room_id": room})
     assert started["room_id"] == room and started["status"] == "starting"
     assert [s["id"] for s in listed["data"]] == [started["id"]]
 
@@ -272,10 +273,10 @@ async def test_upstream_override_replaces_the_base_uri() -> None:
         seen.append(str(request.url))
         return httpx2.Response(200, json={"limit": 10, "data": [], "last": ""})
 
-    async with Runtime([cap], env={"HMS_MANAGEMENT_TOKEN": "tok-123"},
-                       upstreams={"live-streams": "http://127.0.0.1:1/v2"},
-                       transports={"live-streams": httpx2.MockTransport(handler)}) as runtime:
-        await runtime.units[0].call_tool(tool(cap, "hms-list-live-streams"), {"limit": 20})
+    async with app.runtime([cap], {"HMS_MANAGEMENT_TOKEN": "tok-123"},
+                           upstreams={"live-streams": "http://127.0.0.1:1/v2"},
+                           transports={"live-streams": httpx2.MockTransport(handler)}) as runtime:
+        await runtime.invoke(tool(cap, "hms-list-live-streams"), {"limit": 20})
     assert seen == ["http://127.0.0.1:1/v2/live-streams?limit=20"]
 
 
@@ -325,9 +326,9 @@ async def test_xml_is_mapped_and_an_unmapped_body_passes_through_as_the_upstream
     cap = capability(XML_CAPABILITY)
     upstream = Upstream({("GET", "/users"): httpx2.Response(
         200, content=USERS_XML, headers={"content-type": "application/xml"})})
-    async with Runtime([cap], env={}, transports={"users-api": upstream.transport()}) as runtime:
-        mapped = await runtime.units[0].call_tool(tool(cap, "list-users"), {})
-        raw = await runtime.units[0].call_tool(tool(cap, "list-users-raw"), {})
+    async with app.runtime([cap], {}, transports={"users-api": upstream.transport()}) as runtime:
+        mapped = await runtime.invoke(tool(cap, "list-users"), {})
+        raw = await runtime.invoke(tool(cap, "list-users-raw"), {})
     assert mapped == [{"name": "Ann"}, {"name": "Bo"}]
     assert isinstance(raw, RawBody) and raw == USERS_XML.decode() and raw.media_type == "application/xml"
 
@@ -353,7 +354,11 @@ def test_the_map_form_and_max_length_are_valid_spec() -> None:
            "                specs: {type: object, mapping: $.specs, values: {type: string, mapping: $.unit}}")
     text = SHIPS.replace(old, new)
     cap = capability(text)  # asserts no error diagnostics
-    assert tool(cap, "get-ship").invocable.output_parameters[0]["properties"]["specs"]["values"]
+    invocation = tool(cap, "get-ship").invocation
+    assert invocation is not None
+    properties = dict(invocation.outputs[0].properties)
+    assert properties["flag"].max_length == 2
+    assert properties["specs"].values is not None and properties["specs"].values.mapping == "$.unit"
 
 
 @pytest.mark.anyio
@@ -378,9 +383,180 @@ capability:
 async def test_closing_the_runtime_closes_every_upstream_client() -> None:
     cap = capability(SHIPS)
     transports = {"registry": ships_upstream().transport()}
-    runtime = Runtime([cap], env={"TEST_REGISTRY_TOKEN": "t0k3n"}, transports=transports)
+    runtime = app.runtime([cap], {"TEST_REGISTRY_TOKEN": "t0k3n"}, transports=transports)
     async with runtime:
-        consumer = runtime.units[0].consumers["registry"]
-        await runtime.units[0].call_tool(tool(cap, "get-ship"), {"imo": "IMO-1"})
+        consumer = runtime.owner(tool(cap, "get-ship")).consumers["registry"]
+        await runtime.invoke(tool(cap, "get-ship"), {"imo": "IMO-1"})
     with pytest.raises(RuntimeError):  # a closed consumer refuses to send
         await consumer.call(cap.operation("registry.get-ship"), {"imo": "IMO-1"})
+
+
+# ------------------------------------------------------------------------ every unit kind, one runtime
+
+EVERY_KIND = """
+naftiko: "1.0.0-alpha2"
+info: {label: Kinds, description: Every unit kind through Runtime.invoke}
+binds:
+  - namespace: env
+    keys: {REGION: TEST_REGION}
+capability:
+  consumes:
+    - type: http
+      namespace: registry
+      baseUri: https://registry.example.test/v1
+      resources:
+        - name: ship
+          path: /ships/{{imo}}
+          operations:
+            - name: get-ship
+              method: GET
+        - name: ships
+          path: /ships
+          operations:
+            - name: register-ship
+              method: POST
+              inputParameters:
+                - {name: body, in: body, type: object}
+  aggregates:
+    - label: Fleet
+      namespace: fleet
+      functions:
+        - name: ship-name
+          description: A ship's name.
+          inputParameters:
+            - {name: imo, type: string, description: IMO number}
+          call: registry.get-ship
+          with: {imo: fleet.imo}
+          outputParameters:
+            - {type: string, mapping: $.vessel_name}
+  exposes:
+    - type: mcp
+      namespace: shipyard
+      port: 9193
+      tools:
+        - name: register
+          description: Register a ship.
+          inputParameters:
+            - {name: ship, type: object, description: the ship}
+          call: registry.register-ship
+          with: {body: shipyard.ship}
+      resources:
+        - name: ship
+          label: Ship
+          uri: ships://{imo}
+          description: One ship.
+          call: registry.get-ship
+      prompts:
+        - name: brief
+          label: Brief
+          description: Brief a captain.
+          arguments:
+            - {name: captain, description: who}
+          template:
+            - {role: user, content: "Brief {{captain}} in {{REGION}}."}
+            - {role: assistant, content: "Aye."}
+    - type: rest
+      namespace: api
+      port: 9194
+      resources:
+        - path: /ships/{{imo}}/name
+          operations:
+            - method: GET
+              name: name-of
+              inputParameters:
+                - {name: imo, in: path, type: string, description: IMO number}
+                - {name: region, in: query, type: string, description: fixed, value: "{{REGION}}-1"}
+              ref: fleet.ship-name
+"""
+
+
+def every_kind_upstream() -> Upstream:
+    return Upstream({
+        ("GET", "/v1/ships/IMO-1"): SHIP,
+        ("POST", "/v1/ships"): httpx2.Response(201, json={"registered": True}),
+    })
+
+
+@pytest.mark.anyio
+async def test_invoke_runs_tools_routes_resources_prompts_and_functions_alike() -> None:
+    cap = capability(EVERY_KIND)
+    upstream = every_kind_upstream()
+    (resource,) = cap.mcp[0].resources
+    (prompt,) = cap.mcp[0].prompts
+    route = next(cap.routes())
+    function = cap.functions["fleet.ship-name"]
+    async with app.runtime([cap], {"TEST_REGION": "eu"}, transports={"registry": upstream.transport()}) as runtime:
+        assert await runtime.invoke(function, {"imo": "IMO-1"}) == "Aurora"
+        assert await runtime.invoke(resource, {"imo": "IMO-1"}) == SHIP
+        assert await runtime.invoke(route, {"imo": "IMO-1"}) == "Aurora"
+        # A route constant is rendered over the binds; callers cannot set it.
+        with pytest.raises(InputError):
+            await runtime.invoke(route, {"imo": "IMO-1", "region": "us"})
+        # A prompt renders the caller's arguments only: bind variables never reach it.
+        assert await runtime.invoke(prompt, {"captain": "Ann"}) == [("user", "Brief Ann in ."), ("assistant", "Aye.")]
+    assert [r.url.path for r in upstream.requests] == ["/v1/ships/IMO-1"] * 3
+
+
+@pytest.mark.anyio
+async def test_the_call_context_records_the_upstream_status_of_a_single_call() -> None:
+    cap = capability(EVERY_KIND)
+    upstream = every_kind_upstream()
+    context = CallContext()
+    async with app.runtime([cap], {"TEST_REGION": "eu"}, transports={"registry": upstream.transport()}) as runtime:
+        result = await runtime.invoke(tool(cap, "register"), {"ship": {"imo": "IMO-2"}}, context)
+    assert result == {"registered": True}
+    assert context.status == 201
+    assert json.loads(upstream.requests[0].content) == {"imo": "IMO-2"}
+
+
+@pytest.mark.anyio
+async def test_a_unit_of_another_runtime_is_refused_by_name() -> None:
+    served, other = capability(SHIPS), capability(EVERY_KIND)
+    async with app.runtime([served], {"TEST_REGISTRY_TOKEN": "t"}) as runtime:
+        with pytest.raises(InvocationError, match="register is not served by this runtime"):
+            await runtime.invoke(tool(other, "register"), {"ship": {}})
+
+
+ENV_ONLY = """
+naftiko: "1.0.0-alpha2"
+info: {label: Env, description: A credential read from the environment without a binds entry}
+capability:
+  consumes:
+    - type: http
+      namespace: registry
+      baseUri: https://registry.example.test/v1
+      authentication: {type: apikey, key: X-Api-Key, value: "{{env.NAFTIKO_TEST_API_KEY}}"}
+      resources:
+        - name: ship
+          path: /ships/{{imo}}
+          operations:
+            - {name: get-ship, method: GET}
+  exposes:
+    - type: mcp
+      namespace: shipyard
+      port: 9195
+      tools:
+        - name: get-ship
+          description: One ship.
+          inputParameters:
+            - {name: imo, type: string, description: IMO number}
+          call: registry.get-ship
+          with: {imo: shipyard.imo}
+"""
+
+
+@pytest.mark.anyio
+async def test_an_undeclared_env_template_reads_the_environment_variable(tmp_path: Path) -> None:
+    path = tmp_path / "capability.yaml"
+    path.write_text(ENV_ONLY, encoding="utf-8")
+    loaded = app.load([path], {})
+    assert [(d.code, str(d.severity)) for d in loaded.diagnostics] == [("undeclared-env-variable", "warning")]
+    (cap,) = loaded.capabilities
+    with pytest.raises(BindingError) as missing:
+        app.runtime([cap], {})
+    assert missing.value.missing == ("NAFTIKO_TEST_API_KEY",)
+    upstream = ships_upstream()
+    async with app.runtime([cap], {"NAFTIKO_TEST_API_KEY": "k-123"},
+                           transports={"registry": upstream.transport()}) as runtime:
+        assert (await runtime.invoke(tool(cap, "get-ship"), {"imo": "IMO-1"}))["vessel_name"] == "Aurora"
+    assert upstream.requests[0].headers["x-api-key"] == "k-123"

@@ -7,12 +7,11 @@ from typing import Any
 import pytest
 
 from naftiko_runtime.loadtime import LoadTimeProblem, load_time_names, render_load_time
+from naftiko_runtime.secrets import Secret, redact
 from naftiko_runtime.templates import (
-    Secret,
     Template,
     compile_template,
     format_value,
-    redact,
     render_native,
     resolve_path,
 )

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import corpus_path
 from tutorial_fakes import (
     CORPUS,
     FIXTURES,
@@ -64,8 +65,7 @@ class Upstream:
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[Upstream]:
-    if not CORPUS.is_dir():
-        pytest.skip("../shared/corpus is not present")
+    corpus_path()  # skips when the shared corpus is absent
     secrets = load_yaml(CAPABILITIES / "shared" / "secrets.yaml")
     registry, legacy = load_yaml(REGISTRY_OPENAPI), load_yaml(LEGACY_OPENAPI)
     journal = Journal()
@@ -93,8 +93,7 @@ def fake(upstream: Upstream) -> Upstream:
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A folder holding the corpus `shared/` files, made the working directory."""
-    if not CORPUS.is_dir():
-        pytest.skip("../shared/corpus is not present")
+    corpus_path()  # skips when the shared corpus is absent
     shutil.copytree(CAPABILITIES / "shared", tmp_path / "shared")
     # 03/04/05 import shared/step7-registry-consumes.yml, which the corpus does not hold. It is made here
     # from the final step11 file (same `registry` namespace, a superset of the operations), with the bind

@@ -26,12 +26,13 @@ from typing import Any
 
 import uvicorn
 import yaml
+from conftest import CORPUS as SHARED_CORPUS
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "naftiko"
+CORPUS = SHARED_CORPUS / "naftiko"
 FIXTURES = CORPUS / "fixtures"
 REGISTRY_OPENAPI = FIXTURES / "openapi" / "naftiko-shipyard-maritime-registry-api.yaml"
 LEGACY_OPENAPI = FIXTURES / "openapi" / "naftiko-shipyard-legacy-dockyard-api.yaml"

@@ -130,6 +130,8 @@ def announce(emit: Emit, listeners: Sequence[Listener], stdio: Sequence[McpEntry
             {"event": "listening", "kind": "MCP", "namespace": exposure.namespace, "transport": "stdio"},
         )
     for upstream in runtime.upstreams if runtime is not None else ():
+        if upstream.target == "injected":
+            continue  # the embedding program chose that transport itself
         where = "the bundled sandbox" if upstream.target == "sandbox" else upstream.url
         emit(f"upstream {upstream.namespace} -> {where} ({upstream.target})",
              {"event": "upstream", "namespace": upstream.namespace, "target": upstream.target, "url": upstream.url})

@@ -1,16 +1,19 @@
-"""Factories for consumer tests: model objects built in code and a recording mock upstream."""
+"""Factories for consumer tests: consumers built by the model builder from spec data, and a
+recording mock upstream."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
+from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
 
-from naftiko_runtime.model import Consumer, Operation, Param
+from naftiko_runtime.load import load_text
+from naftiko_runtime.model import Consumer, Operation, build
 
 Responder = Callable[[httpx2.Request], httpx2.Response | Awaitable[httpx2.Response]]
 
@@ -20,27 +23,48 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+# The resource spec each operation made by `make_op` was built from, so `make_consumer` can rebuild it.
+_RESOURCES: dict[int, dict[str, Any]] = {}
+
+
+def _build_consumer(spec: Mapping[str, Any]) -> Consumer:
+    """``spec`` (one ``consumes`` entry) through the loader and the model builder, as a file would go."""
+    document = {"naftiko": "1.0.0-alpha2", "capability": {"consumes": [{"type": "http", **spec}]}}
+    capability = build(load_text(json.dumps(document), Path("/kit/capability.yaml")))
+    return capability.consumers[spec["namespace"]]
+
+
 def make_op(path: str = "/items", method: str = "GET", *, params: Iterable[Mapping[str, Any]] = (),
             resource_params: Iterable[Mapping[str, Any]] = (), body: Any = None, fmt: str | None = None,
             name: str = "op", namespace: str = "api") -> Operation:
-    return Operation(
-        namespace=namespace, resource="res", name=name, method=method, path=path, description=None,
-        input_parameters=tuple(Param.from_spec(dict(p)) for p in params),
-        resource_parameters=tuple(Param.from_spec(dict(p)) for p in resource_params),
-        body=body, output_raw_format=fmt, output_schema=None, output_parameters=(),
-    )
+    """One operation (with its resource-level parameters merged in, as the builder does)."""
+    operation: dict[str, Any] = {"name": name, "method": method, "inputParameters": [dict(p) for p in params]}
+    if body is not None:
+        operation["body"] = body
+    if fmt is not None:
+        operation["outputRawFormat"] = fmt
+    resource = {"name": "res", "path": path, "inputParameters": [dict(p) for p in resource_params],
+                "operations": [operation]}
+    op = _build_consumer({"namespace": namespace, "baseUri": "https://api.example.com",
+                          "resources": [resource]}).operations[name]
+    _RESOURCES[id(op)] = resource
+    return op
 
 
 def make_consumer(*ops: Operation, base: str = "https://api.example.com/v1",
                   auth: Mapping[str, Any] | None = None, params: Iterable[Mapping[str, Any]] = (),
                   timeout: Mapping[str, Any] | None = None, retry: Mapping[str, Any] | None = None) -> Consumer:
-    return Consumer(
-        namespace="api", base_uri=base, description=None,
-        authentication=MappingProxyType(dict(auth)) if auth else None,
-        input_parameters=tuple(Param.from_spec(dict(p)) for p in params),
-        operations=MappingProxyType({o.name: o for o in ops}),
-        timeout=MappingProxyType(dict(timeout or {})), retry=MappingProxyType(dict(retry or {})),
-    )
+    """A consumer holding ``ops``. Consumer-level ``params`` are merged into its own copies of the
+    operations (``consumer.operations[name]``), not into ``ops``."""
+    spec: dict[str, Any] = {"namespace": "api", "baseUri": base, "inputParameters": [dict(p) for p in params],
+                            "resources": [_RESOURCES[id(op)] for op in ops]}
+    if auth:
+        spec["authentication"] = dict(auth)
+    if timeout is not None:
+        spec["timeout"] = dict(timeout)
+    if retry is not None:
+        spec["retry"] = dict(retry)
+    return _build_consumer(spec)
 
 
 @dataclass

@@ -15,7 +15,7 @@ import pytest
 from naftiko_runtime.consume import HttpConsumer
 from naftiko_runtime.consume.auth import renew_margin
 from naftiko_runtime.errors import UpstreamError
-from naftiko_runtime.templates import Secret
+from naftiko_runtime.secrets import Secret
 
 pytestmark = pytest.mark.anyio
 

@@ -15,8 +15,8 @@ from naftiko_runtime.consume import HttpConsumer
 
 def wire(kit: Any, body: Any = None, params: dict[str, Any] | None = None, *, op_params: Any = (),
          consumer_params: Any = ()) -> httpx2.Request:
-    op = kit.op(method="POST", body=body, params=op_params)
-    request = HttpConsumer(kit.consumer(op, params=consumer_params)).build_request(op, params or {})
+    model = kit.consumer(kit.op(method="POST", body=body, params=op_params), params=consumer_params)
+    request = HttpConsumer(model).build_request(model.operations["op"], params or {})
     request.read()
     return request
 

@@ -19,7 +19,7 @@ from naftiko_runtime.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from naftiko_runtime.templates import Secret
+from naftiko_runtime.secrets import Secret
 
 pytestmark = pytest.mark.anyio
 
@@ -131,7 +131,8 @@ def test_later_levels_win_by_name_and_location(kit: Any) -> None:
     resource_params = [{"name": "X-Version", "in": "header", "value": "2"},
                        {"name": "X-Version", "in": "query", "value": "q"}]
     op = kit.op(resource_params=resource_params, params=[{"name": "X-Version", "in": "header", "value": "3"}])
-    request = HttpConsumer(kit.consumer(op, params=consumer_params)).build_request(op, {})
+    model = kit.consumer(op, params=consumer_params)
+    request = HttpConsumer(model).build_request(model.operations["op"], {})
     assert request.headers.get_list("x-version") == ["3"]
     assert request.headers["x-client"] == "naftiko"
     assert request.url.params["X-Version"] == "q"

@@ -13,7 +13,7 @@ import pytest
 
 from naftiko_runtime.consume import HttpConsumer
 from naftiko_runtime.consume.auth import fetch_client_credentials
-from naftiko_runtime.consume.messages import redact_text, secret_forms, upstream_message
+from naftiko_runtime.consume.messages import upstream_message
 from naftiko_runtime.consume.request import render_json_template
 from naftiko_runtime.errors import (
     DecodeError,
@@ -22,7 +22,7 @@ from naftiko_runtime.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
-from naftiko_runtime.templates import Secret
+from naftiko_runtime.secrets import Redactor, Secret, secret_forms
 
 TOKEN = "abcdefSECRET123"
 BEARER = {"type": "bearer", "token": "{{TOKEN}}"}
@@ -133,7 +133,7 @@ def test_secret_forms_cover_stripped_and_escaped_spellings() -> None:
         'he said "caf\\u00e9-SECRET789"',  # ASCII-only JSON
     ]
     for text in texts:
-        assert "SECRET" not in redact_text(text, forms), text
+        assert "SECRET" not in Redactor(forms=forms).text(text), text
 
 
 # ------------------------------------------------------------------------------------ 2: redact, then cut
@@ -294,21 +294,24 @@ async def test_the_debug_line_of_a_call_is_still_redacted(kit: Any, upstream: An
 async def test_parameters_and_auth_templates_are_prepared_once_not_per_call(
     kit: Any, upstream: Any, monkeypatch: Any
 ) -> None:
-    from naftiko_runtime.consume import auth as auth_module
-    from naftiko_runtime.consume import http as http_module
+    """Parameters are merged and templates compiled when the model is built; a call compiles nothing."""
+    from naftiko_runtime import templates
 
-    merges: list[str] = []
-    compiles: list[str] = []
-    merge, compile_ = http_module.merged_params, auth_module.compile_template
-    monkeypatch.setattr(http_module, "merged_params", lambda c, o: merges.append(o.ref) or merge(c, o))
-    monkeypatch.setattr(auth_module, "compile_template", lambda t, *a: compiles.append(t) or compile_(t, *a))
+    compiled: list[str] = []
+    init = templates.Template.__init__
+
+    def counting(self: Any, source: str, escape: str | None = None) -> None:
+        compiled.append(source)
+        init(self, source, escape)
+
     op = kit.op("/items/{id}", params=[{"name": "id", "in": "path"}])
     consumer = HttpConsumer(kit.consumer(op, auth=BEARER), variables={"TOKEN": Secret(TOKEN)},
                             transport=upstream.transport)
-    prepared = len(compiles)
+    monkeypatch.setattr(templates.Template, "__init__", counting)
+    templates._compile.cache_clear()  # a cached template would hide a per-call compile
     async with consumer:
         for n in range(3):
             await consumer.call(op, {"id": str(n)})
-    assert merges == ["api.op"]
-    assert len(compiles) == prepared
+    assert compiled == []
+    assert upstream.last.headers["authorization"] == f"Bearer {TOKEN}"
     assert [r.url.path for r in upstream.requests] == ["/v1/items/0", "/v1/items/1", "/v1/items/2"]

@@ -236,7 +236,7 @@ def deployment_problems(docs: list[Doc]) -> list[str]:
     check(service_ports.get("http", {}).get("targetPort") in ("http", ports.get("http")), "Service targets http")
 
     # Draining: SIGTERM comes after preStop; the server then drains for up to GRACE_PERIOD seconds.
-    from naftiko_runtime.expose.server import GRACE_PERIOD
+    from naftiko_runtime.expose.serve import GRACE_PERIOD
 
     pre_stop = container.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
     grace = spec.get("terminationGracePeriodSeconds", 30)
@@ -335,8 +335,8 @@ def test_capabilities_are_found_in_a_configmap_volume(tmp_path: Path) -> None:
         (stamped / name).write_text(text, encoding="utf-8")
         (mount / name).symlink_to(Path("..data") / name)
     (mount / "..data").symlink_to(stamped.name)
-    docs, diagnostics = validate_paths([mount], together=True)
-    assert len(docs) == len(list(stamped.iterdir()))
+    checked, diagnostics = validate_paths([mount], together=True)
+    assert len(checked) == len(list(stamped.iterdir()))
     assert not has_errors(diagnostics), diagnostics
 
 

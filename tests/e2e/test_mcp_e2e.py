@@ -21,10 +21,7 @@ from mcp.client.streamable_http import streamable_http_client
 from processes import SERVE, Process, child_env, free_port, start, stop, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
-CANDIDATES = [
-    ROOT / "capabilities" / "hms-live-streams.yaml",
-    ROOT.parent / "shared" / "corpus" / "hms" / "capabilities" / "live-streams.yaml",
-]
+HMS_CAPABILITY = ROOT / "capabilities" / "hms-live-streams.yaml"  # bundled with the project
 PUBLISHED_HINTS = {  # tool -> (readOnly, destructive, idempotent), as published on APIs.io
     "hms-start-live-stream": (False, False, False),
     "hms-stop-live-stream": (False, False, True),
@@ -75,10 +72,8 @@ def anyio_backend() -> str:
 
 
 def hms_capability() -> Path:
-    for path in CANDIDATES:
-        if path.is_file():
-            return path
-    pytest.skip("the bundled 100ms capability is not available")
+    assert HMS_CAPABILITY.is_file(), f"the bundled 100ms capability is missing: {HMS_CAPABILITY}"
+    return HMS_CAPABILITY
 
 
 @pytest.fixture(scope="module")
@@ -278,6 +273,7 @@ def test_sigterm_stops_the_server_cleanly(upstream: str, tmp_path: Path) -> None
         wait_for_port(process, port)
         process.proc.send_signal(signal.SIGTERM)
         assert process.proc.wait(timeout=15) == 0
-        assert "Shutting down" in process.output()
+        assert "received SIGTERM, stopping" in process.output()
+        assert "Traceback" not in process.output()
     finally:
         stop(process)

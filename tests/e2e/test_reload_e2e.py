@@ -13,10 +13,10 @@ import pytest
 from mcp import Client
 from processes import ROOT, SERVE, Process, child_env, free_port, start, stop, wait_for_port
 
-from naftiko_runtime import reload
-from naftiko_runtime.load import load_paths
-from naftiko_runtime.model import Capability, build
+from naftiko_runtime import app, reload
+from naftiko_runtime.model import Capability
 from naftiko_runtime.reload import serve_reloading, snapshot, watched_files
+from naftiko_runtime.runtime import Runtime
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -65,8 +65,7 @@ async def test_reload_serves_a_valid_change_and_keeps_serving_through_a_broken_o
         assert "hms-ping" not in await tool_names(url)
 
         spec.write_text(original.rstrip("\n") + "\n" + PING_TOOL, encoding="utf-8")
-        wait_for_log(process, "restarting with the changed capabilities", 0)
-        wait_for_port(process, port)
+        wait_for_log(process, "reloaded: now serving the changed capabilities", 0)  # swapped in, same socket
         assert "hms-ping" in await tool_names(url)
 
         spec.write_text(original.replace("call: live-streams.getlivestream", "call: live-streams.nope"),
@@ -111,6 +110,7 @@ capability:
             - {name: answer, type: string, value: pong}
 """
 SHARED = """\
+naftiko: "1.0.0-alpha2"
 consumes:
   - {location: ./more/nested.yaml, import: other, as: other}
   - type: http
@@ -122,13 +122,25 @@ consumes:
         operations:
           - {name: list-items, method: GET}
 """
+NESTED = """\
+naftiko: "1.0.0-alpha2"
+consumes:
+  - type: http
+    namespace: other
+    baseUri: https://other.example
+    resources:
+      - name: things
+        path: /things
+        operations:
+          - {name: list-things, method: GET}
+"""
 
 
 def project(tmp_path: Path) -> tuple[Capability, Path]:
     """A capability at a project root, next to a virtualenv-like hidden folder full of YAML."""
     (tmp_path / "shared" / "more").mkdir(parents=True)
     (tmp_path / "shared" / "apis.yaml").write_text(SHARED, encoding="utf-8")
-    (tmp_path / "shared" / "more" / "nested.yaml").write_text("consumes: []\n", encoding="utf-8")
+    (tmp_path / "shared" / "more" / "nested.yaml").write_text(NESTED, encoding="utf-8")
     (tmp_path / "secrets").mkdir()
     (tmp_path / "secrets" / "keys.yaml").write_text("TOKEN: t\n", encoding="utf-8")
     venv = tmp_path / ".venv" / "lib"
@@ -138,9 +150,10 @@ def project(tmp_path: Path) -> tuple[Capability, Path]:
     (tmp_path / "unrelated.yaml").write_text("x: 1\n", encoding="utf-8")
     spec = tmp_path / "capability.yaml"
     spec.write_text(IMPORTING, encoding="utf-8")
-    docs, problems = load_paths([spec], env={"TOKEN": "t"})
-    assert not problems
-    return build(docs[0]), spec
+    loaded = app.load([spec], {"TOKEN": "t"})
+    assert not loaded.failed(), [str(d) for d in loaded.diagnostics]
+    (capability,) = loaded.capabilities
+    return capability, spec
 
 
 def test_a_capability_file_watches_its_imports_and_binds_not_its_whole_folder(
@@ -167,7 +180,7 @@ def test_a_folder_given_explicitly_is_watched_without_its_hidden_folders(tmp_pat
 def test_an_edit_to_an_imported_file_changes_the_snapshot(tmp_path: Path) -> None:
     capability, spec = project(tmp_path)
     before = snapshot(watched_files([spec], [capability]))
-    (tmp_path / "shared" / "more" / "nested.yaml").write_text("consumes: [] # edited\n", encoding="utf-8")
+    (tmp_path / "shared" / "more" / "nested.yaml").write_text(NESTED + "# edited\n", encoding="utf-8")
     assert snapshot(watched_files([spec], [capability])) != before
 
 
@@ -186,12 +199,13 @@ async def test_polling_reads_the_file_system_off_the_event_loop_thread(
             scanned.set()
         return real(*args)  # type: ignore[arg-type]
 
-    async def run(capabilities: list[Capability], stop_when: anyio.Event) -> int:
+    async def run(runtime: Runtime, stop_when: anyio.Event, server_ready: object) -> int:
         await scanned.wait()
         return 0
 
     monkeypatch.setattr(reload, "watched_files", recording)
+    runtime = app.runtime([capability], {})  # TOKEN comes from secrets/keys.yaml
     with anyio.fail_after(10):
-        code = await serve_reloading([spec], [capability], lambda: None, run, log=lambda text: None, interval=0.01)
+        code = await serve_reloading([spec], runtime, lambda: None, run, log=lambda text: None, interval=0.01)
     assert code == 0
     assert threads and threading.main_thread() not in threads

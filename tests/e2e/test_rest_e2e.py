@@ -13,10 +13,9 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 
+from naftiko_runtime import app
 from naftiko_runtime.expose.rest import build_rest_app, build_rest_routes
-from naftiko_runtime.load import load_text
-from naftiko_runtime.model import Capability, RestExposure, build
-from naftiko_runtime.runtime import Runtime
+from naftiko_runtime.model import Capability
 
 CAPABILITY = """\
 naftiko: "1.0.0-alpha2"
@@ -63,12 +62,10 @@ def served(capability: Capability) -> Iterator[str]:
     ready = threading.Event()
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with Runtime([capability], env={}, transports={"shop": httpx2.MockTransport(shop)}) as runtime:
-            for unit in runtime.units:
-                for exposure in unit.capability.exposures:
-                    if isinstance(exposure, RestExposure):
-                        app.router.routes.extend(build_rest_routes(exposure, unit))
+    async def lifespan(rest_app: Starlette) -> AsyncIterator[None]:
+        async with app.runtime([capability], {}, transports={"shop": httpx2.MockTransport(shop)}) as runtime:
+            for exposure in capability.rest:
+                rest_app.router.routes.extend(build_rest_routes(exposure, runtime))
             ready.set()
             yield
 
@@ -106,7 +103,9 @@ def wait_until_serving(client: httpx2.Client, attempts: int = 20) -> None:
 def test_a_get_through_a_real_socket_returns_the_mapped_json(tmp_path: Path) -> None:
     path = tmp_path / "capability.yaml"
     path.write_text(CAPABILITY, encoding="utf-8")
-    capability = build(load_text(CAPABILITY, path))
+    loaded = app.load([path], {})
+    assert not loaded.failed(), [str(d) for d in loaded.diagnostics]
+    (capability,) = loaded.capabilities
     with served(capability) as base, httpx2.Client(base_url=base, timeout=TIMEOUT, trust_env=False) as client:
         wait_until_serving(client)
         response = client.get("/orders/42")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -16,13 +17,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from naftiko_runtime.expose.auth import (
-    AuthConfigError,
-    AuthMiddleware,
-    InboundAuth,
-    OAuth2ResourceServer,
-)
-from naftiko_runtime.templates import Secret
+from naftiko_runtime.errors import AuthConfigError
+from naftiko_runtime.expose.auth import AuthMiddleware, InboundAuth, OAuth2ResourceServer
+from naftiko_runtime.load import load_text
+from naftiko_runtime.model import Auth, build
+from naftiko_runtime.secrets import Secret
 
 SECRET = "correct-horse-battery"
 VARIABLES = {"API_TOKEN": Secret(SECRET), "env.API_TOKEN": Secret(SECRET), "USER": Secret("ada")}
@@ -142,6 +141,42 @@ def test_unenforceable_specs_refuse_to_start_naming_fields_not_values(spec: dict
 def test_no_spec_means_no_checker() -> None:
     assert InboundAuth.from_spec(None, VARIABLES) is None
     assert InboundAuth.from_spec({}, VARIABLES) is None
+    assert InboundAuth.from_model(None, VARIABLES) is None
+
+
+def exposure_auth(authentication: str) -> Auth:
+    """An MCP exposure's ``authentication`` as the model builder reads it."""
+    text = f"""\
+naftiko: "1.0.0-alpha2"
+capability:
+  exposes:
+    - type: mcp
+      namespace: guarded
+      port: 9100
+      authentication: {authentication}
+      tools: []
+"""
+    (exposure,) = build(load_text(text, Path("/auth/capability.yaml"))).exposures
+    assert exposure.authentication is not None
+    return exposure.authentication
+
+
+@pytest.mark.anyio
+async def test_the_model_authentication_gives_the_same_checker_as_the_spec() -> None:
+    for text, spec in [
+        ('{type: bearer, token: "{{API_TOKEN}}"}', {"type": "bearer", "token": "{{API_TOKEN}}"}),
+        ('{type: Bearer, value: "{{env.API_TOKEN}}"}', {"type": "bearer", "value": "{{env.API_TOKEN}}"}),
+        ('{type: apikey, key: api_key, value: "{{API_TOKEN}}", placement: query}',
+         {"type": "apikey", "key": "api_key", "value": "{{API_TOKEN}}", "placement": "query"}),
+        ('{type: basic, username: "{{USER}}", password: "{{API_TOKEN}}"}',
+         {"type": "basic", "username": "{{USER}}", "password": "{{API_TOKEN}}"}),
+    ]:
+        from_model = InboundAuth.from_model(exposure_auth(text), VARIABLES)
+        from_spec = InboundAuth.from_spec(spec, VARIABLES)
+        assert from_model is not None and from_spec is not None
+        assert from_model.identity() == from_spec.identity(), text
+    with pytest.raises(AuthConfigError, match="MISSING_VAR"):
+        InboundAuth.from_model(exposure_auth('{type: bearer, token: "{{MISSING_VAR}}"}'), VARIABLES)
 
 
 def test_identities_are_equal_exactly_when_checkers_accept_the_same_credentials() -> None:

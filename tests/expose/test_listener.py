@@ -11,10 +11,12 @@ from typing import Any
 import httpx2
 import pytest
 
-from naftiko_runtime.expose.server import Listener, announce, build_listeners
+from naftiko_runtime import app
+from naftiko_runtime.expose.listeners import Listener, build_listeners
+from naftiko_runtime.expose.serve import announce
 from naftiko_runtime.load import load_text
-from naftiko_runtime.model import Capability, build
-from naftiko_runtime.runtime import Runtime
+from naftiko_runtime.model import Capability
+from naftiko_runtime.validate import check_documents
 
 TOKENS = {"TOKEN_A": "token-a", "TOKEN_B": "token-b"}
 INIT = {
@@ -74,14 +76,15 @@ capability:
   exposes:{"".join(exposures)}"""
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
-    doc = load_text(text, path)
-    assert doc.ok, [str(d) for d in doc.diagnostics]
-    return build(doc)
+    (checked,), diagnostics = check_documents([load_text(text, path)])
+    assert not [d for d in diagnostics if str(d.severity) == "error"], [str(d) for d in diagnostics]
+    assert checked.capability is not None
+    return checked.capability
 
 
 @asynccontextmanager
 async def listening(*capabilities: Capability, **options: Any) -> AsyncIterator[tuple[Listener, httpx2.AsyncClient]]:
-    async with Runtime(list(capabilities), env=TOKENS) as runtime:
+    async with app.runtime(capabilities, TOKENS) as runtime:
         (listener,) = build_listeners(runtime, **options)
         transport = httpx2.ASGITransport(app=listener.app)
         base_url = "http://127.0.0.1:9100"
@@ -92,6 +95,11 @@ async def listening(*capabilities: Capability, **options: Any) -> AsyncIterator[
 async def initialize(http: httpx2.AsyncClient, path: str, token: str | None = None) -> int:
     headers = {**MCP_HEADERS, **({"authorization": f"Bearer {token}"} if token else {})}
     return (await http.post(path, json=INIT, headers=headers)).status_code
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def bearer(variable: str) -> str:
@@ -264,29 +272,3 @@ async def test_one_openapi_document_describes_every_rest_exposure_on_the_listene
     assert "security" not in document
     assert document["components"]["securitySchemes"] == {"api-auth": {"type": "http", "scheme": "bearer"}}
     assert (things, admin) == ({"answer": "api"}, {"answer": "admin"})
-
-
-def test_skill_and_control_adapters_are_announced_as_not_served(tmp_path: Path) -> None:
-    from naftiko_runtime.expose.server import _warn_unserved
-    from naftiko_runtime.load import load_text
-    from naftiko_runtime.model import build
-    from naftiko_runtime.runtime import Runtime
-
-    text = """
-naftiko: "1.0.0-alpha2"
-info: {label: x, description: x}
-capability:
-  exposes:
-    - type: mcp
-      namespace: tools
-      port: 9301
-      tools:
-        - {name: ping, description: p, outputParameters: [{name: a, type: string, value: pong}]}
-    - type: control
-      port: 9302
-"""
-    runtime = Runtime([build(load_text(text, tmp_path / "c.yaml"))], env={})
-    runtime.units = runtime.bind_all()
-    lines: list[str] = []
-    _warn_unserved(runtime, lambda text, data: lines.append(text))
-    assert lines == ["warning: control adapter control (port 9302) is not served by this runtime yet"]

@@ -22,12 +22,14 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from naftiko_runtime.errors import UpstreamError
+from naftiko_runtime import app
+from naftiko_runtime.errors import BindingError, ServeError, UpstreamError
+from naftiko_runtime.expose.guards import BodyLimit, allowed_hosts_for
+from naftiko_runtime.expose.listeners import Listener, build_listeners
 from naftiko_runtime.expose.mcp import build_server, safe_file
-from naftiko_runtime.expose.server import BodyLimit, Listener, allowed_hosts_for, announce, build_listeners, serve
-from naftiko_runtime.load import load_paths
-from naftiko_runtime.model import Capability, build
-from naftiko_runtime.runtime import CapabilityRuntime, Runtime
+from naftiko_runtime.expose.serve import announce, serve
+from naftiko_runtime.model import Capability, McpExposure
+from naftiko_runtime.runtime import Runtime
 
 SHOP_TOKEN = "s3cr3t-upstream-token"
 MCP_TOKEN = "inbound-token-123"
@@ -172,15 +174,17 @@ def write_capability(tmp_path: Path, *, auth: str = "") -> Path:
 
 
 def load(path: Path) -> Capability:
-    docs, problems = load_paths([path], env={})
-    assert not problems and not docs[0].diagnostics
-    return build(docs[0])
+    loaded = app.load([path], {})
+    # The pitch prompt names {{SHOP_TOKEN}} on purpose (a bind variable never reaches a prompt): a warning.
+    assert not loaded.failed(), [str(d) for d in loaded.diagnostics]
+    (capability,) = loaded.capabilities
+    return capability
 
 
 @asynccontextmanager
 async def shop_runtime(path: Path, shop: FakeShop) -> AsyncIterator[Runtime]:
     env = {"SHOP_TOKEN": SHOP_TOKEN, "MCP_TOKEN": MCP_TOKEN}
-    async with Runtime([load(path)], env=env, transports={"shop": httpx2.MockTransport(shop)}) as runtime:
+    async with app.runtime([load(path)], env, transports={"shop": httpx2.MockTransport(shop)}) as runtime:
         yield runtime
 
 
@@ -195,14 +199,15 @@ async def runtime(tmp_path: Path, shop: FakeShop) -> AsyncIterator[Runtime]:
         yield rt
 
 
+def exposure_of(runtime: Runtime) -> McpExposure:
+    ((exposure,),) = [capability.mcp for capability in runtime.capabilities]
+    return exposure
+
+
 @pytest.fixture
 def server(runtime: Runtime) -> Any:
-    ((exposure, unit),) = runtime.mcp_exposures()
-    return build_server([(exposure, unit)], name=exposure.namespace, instructions=exposure.description)
-
-
-def unit_of(runtime: Runtime) -> CapabilityRuntime:
-    return runtime.units[0]
+    exposure = exposure_of(runtime)
+    return build_server([(exposure, runtime)], name=exposure.namespace, instructions=exposure.description)
 
 
 # ------------------------------------------------------------------------------------------ tools
@@ -330,10 +335,10 @@ async def test_unknown_tool_is_a_json_rpc_invalid_params_error(server: Any, mode
 async def test_unexpected_failures_are_is_error_results_not_internal_errors(
     server: Any, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def explode(tool: Any, arguments: Any) -> Any:
+    async def explode(unit: Any, arguments: Any, context: Any = None) -> Any:
         raise RuntimeError("bug with detail that must stay private")
 
-    monkeypatch.setattr(unit_of(runtime), "call_tool", explode)
+    monkeypatch.setattr(runtime, "invoke", explode)
     async with Client(server) as client:
         result = await client.call_tool("list-items", {})
     assert result.is_error is True
@@ -345,10 +350,10 @@ async def test_unexpected_failures_are_is_error_results_not_internal_errors(
 async def test_error_messages_never_carry_bound_secrets(
     server: Any, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def leak(tool: Any, arguments: Any) -> Any:
+    async def leak(unit: Any, arguments: Any, context: Any = None) -> Any:
         raise UpstreamError(401, f"token {SHOP_TOKEN} rejected", operation="shop.list-items")
 
-    monkeypatch.setattr(unit_of(runtime), "call_tool", leak)
+    monkeypatch.setattr(runtime, "invoke", leak)
     async with Client(server) as client:
         result = await client.call_tool("list-items", {})
     assert result.is_error is True
@@ -373,9 +378,9 @@ async def test_progress_is_reported_when_the_client_asks(server: Any, mode: str)
 
 @pytest.mark.anyio
 async def test_two_exposures_with_the_same_tool_name_cannot_share_an_endpoint(runtime: Runtime) -> None:
-    ((exposure, unit),) = runtime.mcp_exposures()
-    with pytest.raises(ValueError, match="get-item"):
-        build_server([(exposure, unit), (exposure, unit)], name="union")
+    exposure = exposure_of(runtime)
+    with pytest.raises(ServeError, match="get-item"):
+        build_server([(exposure, runtime), (exposure, runtime)], name="union")
 
 
 # -------------------------------------------------------------------------------------- resources
@@ -544,8 +549,8 @@ async def test_exposures_sharing_a_port_get_their_own_path_and_a_union(tmp_path:
     )
     second.write_text(text)
     env = {"SHOP_TOKEN": SHOP_TOKEN, "MCP_TOKEN": MCP_TOKEN}
-    async with Runtime(
-        [load(first), load(second)], env=env, transports={"shop": httpx2.MockTransport(shop)}
+    async with app.runtime(
+        [load(first), load(second)], env, transports={"shop": httpx2.MockTransport(shop)}
     ) as runtime:
         (listener,) = build_listeners(runtime)
         assert listener.endpoints == [
@@ -683,17 +688,17 @@ async def test_sigterm_lets_in_flight_calls_finish_then_serve_returns_0(tmp_path
         await release.wait()
         return httpx2.Response(200, json=[{"id": "slow"}])
 
-    shutting_down = _Signal("Shutting down")
-    uvicorn_logger = logging.getLogger("uvicorn.error")
-    level = uvicorn_logger.level
-    uvicorn_logger.setLevel(logging.INFO)
-    uvicorn_logger.addHandler(shutting_down)
+    stopping = _Signal("received SIGTERM, stopping")
+    serve_logger = logging.getLogger("naftiko.serve")
+    level = serve_logger.level
+    serve_logger.setLevel(logging.INFO)
+    serve_logger.addHandler(stopping)
     lines: list[str] = []
     listeners: list[Listener] = []
     ready = anyio.Event()
     outcome: dict[str, Any] = {}
     env = {"SHOP_TOKEN": SHOP_TOKEN, "MCP_TOKEN": MCP_TOKEN}
-    runtime = Runtime([load(write_capability(tmp_path))], env=env, transports={"shop": httpx2.MockTransport(slow_shop)})
+    runtime = app.runtime([load(write_capability(tmp_path))], env, transports={"shop": httpx2.MockTransport(slow_shop)})
 
     def on_ready(bound: list[Listener]) -> None:
         listeners.extend(bound)
@@ -715,11 +720,14 @@ async def test_sigterm_lets_in_flight_calls_finish_then_serve_returns_0(tmp_path
                 tg.start_soon(call)
                 await entered.wait()
                 os.kill(os.getpid(), signal.SIGTERM)
-                await shutting_down.event.wait()  # the listener stopped accepting; the call is still open
+                await stopping.event.wait()
+                while not runtime.draining:  # the stop task has begun: new calls are refused now
+                    await anyio.sleep(0.01)
+                assert runtime.in_flight == 1  # the call is still open, and is let finish
                 release.set()
     finally:
-        uvicorn_logger.removeHandler(shutting_down)
-        uvicorn_logger.setLevel(level)
+        serve_logger.removeHandler(stopping)
+        serve_logger.setLevel(level)
     assert outcome["code"] == 0
     assert outcome["result"].is_error is False
     assert json.loads(outcome["result"].content[0].text) == [{"id": "slow"}]
@@ -729,14 +737,20 @@ async def test_sigterm_lets_in_flight_calls_finish_then_serve_returns_0(tmp_path
 
 @pytest.mark.anyio
 async def test_serve_refuses_to_start_on_unbound_variables_and_unenforceable_auth(tmp_path: Path) -> None:
-    lines: list[str] = []
-    unbound = Runtime([load(write_capability(tmp_path / "a"))], env={"MCP_TOKEN": MCP_TOKEN})
-    assert await serve(unbound, port=0, log=lines.append) == 1
-    assert "SHOP_TOKEN" in lines[-1]
+    # Unbound variables stop the runtime from being built at all, every one named.
+    with pytest.raises(BindingError) as unbound:
+        app.runtime([load(write_capability(tmp_path / "a"))], {"MCP_TOKEN": MCP_TOKEN})
+    assert unbound.value.missing == ("SHOP_TOKEN",)
+    # A credential naming no bind variable is an error before anything runs.
     path = write_capability(tmp_path / "b", auth='authentication: {type: bearer, token: "{{NOT_BOUND}}"}')
-    bad_auth = Runtime([load(path)], env={"MCP_TOKEN": MCP_TOKEN, "SHOP_TOKEN": SHOP_TOKEN})
-    assert await serve(bad_auth, port=0, log=lines.append) == 1
-    assert "shop-mcp" in lines[-1] and "NOT_BOUND" in lines[-1]
+    (error,) = [d for d in app.load([path], {}).diagnostics if str(d.severity) == "error"]
+    assert error.code == "unbound-credential" and "NOT_BOUND" in error.message
+    # A bound credential that is empty cannot be enforced: serve refuses, naming the exposure.
+    lines: list[str] = []
+    path = write_capability(tmp_path / "c", auth='authentication: {type: bearer, token: "{{MCP_TOKEN}}"}')
+    empty = app.runtime([load(path)], {"MCP_TOKEN": "", "SHOP_TOKEN": SHOP_TOKEN})
+    assert await serve(empty, port=0, log=lines.append) == 1
+    assert "shop-mcp" in lines[-1] and "token is empty" in lines[-1]
 
 
 def test_serving_on_a_public_address_without_auth_prints_a_warning() -> None:
@@ -749,7 +763,10 @@ def test_serving_on_a_public_address_without_auth_prints_a_warning() -> None:
     announce(lambda text, data: lines.append(text), [public, private], [])
     assert lines[0] == "MCP shop-mcp  http://0.0.0.0:9100/mcp"
     assert lines[1].startswith("warning: shop-mcp on 0.0.0.0:9100") and "without authentication" in lines[1]
-    assert lines[2:] == ["MCP other  http://127.0.0.1:9101/mcp"]
+    # A public address checks the Host header: the names it accepts are printed with how to add more.
+    assert lines[2].startswith("0.0.0.0:9100 accepts the Host names 127.0.0.1, [::1], localhost")
+    assert "--allowed-host" in lines[2]
+    assert lines[3:] == ["MCP other  http://127.0.0.1:9101/mcp"]
 
 
 @pytest.mark.anyio

@@ -13,16 +13,16 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
+from conftest import corpus_path
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from naftiko_runtime import app
 from naftiko_runtime.expose.rest import build_rest_app, build_rest_routes
-from naftiko_runtime.load import load_file, load_text
-from naftiko_runtime.model import Capability, McpExposure, RestExposure, build
+from naftiko_runtime.load import load_text
+from naftiko_runtime.model import Capability, RestExposure, Tool
 from naftiko_runtime.runtime import Runtime
-
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "naftiko"
-corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared corpus is not available")
+from naftiko_runtime.validate import check_documents
 
 
 @pytest.fixture
@@ -58,13 +58,26 @@ def echo_json(request: httpx2.Request) -> httpx2.Response:
 def capability_from(tmp_path: Path, text: str, name: str = "capability.yaml") -> Capability:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
-    doc = load_text(text, path)
-    assert doc.ok, [str(d) for d in doc.diagnostics]
-    return build(doc)
+    (checked,), diagnostics = check_documents([load_text(text, path)])
+    assert not [d for d in diagnostics if str(d.severity) == "error"], [str(d) for d in diagnostics]
+    assert checked.capability is not None
+    return checked.capability
 
 
-def rest_entries(runtime: Runtime) -> list[tuple[RestExposure, Any]]:
-    return [(e, u) for u in runtime.units for e in u.capability.exposures if isinstance(e, RestExposure)]
+def corpus_capability(path: Path) -> Capability:
+    """A corpus file through the whole pipeline, as ``naftiko serve`` loads it."""
+    loaded = app.load([path], {})
+    assert not loaded.failed(), [str(d) for d in loaded.diagnostics]
+    (capability,) = loaded.capabilities
+    return capability
+
+
+def rest_entries(runtime: Runtime) -> list[tuple[RestExposure, Runtime]]:
+    return [(e, runtime) for c in runtime.capabilities for e in c.rest]
+
+
+def tool_named(capability: Capability, name: str) -> Tool:
+    return next(t for t in capability.tools() if t.name == name)
 
 
 @contextmanager
@@ -73,15 +86,15 @@ def serve(capability: Capability, upstreams: Mapping[str, Upstream],
     """A TestClient whose app lifespan starts the Runtime, then mounts the REST routes."""
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
         transports = {ns: httpx2.MockTransport(u) for ns, u in upstreams.items()}
-        async with Runtime([capability], env=env or {}, transports=transports) as runtime:
-            for exposure, unit in rest_entries(runtime):
-                app.router.routes.extend(build_rest_routes(exposure, unit))
+        async with app.runtime([capability], env or {}, transports=transports) as runtime:
+            for exposure, owner in rest_entries(runtime):
+                rest_app.router.routes.extend(build_rest_routes(exposure, owner))
             yield
 
-    app = build_rest_app([], lifespan=lifespan)
-    with TestClient(app, base_url="http://rest.test") as client:
+    rest_app = build_rest_app([], lifespan=lifespan)
+    with TestClient(rest_app, base_url="http://rest.test") as client:
         yield client
 
 
@@ -373,6 +386,16 @@ def test_an_empty_upstream_answer_gives_204(things: Capability) -> None:
     assert shop.last.method == "DELETE"
 
 
+def test_a_single_call_route_answers_with_the_upstreams_2xx_status(things: Capability) -> None:
+    created = Upstream(lambda r: httpx2.Response(201, json={"received": json.loads(r.content)}))
+    with serve(things, {"shop": created}) as client:
+        response = client.post("/things/T1", headers={"X-Trace": "t"}, json={"note": "hi"})
+        mock = client.get("/hello/Ada")
+    assert response.status_code == 201, response.text
+    assert response.json()["received"]["note"] == "hi"
+    assert mock.status_code == 200  # no upstream call: 200
+
+
 def test_head_runs_the_get_operation(things: Capability) -> None:
     with serve(things, {"shop": Upstream(order_api)}) as client:
         response = client.head("/orders/3")
@@ -453,12 +476,10 @@ def test_constant_inputs_render_bind_variables_and_cannot_be_set_by_callers(tmp_
 
 def test_an_unexpected_failure_is_a_500_problem_without_internals(things: Capability,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from naftiko_runtime.runtime import CapabilityRuntime
-
     async def boom(self: Any, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("internal detail s3cret")
 
-    monkeypatch.setattr(CapabilityRuntime, "invoke", boom)
+    monkeypatch.setattr(Runtime, "invoke", boom)
     with serve(things, {}) as client:
         body = problem_of(client.get("/hello/Ada"), 500)
     assert body["code"] == "internal-error"
@@ -587,11 +608,11 @@ async def test_forward_streams_the_upstream_body_instead_of_buffering_it(tmp_pat
              "scheme": "http", "path": "/proxy/stream", "raw_path": b"/proxy/stream", "query_string": b"",
              "root_path": "", "headers": [(b"host", b"rest.test")], "client": ("127.0.0.1", 1),
              "server": ("rest.test", 80)}
-    async with Runtime([cap], env={"BACKEND_TOKEN": "t"},
-                       transports={"backend": httpx2.MockTransport(handler)}) as runtime:
-        app = build_rest_app(rest_entries(runtime))
+    async with app.runtime([cap], {"BACKEND_TOKEN": "t"},
+                           transports={"backend": httpx2.MockTransport(handler)}) as runtime:
+        rest_app = build_rest_app(rest_entries(runtime))
         with anyio.fail_after(5):
-            await app(scope, receive, send)
+            await rest_app(scope, receive, send)
     bodies = [m.get("body", b"") for m in sent if m["type"] == "http.response.body"]
     assert sent[0]["status"] == 200
     assert b"first;" in bodies and b"second" in bodies
@@ -623,7 +644,6 @@ capability:
 
 def test_bearer_protected_exposure_rejects_missing_or_wrong_tokens_and_accepts_the_right_one(
         tmp_path: Path) -> None:
-    pytest.importorskip("naftiko_runtime.expose.auth")
     cap = capability_from(tmp_path, SECURED)
     with serve(cap, {}, env={"API_TOKEN": "s3cret"}) as client:
         missing = client.get("/ping")
@@ -636,7 +656,6 @@ def test_bearer_protected_exposure_rejects_missing_or_wrong_tokens_and_accepts_t
 
 
 def test_apikey_and_basic_inbound_auth_share_the_mcp_implementation(tmp_path: Path) -> None:
-    pytest.importorskip("naftiko_runtime.expose.auth")
     apikey = capability_from(tmp_path, SECURED.replace(
         'authentication: {type: bearer, token: "{{API_TOKEN}}"}',
         'authentication: {type: apikey, key: X-Key, value: "{{API_TOKEN}}", placement: header}'), "a.yaml")
@@ -653,7 +672,6 @@ def test_apikey_and_basic_inbound_auth_share_the_mcp_implementation(tmp_path: Pa
 
 
 def test_oauth2_exposure_serves_protected_resource_metadata_and_demands_a_token(tmp_path: Path) -> None:
-    pytest.importorskip("naftiko_runtime.expose.auth")
     cap = capability_from(tmp_path, SECURED.replace(
         'authentication: {type: bearer, token: "{{API_TOKEN}}"}',
         "authentication: {type: oauth2, authorizationServerUri: 'https://as.test', "
@@ -682,7 +700,6 @@ def test_each_rest_exposure_serves_its_openapi_document(things: Capability) -> N
 
 
 def test_openapi_json_declares_the_inbound_security_scheme(tmp_path: Path) -> None:
-    pytest.importorskip("naftiko_runtime.expose.auth")
     cap = capability_from(tmp_path, SECURED)
     with serve(cap, {}, env={"API_TOKEN": "s3cret"}) as client:
         document = client.get("/openapi.json").json()
@@ -744,12 +761,11 @@ capability:
 @pytest.mark.anyio
 async def test_a_rest_route_and_the_matching_mcp_tool_give_the_same_json(tmp_path: Path) -> None:
     cap = capability_from(tmp_path, PARITY)
-    async with Runtime([cap], env={}, transports={"shop": httpx2.MockTransport(order_api)}) as runtime:
-        unit = runtime.units[0]
-        tool = next(e for e in cap.exposures if isinstance(e, McpExposure)).tools[0]
-        from_mcp = await unit.call_tool(tool, {"order_id": 21})
-        app = build_rest_app(rest_entries(runtime))
-        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://rest.test") as client:
+    async with app.runtime([cap], {}, transports={"shop": httpx2.MockTransport(order_api)}) as runtime:
+        from_mcp = await runtime.invoke(next(cap.tools()), {"order_id": 21})
+        rest_app = build_rest_app(rest_entries(runtime))
+        transport = httpx2.ASGITransport(app=rest_app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://rest.test") as client:
             response = await client.get("/orders/21")
     assert response.status_code == 200
     assert response.json() == from_mcp == {"id": 21, "total": 12.5, "currency": "EUR"}
@@ -792,7 +808,7 @@ def legacy(request: httpx2.Request) -> httpx2.Response:
 @pytest.fixture
 def shipyard(tmp_path: Path) -> Capability:
     """Corpus 05 with its shared files (its registry import is the step-11 file under its step-7 name)."""
-    source = CORPUS / "capabilities"
+    source = corpus_path("naftiko", "capabilities")
     shared = tmp_path / "shared"
     shared.mkdir()
     for name in ("secrets.yaml", "legacy-consumes.yaml"):
@@ -800,12 +816,9 @@ def shipyard(tmp_path: Path) -> Capability:
     shutil.copy(source / "shared" / "step11-registry-consumes.yml", shared / "step7-registry-consumes.yml")
     target = tmp_path / "05.yml"
     shutil.copy(source / "05-step-10-shipyard-rest-adapter.yml", target)
-    doc = load_file(target)
-    assert doc.ok, [str(d) for d in doc.diagnostics]
-    return build(doc)
+    return corpus_capability(target)
 
 
-@corpus
 def test_corpus_05_rest_adapter_serves_ships_crew_legacy_vessels_and_voyages(shipyard: Capability) -> None:
     reg, old = Upstream(registry), Upstream(legacy)
     with serve(shipyard, {"registry": reg, "legacy": old}) as client:
@@ -824,32 +837,28 @@ def test_corpus_05_rest_adapter_serves_ships_crew_legacy_vessels_and_voyages(shi
     assert vessels.json()[1] == {"vesselCode": "L-2", "name": "Iron", "type": "bulk", "flag": "PA",
                                  "status": "laid_up"}
     assert old.last.headers["x-dock-key"] == "dummy-dockyard-key"
-    assert voyage.status_code == 200
+    assert voyage.status_code == 201  # a single-call route answers with the upstream's 2xx status
     assert voyage.json()["route"] == {"from": "Oslo", "to": "Rio"}
     assert voyage.json()["voyageId"] == "V-1"
     assert problem_of(missing, 404)["upstreamStatus"] == 404
 
 
-@corpus
 @pytest.mark.anyio
 async def test_corpus_05_ref_route_matches_its_mcp_tool(shipyard: Capability) -> None:
     transports = {"registry": httpx2.MockTransport(registry), "legacy": httpx2.MockTransport(legacy)}
-    async with Runtime([shipyard], env={}, transports=transports) as runtime:
-        unit = runtime.units[0]
-        tool = next(t for e in shipyard.exposures if isinstance(e, McpExposure) for t in e.tools
-                    if t.name == "get-ship-with-crew")
-        from_mcp = await unit.call_tool(tool, {"imo": "IMO-1"})
-        app = build_rest_app(rest_entries(runtime))
-        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://rest.test") as client:
+    async with app.runtime([shipyard], {}, transports=transports) as runtime:
+        from_mcp = await runtime.invoke(tool_named(shipyard, "get-ship-with-crew"), {"imo": "IMO-1"})
+        rest_app = build_rest_app(rest_entries(runtime))
+        transport = httpx2.ASGITransport(app=rest_app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://rest.test") as client:
             from_rest = (await client.get("/ships/IMO-1/crew")).json()
     assert from_rest == from_mcp
     assert from_rest["name"] == "Aurora"
 
 
-@corpus
 def test_corpus_07_xml_route_maps_users(tmp_path: Path) -> None:
-    cap = build(load_file(CORPUS / "capabilities" / "07-xml-capability.yaml"))
-    users = (CORPUS / "fixtures" / "sample-users.xml").read_bytes()
+    cap = corpus_capability(corpus_path("naftiko", "capabilities", "07-xml-capability.yaml"))
+    users = corpus_path("naftiko", "fixtures", "sample-users.xml").read_bytes()
     upstream = Upstream(lambda r: httpx2.Response(200, content=users, headers={"Content-Type": "application/xml"}))
     with serve(cap, {"mock-xml": upstream}) as client:
         response = client.get("/xml/users")
@@ -862,9 +871,8 @@ def test_corpus_07_xml_route_maps_users(tmp_path: Path) -> None:
     assert response.content == users
 
 
-@corpus
 def test_corpus_10_body_jsonpath_input_feeds_the_consumed_query(tmp_path: Path) -> None:
-    cap = build(load_file(CORPUS / "capabilities" / "10-http-header-query-capability.yaml"))
+    cap = corpus_capability(corpus_path("naftiko", "capabilities", "10-http-header-query-capability.yaml"))
     upstream = Upstream(lambda r: httpx2.Response(200, json={"items": [1, 2]}))
     with serve(cap, {"testns": upstream}) as client:
         response = client.post("/search", json={"user": {"id": "u-77"}})
@@ -875,9 +883,8 @@ def test_corpus_10_body_jsonpath_input_feeds_the_consumed_query(tmp_path: Path) 
     assert sent.headers["x-api-key"] == "ABC123"
 
 
-@corpus
 def test_corpus_11_forward_sends_consumes_headers_and_keeps_the_query(tmp_path: Path) -> None:
-    cap = build(load_file(CORPUS / "capabilities" / "11-http-forward-value-capability.yaml"))
+    cap = corpus_capability(corpus_path("naftiko", "capabilities", "11-http-forward-value-capability.yaml"))
     upstream = Upstream(lambda r: httpx2.Response(200, json={"ok": True}))
     with serve(cap, {"external": upstream}) as client:
         response = client.get("/forward/users/42?expand=1", headers={"X-Other": "dropped"})
@@ -889,9 +896,8 @@ def test_corpus_11_forward_sends_consumes_headers_and_keeps_the_query(tmp_path: 
     assert "x-other" not in sent.headers
 
 
-@corpus
 def test_corpus_12_forward_applies_basic_auth_and_only_trusted_headers(tmp_path: Path) -> None:
-    cap = build(load_file(CORPUS / "capabilities" / "12-register-basic-forward.yml"))
+    cap = corpus_capability(corpus_path("naftiko", "capabilities", "12-register-basic-forward.yml"))
     upstream = Upstream(lambda r: httpx2.Response(200, json={"object": "user"}, headers={"X-Notion": "1"}))
     with serve(cap, {"notion": upstream}) as client:
         response = client.get("/notion/users/me", headers={"notion-version": "2022-06-28", "Cookie": "a=b"})

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import corpus_path
 
 from naftiko_runtime.errors import DecodeError
 from naftiko_runtime.formats import convert
-
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "naftiko" / "fixtures"
 
 USERS = [
     {"id": "1", "name": "Alice Smith", "email": "alice@example.com"},
@@ -20,10 +18,7 @@ USERS = [
 
 
 def fixture(name: str) -> bytes:
-    path = FIXTURES / name
-    if not path.is_file():
-        pytest.skip(f"corpus fixture {name} not available")
-    return path.read_bytes()
+    return corpus_path("naftiko", "fixtures", name).read_bytes()
 
 
 def decode_error(body: bytes, fmt: str | None, schema: str | None = None, **kwargs: Any) -> str:
