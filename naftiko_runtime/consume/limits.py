@@ -99,18 +99,19 @@ class _Chain:
         self.decoders = decoders
 
     def feed(self, data: bytes) -> Iterator[bytes]:
-        return self._through(0, self.decoders[0].feed(data))
+        return self._from(0, iter((data,)))
 
     def flush(self) -> Iterator[bytes]:
         for i, decoder in enumerate(self.decoders):
-            yield from self._through(i + 1, decoder.flush())
+            yield from self._from(i + 1, decoder.flush())
 
-    def _through(self, index: int, pieces: Iterator[bytes]) -> Iterator[bytes]:
+    def _from(self, index: int, pieces: Iterator[bytes]) -> Iterator[bytes]:
+        """``pieces`` through decoders ``index`` onwards."""
         if index == len(self.decoders):
             yield from pieces
             return
         for piece in pieces:
-            yield from self._through(index + 1, self.decoders[index].feed(piece))
+            yield from self._from(index + 1, self.decoders[index].feed(piece))
 
 
 def decoder_for(content_encoding: str, ref: str) -> _Decoder:

@@ -350,9 +350,11 @@ class McpRegistry:
         if entry is None:
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
         name = entry.spec.name
-        await _progress(ctx, 0, f"calling {name}")
+        context = _call_context(ctx)
+        if context.progress is not None:
+            await context.progress(0, f"calling {name}")
         try:
-            value = await entry.runtime.invoke(entry.spec, params.arguments or {}, _call_context(ctx))
+            value = await entry.runtime.invoke(entry.spec, params.arguments or {}, context)
             result = tool_result(value, validator=entry.output_validator)
         except InvocationError as exc:
             return _error_result(entry, error_message(name, exc), exc.as_dict())
@@ -366,7 +368,8 @@ class McpRegistry:
         except Exception:  # a bug must still answer the model, never as an opaque protocol error
             logger.exception("tool %s failed unexpectedly", name)
             return _error_result(entry, f"Tool '{name}' failed because of an internal error in the server.")
-        await _progress(ctx, 1, f"{name} done")
+        if context.progress is not None:
+            await context.progress(1, f"{name} done")
         return result
 
     # ---------------------------------------------------------------------------------- resources
@@ -482,7 +485,18 @@ def _call_context(ctx: Context) -> CallContext:
         await _progress(ctx, value, message)
 
     return CallContext(transport="mcp", request_id=str(ctx.request_id) if ctx.request_id is not None else None,
-                       caller=caller_of(scope) if isinstance(scope, dict) else None, progress=progress)
+                       caller=caller_of(scope) if isinstance(scope, dict) else None,
+                       progress=progress if wants_progress(ctx) else None)
+
+
+def wants_progress(ctx: Context) -> bool:
+    """Whether the client asked for progress: a ``progressToken`` in the request's ``_meta``. The SDK's
+    in-process dispatch (``Client(server)``) sends no token and hands the client's callback over
+    instead, so that counts too."""
+    if ctx.meta and ctx.meta.get("progress_token") is not None:
+        return True
+    outbound = getattr(ctx.session, "_request_outbound", None)
+    return getattr(outbound, "_on_progress", None) is not None
 
 
 class _Measured:
