@@ -180,12 +180,17 @@ class Runtime:
         if context.progress is None:
             yield
             return
+        error: Exception | None = None
         async with anyio.create_task_group() as group:
             group.start_soon(self._beat, context, label)
             try:
                 yield
+            except Exception as exc:  # raised again below: a task group would wrap it in a group
+                error = exc
             finally:
                 group.cancel_scope.cancel()
+        if error is not None:
+            raise error
 
     async def _beat(self, context: CallContext, label: str) -> None:
         """Values between 0 and 1, rising but never reaching the 1 that reports the end."""

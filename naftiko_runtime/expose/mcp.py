@@ -490,13 +490,22 @@ def _call_context(ctx: Context) -> CallContext:
 
 
 def wants_progress(ctx: Context) -> bool:
-    """Whether the client asked for progress: a ``progressToken`` in the request's ``_meta``. The SDK's
-    in-process dispatch (``Client(server)``) sends no token and hands the client's callback over
-    instead, so that counts too."""
+    """Whether the client asked for progress: a ``progressToken`` in the request's ``_meta``.
+
+    The SDK's in-process dispatch (``Client(server)`` on 2026-07-28) carries no token: it hands the
+    client's callback to the request's dispatch context instead, which the SDK does not expose, so
+    it is looked for (a few wrappers deep); if the SDK changes, in-process clients merely get no
+    progress."""
     if ctx.meta and ctx.meta.get("progress_token") is not None:
         return True
     outbound = getattr(ctx.session, "_request_outbound", None)
-    return getattr(outbound, "_on_progress", None) is not None
+    for _ in range(4):
+        if outbound is None:
+            return False
+        if getattr(outbound, "_on_progress", None) is not None:
+            return True
+        outbound = getattr(outbound, "_inner", None)
+    return False
 
 
 class _Measured:
