@@ -181,3 +181,17 @@ async def test_a_failing_call_with_progress_reports_its_own_error(runtime: Any) 
         await rt.invoke(tool, {}, CallContext(progress=report))
     assert caught.value.status == 404
     assert caught.value.upstream_message == "no such report"
+
+
+@pytest.mark.anyio
+async def test_the_runtime_reports_each_consumers_circuit_for_readiness(runtime: Any) -> None:
+    rt, upstream, _ = runtime
+    upstream.status = 500  # not retried: each call is one failed attempt
+    upstream.release.set()
+    (tool,) = [t for capability in rt.capabilities for t in capability.mcp[0].tools]
+    assert rt.circuits() == {"slow": "closed"}
+    for _ in range(5):
+        with pytest.raises(UpstreamError):
+            await rt.invoke(tool, {})
+    assert rt.circuits() == {"slow": "open"}
+    assert len(upstream.requests) == 5
