@@ -11,8 +11,9 @@ their protocol to ``invoke`` and its result (or the ``InvocationError`` raised) 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AsyncExitStack, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +43,7 @@ from naftiko_runtime.secrets import Redactor, Secret
 from naftiko_runtime.telemetry import CallContext, Telemetry
 from naftiko_runtime.templates import render_native, resolve_path
 
-__all__ = ["Bound", "CallContext", "ForwardRequest", "ForwardResponse", "Runtime", "Upstream"]
+__all__ = ["Bound", "CallContext", "ForwardRequest", "ForwardResponse", "Heartbeat", "Runtime", "Upstream"]
 
 @dataclass(frozen=True, slots=True)
 class ForwardRequest:
@@ -59,6 +60,17 @@ class ForwardResponse:
     headers: list[tuple[str, str]]
     body: AsyncIterator[bytes]
     aclose: Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """Progress while a call runs long, for callers that asked for progress: the first report after
+    ``after`` seconds, then one every ``every`` seconds, ``limit`` at most."""
+
+    after: float = 1.0
+    every: float = 2.0
+    limit: int = 150
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +105,11 @@ class Runtime:
     """Every capability being served. Start it (``async with``) before invoking."""
 
     def __init__(self, bound: Iterable[Bound], *, upstreams: Sequence[Upstream] = (),
-                 telemetry: Telemetry | None = None) -> None:
+                 telemetry: Telemetry | None = None, heartbeat: Heartbeat | None = None) -> None:
         self.bound = list(bound)
         self.upstreams = list(upstreams)
         self.telemetry = telemetry or Telemetry()
+        self.heartbeat = heartbeat or Heartbeat()
         self.draining = False  # shutting down: new calls are refused, running ones finish
         self._running: set[anyio.CancelScope] = set()
         self._idle = anyio.Event()
@@ -156,10 +169,56 @@ class Runtime:
             if unit.invocation is None:
                 raise InvocationError(f"{unit.label} has nothing to run", operation=unit.label)
             try:
-                result = await _Call(bound, context).run(unit.invocation, args)
+                async with self._heartbeats(context, unit.label):
+                    result = await _Call(bound, context).run(unit.invocation, args)
             except InvocationError as exc:
                 raise exc.with_operation(unit.label) from None
             return bound.redactor.tree(result)
+
+    @asynccontextmanager
+    async def _heartbeats(self, context: CallContext, label: str) -> AsyncIterator[None]:
+        """Report progress while the body runs, when the caller asked for it."""
+        if context.progress is None:
+            yield
+            return
+        error: Exception | None = None
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._beat, context, label)
+            try:
+                yield
+            except Exception as exc:  # raised again below: a task group would wrap it in a group
+                error = exc
+            finally:
+                group.cancel_scope.cancel()
+        if error is not None:
+            raise error
+
+    async def _beat(self, context: CallContext, label: str) -> None:
+        """Values between 0 and 1, rising but never reaching the 1 that reports the end."""
+        beat = self.heartbeat
+        report = context.progress
+        assert report is not None
+        await beat.sleep(beat.after)
+        for n in range(1, beat.limit + 1):
+            waiting = context.upstream[-1].operation if context.upstream else label
+            elapsed = beat.after + (n - 1) * beat.every
+            try:
+                await report(n / (n + 1), f"still waiting for {waiting} after {elapsed:g} s")
+            except Exception:  # reporting must never fail the call
+                return
+            await beat.sleep(beat.every)
+
+    def circuits(self) -> dict[str, str]:
+        """Each consumed namespace's circuit breaker state (``closed``, ``half-open``, ``open``), for
+        readiness; a namespace consumed by several capabilities shows its worst."""
+        order = ["closed", "half-open", "open"]
+        found: dict[str, str] = {}
+        for bound in self.bound:
+            for namespace, consumer in bound.consumers.items():
+                state = consumer.health()["circuit"]
+                if order.index(state) >= order.index(found.get(namespace, "closed")):
+                    found[namespace] = state
+        return found
 
     async def forward(self, unit: Forward, request: ForwardRequest,
                       context: CallContext | None = None) -> ForwardResponse:
@@ -224,6 +283,8 @@ class Runtime:
                     for problem in sorted(validator.problems(args), key=lambda p: p.path)]
         problems += [{"pointer": pointer, "message": "is not valid Unicode text (a lone surrogate)"}
                      for pointer in _unencodable(args, "")]
+        problems += [{"pointer": pointer, "message": "is not a finite number (NaN and Infinity are not JSON)"}
+                     for pointer in _non_finite(args, "")]
         if problems:
             raise InputError(problems, operation=unit.label)
 
@@ -407,3 +468,16 @@ def _unencodable(value: Any, pointer: str) -> Iterable[str]:
     elif isinstance(value, list):
         for i, child in enumerate(value):
             yield from _unencodable(child, f"{pointer}/{i}")
+
+
+def _non_finite(value: Any, pointer: str) -> Iterable[str]:
+    """Pointers of NaN and infinite numbers (Python's json reads ``NaN`` and ``Infinity``)."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            yield pointer or "/"
+    elif isinstance(value, Mapping):
+        for key, child in value.items():
+            yield from _non_finite(child, f"{pointer}/{key}")
+    elif isinstance(value, list | tuple):
+        for i, child in enumerate(value):
+            yield from _non_finite(child, f"{pointer}/{i}")

@@ -1,8 +1,9 @@
 """Stage 7, consume: a consumed operation + arguments -> HTTP request -> response -> JSON tree.
 
 The only package that imports the HTTP client. ``HttpConsumer`` is the entry point; ``request``
-builds requests (pure), ``auth`` authenticates them, ``messages`` explains failures without
-leaking secrets.
+builds requests (pure), ``auth`` authenticates them, ``limits`` reads bodies within a size limit,
+``resilience`` holds each consumer's circuit breaker, bulkhead and rate limit, ``cache`` its HTTP
+cache, and ``messages`` explains failures without leaking secrets.
 """
 
 from typing import Any

@@ -2,15 +2,17 @@
 
 ``call`` turns a consumed operation and its parameters into a JSON tree (or a typed
 ``InvocationError``); ``forward`` proxies a REST ``forward`` request and streams the answer back.
-Timeouts: connect 5 s and a total deadline of 30 s by default (the consumer's ``timeout`` may change
-them). Retries: off by default; the consumer's ``retry`` enables them for idempotent methods only.
+Every exchange is bounded and guarded by the operation's ``Resilience`` (``model.nodes``): a total
+deadline (30 s by default) over everything, retries with jittered backoff for idempotent methods
+only (``Retry-After`` honoured up to a cap), a decoded size limit enforced while the body streams in
+(``limits``), and, per consumer, a circuit breaker, a bulkhead and an optional rate limit
+(``resilience``); GET answers are cached when the policy opts in (``cache``).
 No secret (bind value, rendered credential, fetched token, environment value) ever appears in an
 error message or a log line.
 """
 
 from __future__ import annotations
 
-import email.utils
 import functools
 import logging
 import re
@@ -20,6 +22,7 @@ import weakref
 from collections import ChainMap
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from random import random as uniform
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -27,6 +30,16 @@ import anyio
 import httpx2
 
 from naftiko_runtime.consume.auth import Authenticator, AuthPlan
+from naftiko_runtime.consume.cache import (
+    CacheEntry,
+    ResponseCache,
+    cache_key,
+    directives,
+    freshness,
+    has_validator,
+    storable,
+)
+from naftiko_runtime.consume.limits import limited_raw, read_body, too_large
 from naftiko_runtime.consume.messages import parse_json, upstream_message
 from naftiko_runtime.consume.request import (
     DEFAULT_USER_AGENT,
@@ -39,6 +52,7 @@ from naftiko_runtime.consume.request import (
     header_items,
     resolve_params,
 )
+from naftiko_runtime.consume.resilience import Circuit, Guards, Slot, retry_after
 from naftiko_runtime.errors import (
     DecodeError,
     InvocationError,
@@ -46,40 +60,22 @@ from naftiko_runtime.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from naftiko_runtime.model import Consumer, Operation, Timeouts
+from naftiko_runtime.model import Consumer, Operation, Resilience, RetryPolicy, Timeouts
 from naftiko_runtime.secrets import Redactor, secret_forms
-from naftiko_runtime.telemetry import Telemetry, traces
+from naftiko_runtime.telemetry import Telemetry, current, traces
 
 __all__ = ["HttpConsumer", "UpstreamResponse"]
 
 log = logging.getLogger("naftiko.consume")
 
-IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te",
     "trailer", "trailers", "transfer-encoding", "upgrade",
 })
-MAX_RETRY_AFTER = 5.0
 
 
 def httpx_timeout(timeouts: Timeouts) -> httpx2.Timeout:
     return httpx2.Timeout(connect=timeouts.connect, read=timeouts.read, write=timeouts.read, pool=timeouts.read)
-
-
-def retry_after(response: httpx2.Response) -> float | None:
-    """The Retry-After header in seconds (number or HTTP date), capped at 5 s."""
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    return max(0.0, min(seconds, MAX_RETRY_AFTER))
 
 
 class _ClientLogRedactor(logging.Filter):
@@ -136,6 +132,7 @@ class HttpConsumer:
         transport: httpx2.AsyncBaseTransport | None = None, user_agent: str = DEFAULT_USER_AGENT,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        random: Callable[[], float] = uniform,
         telemetry: Telemetry | None = None,
     ) -> None:
         self.consumer = consumer
@@ -148,9 +145,35 @@ class HttpConsumer:
         self.retry = consumer.retry
         self.authenticator = Authenticator(consumer.authentication, clock=clock, client=self._require_client)
         self._transport = transport
+        self._clock = clock
         self._sleep = sleep
+        self._random = random
         self._client: httpx2.AsyncClient | None = None
         self._variable_secrets = secret_forms(self.variables.values())
+        policy = consumer.resilience
+        self.guards = Guards(consumer.namespace, breaker=policy.circuit_breaker, concurrency=policy.concurrency,
+                             rate_limit=policy.rate_limit, clock=clock, sleep=sleep, on_change=self._circuit_changed)
+        self.cache = ResponseCache(policy.cache.max_entries, policy.cache.max_bytes, clock)
+
+    def health(self) -> dict[str, Any]:
+        """This consumer's state for readiness checks: its circuit, requests in flight, cached answers."""
+        breaker = self.guards.breaker
+        state = breaker.state
+        found: dict[str, Any] = {"circuit": state.label, "in_flight": self.guards.in_flight,
+                                 "cached": len(self.cache)}
+        if state is Circuit.OPEN:
+            found["retry_in"] = round(breaker.retry_in(), 1)
+        return found
+
+    def _circuit_changed(self, state: Circuit) -> None:
+        if state is Circuit.OPEN:
+            log.warning("%s: circuit breaker open after %d consecutive failures; calls fail fast for %g s",
+                        self.consumer.namespace, self.guards.breaker.policy.failures,
+                        self.guards.breaker.policy.reset_after)
+        else:
+            log.info("%s: circuit breaker %s", self.consumer.namespace, state.label)
+        if self.telemetry.metrics is not None:
+            self.telemetry.metrics.circuit_state(self.consumer.namespace, int(state))
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -163,6 +186,8 @@ class HttpConsumer:
                 headers={"User-Agent": self.user_agent},
             )
             _CLIENT_LOG_REDACTOR.consumers.add(self)
+            if self.telemetry.metrics is not None:
+                self.telemetry.metrics.circuit_state(self.consumer.namespace, int(self.guards.breaker.state))
 
     async def aclose(self) -> None:
         client, self._client = self._client, None
@@ -223,24 +248,72 @@ class HttpConsumer:
 
     async def _send(self, op: Operation, params: Mapping[str, Any],
                     url: str | None = None) -> tuple[UpstreamResponse, list[Any]]:
-        """Send ``op``; returns the response and this call's own secrets (the forms are computed
-        only when something has to be redacted)."""
+        """Send ``op`` (or answer it from the cache); returns the response and this call's own secrets
+        (the forms are computed only when something has to be redacted)."""
         built = self._build(op, params)
         if url is not None:
             built.request = _follow(built.request, url, op.ref)
         plan = self.authenticator.plan(ChainMap(self.variables, dict(params)), operation=op.ref)
         extra = [*built.secrets, *plan.secrets]
+        policy = self.consumer.policy(op)
+        request = built.request
+        lookup = self._cached(request, plan, policy)
+        if lookup is not None and lookup.entry is not None and self.cache.fresh(lookup.entry):
+            return _from_cache(lookup.entry), extra
+        if lookup is not None and lookup.entry is not None:
+            request.headers.update(lookup.entry.validators)  # stale: ask whether it changed
         started = time.perf_counter()
-        response = await self._exchange(op.ref, built.request, plan, extra, stream=False)
+        response, content, _ = await self._exchange(op.ref, request, plan, extra, policy, read=True)
         elapsed = (time.perf_counter() - started) * 1000
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s -> %d in %.1f ms", built.request.method,
                       self.redactor(extra).text(str(response.request.url)), response.status_code, elapsed)
+        if lookup is not None:
+            entry = self._store(lookup, response, content, policy)
+            if entry is not None:
+                return _from_cache(entry, elapsed), extra
         upstream = UpstreamResponse(
-            status=response.status_code, headers=response.headers, content=response.content,
+            status=response.status_code, headers=response.headers, content=content,
             content_type=response.headers.get("content-type"), elapsed_ms=elapsed,
         )
         return upstream, extra
+
+    # ------------------------------------------------------------------ cache
+
+    def _cached(self, request: httpx2.Request, plan: AuthPlan, policy: Resilience) -> _Lookup | None:
+        """Where a cacheable request's answer would be kept, and what is kept there (None: not cacheable)."""
+        if not policy.cache.enabled or request.method != "GET" or "no-store" in request.headers.get(
+                "cache-control", ""):
+            return None
+        context = current()
+        caller = context.caller if context is not None else None
+        shared = cache_key(request, plan.secrets)
+        private = cache_key(request, plan.secrets, caller) if caller is not None else None
+        for key in (private, shared):
+            entry = self.cache.get(key) if key is not None else None
+            if entry is not None:
+                return _Lookup(shared, private, key, entry)
+        return _Lookup(shared, private, None, None)
+
+    def _store(self, lookup: _Lookup, response: httpx2.Response, content: bytes,
+               policy: Resilience) -> CacheEntry | None:
+        """Keep a cacheable answer; a 304 refreshes the entry it revalidated. The entry to answer with."""
+        ttl, now = policy.cache.ttl, time.time()
+        if response.status_code == 304 and lookup.entry is not None and lookup.key is not None:
+            return self.cache.refresh(lookup.key, lookup.entry, response.headers, ttl, now)
+        if lookup.key is not None:
+            self.cache.discard(lookup.key)  # replaced by this answer, or no longer cacheable
+        private = "private" in directives(response.headers)
+        if not storable(response, authenticated_caller=lookup.private is not None):
+            return None
+        lifetime = freshness(response.headers, now, ttl)
+        if lifetime <= 0 and not has_validator(response.headers):
+            return None
+        entry = CacheEntry(response.status_code, response.headers, content, self._clock() + lifetime)
+        key = lookup.private if private else lookup.shared
+        assert key is not None
+        self.cache.put(key, entry)
+        return None
 
     def _status_error(self, ref: str, response: UpstreamResponse, secrets: set[str]) -> UpstreamError:
         parsed = parse_json(response.content)
@@ -282,7 +355,20 @@ class HttpConsumer:
             raise InvocationError(f"could not build the forwarded request: {type(exc).__name__}",
                                   operation=ref) from None
         extra = [*resolved.secrets, *plan.secrets]
-        response = await self._exchange(ref, request, plan, extra, stream=True, replayable=replayable)
+        policy = self.consumer.resilience
+        deadline = anyio.current_time() + policy.timeouts.total
+        response, _, release = await self._exchange(ref, request, plan, extra, policy, read=False,
+                                                    replayable=replayable)
+
+        async def aclose() -> None:
+            release()
+            await response.aclose()
+
+        limit = policy.max_response_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:  # said so up front: refuse before streaming
+            await aclose()
+            raise too_large(ref, limit)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("forward %s %s -> %d", request.method,
                       self.redactor(extra).text(str(response.request.url)), response.status_code)
@@ -290,7 +376,8 @@ class HttpConsumer:
         if response.is_stream_consumed:  # already read (in-memory transports): the bytes are decoded
             dropped |= {"content-encoding", "content-length"}
         out = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in dropped]
-        return response.status_code, out, _raw_body(response), response.aclose
+        body = _until(limited_raw(response, limit, ref), deadline, ref, policy.timeouts.total)
+        return response.status_code, out, body, aclose
 
     def _forward_headers(self, inbound: Mapping[str, str], resolved: Resolved,
                          ref: str) -> list[tuple[str, str | bytes]]:
@@ -327,22 +414,30 @@ class HttpConsumer:
     def redactor(self, extra: Iterable[Any] = ()) -> Redactor:
         return Redactor(forms=self._secrets(extra))
 
-    async def _exchange(self, ref: str, request: httpx2.Request, plan: AuthPlan, extra: list[Any], *,
-                        stream: bool, replayable: bool = True) -> httpx2.Response:
+    async def _exchange(
+        self, ref: str, request: httpx2.Request, plan: AuthPlan, extra: list[Any], policy: Resilience, *,
+        read: bool, replayable: bool = True,
+    ) -> tuple[httpx2.Response, bytes, Callable[[], None]]:
         """Send with retries under the total deadline (measured, traced, the trace context passed on);
-        transport failures become typed errors."""
+        transport failures become typed errors.
+
+        ``read``: the body is read (bounded) within the deadline and returned, the response closed.
+        Otherwise the response is returned open with the release of its bulkhead place."""
         server = request.url.host
         attributes = {"http.request.method": request.method, "server.address": server, "naftiko.operation": ref}
         with self.telemetry.upstream(ref, request.method, server) as record, \
                 traces.client_span(request.method, attributes) as span:
             traces.inject(request.headers)
+            total = policy.timeouts.total
             try:
-                with anyio.fail_after(self.timeouts.total):
-                    response = await self._attempts(ref, request, plan, extra, stream=stream, replayable=replayable)
+                with anyio.fail_after(total):
+                    response, content, release = await self._attempts(
+                        ref, request, plan, extra, policy, read=read, replayable=replayable,
+                        deadline=anyio.current_time() + total)
             except TimeoutError:
                 traces.failed(span, UpstreamTimeout.kind)
                 raise UpstreamTimeout(
-                    f"{ref} did not answer within the total time limit of {self.timeouts.total:g} s", operation=ref
+                    f"{ref} did not answer within the total time limit of {total:g} s", operation=ref
                 ) from None
             except InvocationError as exc:  # raised inside an auth flow (token endpoint): may echo secrets
                 traces.failed(span, exc.kind)
@@ -350,49 +445,67 @@ class HttpConsumer:
             record.status = response.status_code
             if span is not None:
                 span.set_attribute("http.response.status_code", response.status_code)
-            return response
+            return response, content, release
 
-    async def _attempts(self, ref: str, request: httpx2.Request, plan: AuthPlan, extra: list[Any], *,
-                        stream: bool, replayable: bool) -> httpx2.Response:
+    async def _attempts(
+        self, ref: str, request: httpx2.Request, plan: AuthPlan, extra: list[Any], policy: Resilience, *,
+        read: bool, replayable: bool, deadline: float,
+    ) -> tuple[httpx2.Response, bytes, Callable[[], None]]:
         client = self._require_client()
-        policy = self.retry
-        attempts = policy.attempts if request.method in IDEMPOTENT and replayable else 1
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = await client.send(request, auth=plan.auth, stream=stream)
-            except httpx2.TimeoutException as exc:
-                if attempt < attempts:
-                    await self._retry_wait(ref, attempt, attempts, type(exc).__name__, policy.delay(attempt))
-                    continue
-                raise self._timeout(ref, exc) from None
-            except httpx2.DecodingError:
-                raise DecodeError(f"{ref}: the response body could not be decompressed", operation=ref) from None
-            except httpx2.RequestError as exc:
-                if attempt < attempts and isinstance(exc, httpx2.TransportError):
-                    await self._retry_wait(ref, attempt, attempts, type(exc).__name__, policy.delay(attempt))
-                    continue
-                raise self._unavailable(ref, request, exc, extra) from None
-            if response.status_code in policy.statuses and attempt < attempts:
-                delay = retry_after(response)
-                await response.aclose()
-                await self._retry_wait(ref, attempt, attempts, f"HTTP {response.status_code}",
-                                       policy.delay(attempt) if delay is None else delay)
-                continue
-            return response
+        retry = policy.retry
+        # never twice a request that may change something, nor one whose body was streamed out
+        attempts = retry.attempts if request.method in retry.methods and replayable else 1
+        request.extensions["timeout"] = httpx_timeout(policy.timeouts).as_dict()
+        for attempt in range(1, attempts + 1):
+            last = attempt == attempts
+            delay: float | None = None
+            async with self.guards.admit(ref) as slot:
+                try:
+                    response = await client.send(request, auth=plan.auth, stream=True)
+                    _judge(slot, response.status_code)
+                    if response.status_code in retry.statuses and not last:
+                        delay = self._retry_delay(response, retry, attempt, deadline)
+                    if delay is None:
+                        if not read:
+                            return response, b"", slot.detach()
+                        content = await read_body(response, policy.max_response_bytes, ref)
+                        return response, content, _nothing
+                    await response.aclose()
+                    reason = f"HTTP {response.status_code}"
+                except httpx2.TimeoutException as exc:
+                    slot.failure()
+                    if last:
+                        raise self._timeout(ref, exc, policy.timeouts) from None
+                    delay, reason = retry.delay(attempt, self._random), type(exc).__name__
+                except httpx2.DecodingError:
+                    raise DecodeError(f"{ref}: the response body could not be decompressed", operation=ref) from None
+                except httpx2.RequestError as exc:
+                    slot.failure()
+                    if last or not isinstance(exc, httpx2.TransportError):
+                        raise self._unavailable(ref, request, exc, extra) from None
+                    delay, reason = retry.delay(attempt, self._random), type(exc).__name__
+            await self._retry_wait(ref, attempt, attempts, reason, delay)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _retry_delay(self, response: httpx2.Response, retry: RetryPolicy, attempt: int,
+                     deadline: float) -> float | None:
+        """How long to wait before trying again after a retryable status; None when the wait would
+        end past the deadline (the answer stands rather than a timeout later)."""
+        asked = retry_after(response.headers.get("retry-after"), time.time())
+        delay = min(asked, retry.retry_after_cap) if asked is not None else retry.delay(attempt, self._random)
+        return delay if anyio.current_time() + delay < deadline else None
 
     async def _retry_wait(self, ref: str, attempt: int, attempts: int, reason: str, delay: float) -> None:
         log.info("%s: %s, retrying in %.2f s (attempt %d of %d)", ref, reason, delay, attempt + 1, attempts)
         await self._sleep(delay)
 
-    def _timeout(self, ref: str, exc: httpx2.TimeoutException) -> UpstreamTimeout:
+    def _timeout(self, ref: str, exc: httpx2.TimeoutException, timeouts: Timeouts) -> UpstreamTimeout:
         limits = {
-            httpx2.ConnectTimeout: ("connect", self.timeouts.connect),
-            httpx2.PoolTimeout: ("connection pool", self.timeouts.read),
-            httpx2.WriteTimeout: ("write", self.timeouts.read),
+            httpx2.ConnectTimeout: ("connect", timeouts.connect),
+            httpx2.PoolTimeout: ("connection pool", timeouts.read),
+            httpx2.WriteTimeout: ("write", timeouts.read),
         }
-        kind, limit = limits.get(type(exc), ("read", self.timeouts.read))
+        kind, limit = limits.get(type(exc), ("read", timeouts.read))
         error = UpstreamTimeout(f"{ref} did not answer within the {kind} time limit of {limit:g} s", operation=ref)
         log.info("%s", error.message)
         return error
@@ -459,12 +572,46 @@ def _header_bytes(value: str) -> str | bytes:
         return value.encode()
 
 
-async def _raw_body(response: httpx2.Response) -> AsyncIterator[bytes]:
-    """The body exactly as received (still compressed if it was), or its bytes if already read."""
-    if response.is_stream_consumed:
-        yield response.content
-        return
-    async for chunk in response.aiter_raw():
+@dataclass(frozen=True, slots=True)
+class _Lookup:
+    """A cacheable request: its keys (shared, and private to the caller when one is known), and the
+    entry found under one of them."""
+
+    shared: str
+    private: str | None
+    key: str | None
+    entry: CacheEntry | None
+
+
+def _from_cache(entry: CacheEntry, elapsed_ms: float = 0.0) -> UpstreamResponse:
+    return UpstreamResponse(status=entry.status, headers=entry.headers, content=entry.content,
+                            content_type=entry.headers.get("content-type"), elapsed_ms=elapsed_ms)
+
+
+def _judge(slot: Slot, status: int) -> None:
+    """What an answer tells the circuit breaker: a 5xx is a failure, anything else shows the upstream works."""
+    if status >= 500:
+        slot.failure()
+    else:
+        slot.success()
+
+
+def _nothing() -> None:
+    return None
+
+
+async def _until(chunks: AsyncIterator[bytes], deadline: float, ref: str, total: float) -> AsyncIterator[bytes]:
+    """A forwarded body cut at the exchange's total deadline (a slow, endless body ends there)."""
+    iterator = chunks.__aiter__()
+    while True:
+        try:
+            with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
+                chunk = await iterator.__anext__()
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise UpstreamTimeout(f"{ref} did not finish its answer within the total time limit of {total:g} s",
+                                  operation=ref) from None
         yield chunk
 
 

@@ -300,9 +300,11 @@ class McpRegistry:
         if entry is None:
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
         name = entry.spec.name
-        await _progress(ctx, 0, f"calling {name}")
+        context = _call_context(ctx)
+        if context.progress is not None:
+            await context.progress(0, f"calling {name}")
         try:
-            value = await entry.runtime.invoke(entry.spec, params.arguments or {}, _call_context(ctx))
+            value = await entry.runtime.invoke(entry.spec, params.arguments or {}, context)
             result = tool_result(value, validator=entry.output_validator)
         except InvocationError as exc:
             return _error_result(entry, error_message(name, exc), exc.as_dict())
@@ -316,7 +318,8 @@ class McpRegistry:
         except Exception:  # a bug must still answer the model, never as an opaque protocol error
             logger.exception("tool %s failed unexpectedly", name)
             return _error_result(entry, f"Tool '{name}' failed because of an internal error in the server.")
-        await _progress(ctx, 1, f"{name} done")
+        if context.progress is not None:
+            await context.progress(1, f"{name} done")
         return result
 
     # ---------------------------------------------------------------------------------- resources
@@ -432,7 +435,27 @@ def _call_context(ctx: Context) -> CallContext:
         await _progress(ctx, value, message)
 
     return CallContext(transport="mcp", request_id=str(ctx.request_id) if ctx.request_id is not None else None,
-                       caller=caller_of(scope) if isinstance(scope, dict) else None, progress=progress)
+                       caller=caller_of(scope) if isinstance(scope, dict) else None,
+                       progress=progress if wants_progress(ctx) else None)
+
+
+def wants_progress(ctx: Context) -> bool:
+    """Whether the client asked for progress: a ``progressToken`` in the request's ``_meta``.
+
+    The SDK's in-process dispatch (``Client(server)`` on 2026-07-28) carries no token: it hands the
+    client's callback to the request's dispatch context instead, which the SDK does not expose, so
+    it is looked for (a few wrappers deep); if the SDK changes, in-process clients merely get no
+    progress."""
+    if ctx.meta and ctx.meta.get("progress_token") is not None:
+        return True
+    outbound = getattr(ctx.session, "_request_outbound", None)
+    for _ in range(4):
+        if outbound is None:
+            return False
+        if getattr(outbound, "_on_progress", None) is not None:
+            return True
+        outbound = getattr(outbound, "_inner", None)
+    return False
 
 
 class _Measured:

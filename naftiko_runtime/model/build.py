@@ -25,12 +25,12 @@ from naftiko_runtime.model.nodes import (
     Operation,
     Pagination,
     Param,
-    RetryPolicy,
-    Timeouts,
+    Resilience,
     Value,
 )
 from naftiko_runtime.model.read import Reader
 from naftiko_runtime.model.refs import env_variable, placeholders
+from naftiko_runtime.model.resilience import consumer_resilience, operation_resilience
 from naftiko_runtime.source import join
 
 __all__ = ["build", "value_errors"]
@@ -194,43 +194,15 @@ def auth(r: Reader, node: dict[str, Any] | None, pointer: str) -> Auth | None:
     return Auth(str(spec["type"]).lower(), MappingProxyType(fields), ptr)
 
 
-def _seconds(r: Reader, node: dict[str, Any] | None, key: str, pointer: str, default: float) -> float:
-    value = r.number(node, key, pointer)
-    return value if value is not None and value > 0 else default
-
-
-def _timeouts(r: Reader, spec: dict[str, Any], pointer: str) -> Timeouts:
-    node, ptr = r.child(spec, "timeout", pointer)
-    node = node if isinstance(node, dict) else None
-    default = Timeouts()
-    total = _seconds(r, node, "total", ptr, default.total)
-    return Timeouts(connect=min(_seconds(r, node, "connect", ptr, default.connect), total),
-                    read=min(_seconds(r, node, "read", ptr, total), total), total=total)
-
-
-def _retry(r: Reader, spec: dict[str, Any], pointer: str) -> RetryPolicy:
-    node, ptr = r.child(spec, "retry", pointer)
-    node = node if isinstance(node, dict) else None
-    default = RetryPolicy()
-    attempts = r.integer(node, "attempts", ptr)
-    backoff = r.number(node, "backoff", ptr)
-    statuses, _ = r.child(node, "statuses", ptr) if node is not None else (None, "")
-    return RetryPolicy(
-        attempts=max(1, attempts if attempts is not None else 1),
-        backoff=backoff if backoff is not None and backoff >= 0 else default.backoff,
-        statuses=frozenset(s for s in statuses if isinstance(s, int) and not isinstance(s, bool))
-        if isinstance(statuses, list) else default.statuses,
-    )
-
-
 def _consumer(r: Reader, pointer: str, spec: dict[str, Any]) -> Consumer | None:
     namespace = r.text(spec, "namespace", pointer)
     if namespace is None:
         return None
     shared = params(r, spec, pointer)
+    resilience = consumer_resilience(r, spec, pointer)
     declared = [op for rptr, resource in r.entries(spec, "resources", pointer)
                 for optr, raw in r.entries(resource, "operations", rptr)
-                if (op := _operation(r, optr, raw, rptr, resource, namespace, shared)) is not None]
+                if (op := _operation(r, optr, raw, rptr, resource, namespace, shared, resilience)) is not None]
     operations = {op.name: op for op in reversed(declared)}  # the first of each name wins
     base, base_ptr = r.child(spec, "baseUri", pointer)
     headers, headers_ptr = r.child(spec, "headers", pointer)
@@ -242,7 +214,7 @@ def _consumer(r: Reader, pointer: str, spec: dict[str, Any]) -> Consumer | None:
         headers=tuple((str(k), Value.of(v, join(headers_ptr, k))) for k, v in headers.items()
                       if isinstance(k, str) and isinstance(v, str | int | float) and not isinstance(v, bool))
         if isinstance(headers, dict) else (),
-        timeouts=_timeouts(r, spec, pointer), retry=_retry(r, spec, pointer),
+        resilience=resilience,
     )
 
 
@@ -257,7 +229,7 @@ def _merged(*levels: tuple[Param, ...]) -> tuple[Param, ...]:
 
 
 def _operation(r: Reader, pointer: str, spec: dict[str, Any], resource_ptr: str, resource: dict[str, Any],
-               namespace: str, shared: tuple[Param, ...]) -> Operation | None:
+               namespace: str, shared: tuple[Param, ...], resilience: Resilience) -> Operation | None:
     name = r.text(spec, "name", pointer)
     if name is None:
         return None
@@ -278,6 +250,7 @@ def _operation(r: Reader, pointer: str, spec: dict[str, Any], resource_ptr: str,
         body=_body(r, spec, pointer), output_raw_format=fmt.lower() if fmt else None,
         output_schema=r.text(spec, "outputSchema", pointer), outputs=outputs,
         pagination=_pagination(r, spec, pointer),
+        resilience=operation_resilience(r, spec, pointer, resilience),
     )
 
 

@@ -7,7 +7,7 @@ Nodes compare by identity (``eq=False``): the runtime keys its caches on them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -139,6 +139,9 @@ class Auth:
         return ((k, v) for k, v in self.fields.items() if k not in NON_SECRET_FIELDS)
 
 
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+
 @dataclass(frozen=True, slots=True)
 class Timeouts:
     """connect and read limits plus a total deadline over the whole exchange (retries included)."""
@@ -150,13 +153,78 @@ class Timeouts:
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    attempts: int = 1
-    backoff: float = 0.2
-    statuses: frozenset[int] = frozenset({502, 503, 504})
+    """Which failed attempts are tried again, and how long to wait before each."""
 
-    def delay(self, attempt: int) -> float:
-        """Backoff after failed attempt number ``attempt`` (1-based), doubled each time."""
-        return self.backoff * 2 ** (attempt - 1)
+    attempts: int = 3  # in all, the first included: 1 turns retries off
+    backoff: float = 0.2  # the first backoff ceiling, doubled after each attempt
+    max_backoff: float = 5.0
+    statuses: frozenset[int] = frozenset({429, 502, 503, 504})
+    retry_after_cap: float = 30.0  # a longer Retry-After is waited for this long at most
+    methods: frozenset[str] = IDEMPOTENT_METHODS  # a request with any other method is sent once
+
+    def ceiling(self, attempt: int) -> float:
+        """The longest backoff after failed attempt number ``attempt`` (1-based)."""
+        return min(self.max_backoff, self.backoff * 2 ** min(attempt - 1, 30))
+
+    def delay(self, attempt: int, random: Callable[[], float]) -> float:
+        """Full jitter: uniform in [0, ceiling), so clients that failed together do not retry together."""
+        return self.ceiling(attempt) * random()
+
+
+@dataclass(frozen=True, slots=True)
+class Concurrency:
+    """The bulkhead: at most ``limit`` requests in flight to one consumer; a request waits for a
+    place at most ``max_wait`` seconds."""
+
+    limit: int = 32
+    max_wait: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A token bucket: ``requests`` per ``per`` seconds (bursts up to ``requests``); a request waits
+    for a token at most ``max_wait`` seconds."""
+
+    requests: int
+    per: float = 1.0
+    max_wait: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class CircuitBreakerPolicy:
+    """Open after ``failures`` consecutive failed attempts (5xx, timeouts, connection errors); after
+    ``reset_after`` seconds one probe is let through."""
+
+    enabled: bool = True
+    failures: int = 5
+    reset_after: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class CachePolicy:
+    """HTTP caching of GET answers marked cacheable. ``ttl`` caps the freshness the upstream grants;
+    ``max_entries`` and ``max_bytes`` bound the consumer's cache (least recently used goes first)."""
+
+    enabled: bool = False
+    max_entries: int = 256
+    max_bytes: int = 8 * 1024 * 1024
+    ttl: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Resilience:
+    """How a consumer (or one of its operations) is protected from its upstream, and the upstream from us.
+
+    ``concurrency``, ``rate_limit`` and ``circuit_breaker`` hold state per consumer, so only the
+    consumer-level values count; the others apply per operation."""
+
+    max_response_bytes: int = 10 * 1024 * 1024  # decoded, after decompression
+    timeouts: Timeouts = Timeouts()
+    retry: RetryPolicy = RetryPolicy()
+    concurrency: Concurrency = Concurrency()
+    rate_limit: RateLimit | None = None
+    circuit_breaker: CircuitBreakerPolicy = CircuitBreakerPolicy()
+    cache: CachePolicy = CachePolicy()
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -231,6 +299,7 @@ class Operation:
     output_schema: str | None = None
     outputs: tuple[ConsumedOutput, ...] = ()
     pagination: Pagination | None = None
+    resilience: Resilience | None = None  # only when the operation declares its own (merged over its consumer's)
 
     @property
     def ref(self) -> str:
@@ -265,5 +334,16 @@ class Consumer:
     headers: tuple[tuple[str, Value], ...] = ()  # our extension: sent on every request
     operations: Mapping[str, Operation] = field(default_factory=lambda: EMPTY)  # the first of each name
     declared: tuple[Operation, ...] = ()  # every operation as written, duplicates included
-    timeouts: Timeouts = Timeouts()
-    retry: RetryPolicy = RetryPolicy()
+    resilience: Resilience = Resilience()
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return self.resilience.timeouts
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self.resilience.retry
+
+    def policy(self, op: Operation) -> Resilience:
+        """What protects a call of ``op``: its own block when it declares one, else the consumer's."""
+        return op.resilience if op.resilience is not None else self.resilience

@@ -5,6 +5,8 @@
 * ``http_server_request_duration_seconds``: every REST request, by method, route and status;
 * ``http_client_request_duration_seconds``: every upstream request, by method, server, status and
   ``naftiko_operation`` (the consumed operation);
+* ``naftiko_upstream_circuit_state``: each consumer's circuit breaker by ``consumer`` namespace,
+  0 closed, 1 half-open, 2 open;
 * ``naftiko_call_duration_seconds``: every call of a unit (tool, route, resource...) by outcome, so
   its ``_count`` counts calls by outcome; ``naftiko_calls_in_flight``; ``mcp_server_sessions``
   (open sessions of the older, session-based MCP era).
@@ -59,6 +61,9 @@ class Metrics:
                                 ["kind", "unit", "transport", "outcome"], buckets=_MCP_BUCKETS, registry=r)
         self._in_flight = Gauge("naftiko_calls_in_flight", "Calls running now.", ["kind"], registry=r,
                                 multiprocess_mode="livesum")
+        self._circuits = Gauge("naftiko_upstream_circuit_state",
+                               "Circuit breaker of each consumed API: 0 closed, 1 half-open, 2 open.",
+                               ["consumer"], registry=r, multiprocess_mode="livemax")
         self._session_sources: list[Callable[[], int]] = []
         self._sessions = None
         if not _multiprocess():  # a callback gauge cannot be summed across workers
@@ -94,6 +99,9 @@ class Metrics:
 
     def in_flight(self, kind: str, delta: int) -> None:
         self._in_flight.labels(kind).inc(delta)
+
+    def circuit_state(self, consumer: str, state: int) -> None:
+        self._circuits.labels(consumer).set(state)
 
     def count_sessions(self, source: Callable[[], int]) -> None:
         """Add a source of open-session counts (one per MCP endpoint), read at each scrape."""
