@@ -161,6 +161,8 @@ _RULES = _table(
     ("baseuri-invalid", _E, "a consumed `baseUri` is not an absolute http(s) URL once its bind variables are filled",
      "a part that varies is a bind variable (https://sqs.{{AWS_REGION}}.amazonaws.com); or serve with "
      "--upstream NAMESPACE=URL"),
+    ("resilience-per-api", _W, "an operation sets a limit that is kept per consumed API, so its value is not used",
+     "set concurrency, rateLimit, circuitBreaker and the cache's sizes on the consumed API"),
     ("consumes-baseuri-no-trailing-slash", _W, "a consumed `baseUri` ends with a slash",
      "resource paths are appended to it: drop the trailing slash"),
     ("consumed-resource-no-query-in-path", _W, "a consumed resource `path` holds a query string",

@@ -42,7 +42,8 @@ EXTENSIONS = {
     ("ConsumesHttp", "timeout"), ("ConsumesHttp", "retry"), ("ExposesMcp", "stateless"),
     ("AuthBearer", "value"), ("AuthBearer", "placement"), ("ConsumedInputParameter", "type"),
     ("ConsumedInputParameter", "required"), ("ConsumedInputParameter", "description"),
-    ("AuthOAuth2Client", "clientId"), ("AuthOAuth2Client", "clientSecret"),
+    ("AuthOAuth2Client", "clientId"), ("AuthOAuth2Client", "clientSecret"), ("ConsumesHttp", "resilience"),
+    ("ConsumedHttpOperation", "resilience"), ("ConsumedHttpOperation", "pagination"), ("ConsumesHttp", "headers"),
 }
 
 

@@ -2,7 +2,10 @@
 
 ``GET /health/live`` answers 200 while the process runs. ``GET /health/ready`` answers 200 once every
 listener accepts connections and until shutdown starts (then 503, so load balancers stop sending
-before calls are cut), with what is served and where each consumer's calls go. ``GET /metrics``
+before calls are cut), with what is served and, for each consumer, where its calls go and its
+circuit breaker, calls in flight and cached answers. An open circuit does not make the process
+unready: another replica calls the same upstream, so taking this one out would only shed capacity.
+``GET /metrics``
 (when metrics are on) is the Prometheus text exposition.
 """
 
@@ -37,8 +40,10 @@ class Health:
 
     def report(self) -> dict[str, Any]:
         capabilities = [{"file": c.file, "label": c.label} for c in self.runtime.capabilities]
-        consumers = [{"capability": u.file, "namespace": u.namespace, "target": u.target, "url": u.url}
-                     for u in self.runtime.upstreams]
+        state = {(b.capability.file, namespace): consumer.health()
+                 for b in self.runtime.bound for namespace, consumer in b.consumers.items()}
+        consumers = [{"capability": u.file, "namespace": u.namespace, "target": u.target, "url": u.url,
+                      **state.get((u.file, u.namespace), {})} for u in self.runtime.upstreams]
         return {"status": self.state, "pid": os.getpid(), "capabilities": capabilities, "consumers": consumers,
                 **self.extra}
 

@@ -3,7 +3,7 @@
 Each value is read over a base: the defaults for a consumer, the consumer's policy for one of its
 operations. A field that is absent, of the wrong type or out of its range keeps the base's value, so
 an operation overrides its consumer field by field and a bad value never breaks a capability (the
-schema reports it). Ranges are listed in ``RANGES`` for the schema and the diagnostics.
+schema reports it). The ranges are ``spec.resilience.RANGES``, the table the schema is built from.
 """
 
 from __future__ import annotations
@@ -22,36 +22,9 @@ from naftiko_runtime.model.nodes import (
     Timeouts,
 )
 from naftiko_runtime.model.read import Reader
+from naftiko_runtime.spec.resilience import HTTP_METHODS, POSITIVE, RANGES, RETRY_STATUSES
 
-__all__ = ["RANGES", "consumer_resilience", "operation_resilience"]
-
-MIB = 1024 * 1024
-HTTP_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "POST", "PATCH", "TRACE"})
-
-# (block, field) -> (minimum, maximum), both inclusive.
-RANGES: dict[tuple[str, str], tuple[float, float]] = {
-    ("resilience", "maxResponseBytes"): (1, 1024 * MIB),
-    ("timeout", "connect"): (0, 3600),
-    ("timeout", "read"): (0, 3600),
-    ("timeout", "total"): (0, 3600),
-    ("retry", "attempts"): (1, 10),
-    ("retry", "backoff"): (0, 60),
-    ("retry", "maxBackoff"): (0, 300),
-    ("retry", "retryAfterCap"): (0, 3600),
-    ("concurrency", "limit"): (1, 10_000),
-    ("concurrency", "maxWait"): (0, 300),
-    ("rateLimit", "requests"): (1, 1_000_000),
-    ("rateLimit", "per"): (0, 86_400),
-    ("rateLimit", "maxWait"): (0, 300),
-    ("circuitBreaker", "failures"): (1, 1000),
-    ("circuitBreaker", "resetAfter"): (0, 3600),
-    ("cache", "maxEntries"): (1, 100_000),
-    ("cache", "maxBytes"): (1, 1024 * MIB),
-    ("cache", "ttl"): (0, 86_400),
-}
-# Durations where 0 means nothing sensible (a zero timeout, a zero rate window): must be > 0.
-POSITIVE = frozenset({("timeout", "connect"), ("timeout", "read"), ("timeout", "total"), ("rateLimit", "per"),
-                      ("circuitBreaker", "resetAfter")})
+__all__ = ["consumer_resilience", "operation_resilience"]
 
 
 class _Block:
@@ -136,12 +109,17 @@ def _retry(block: _Block, base: RetryPolicy) -> RetryPolicy:
         attempts=block.integer("attempts", base.attempts),
         backoff=block.number("backoff", base.backoff),
         max_backoff=block.number("maxBackoff", base.max_backoff),
-        statuses=frozenset(s for s in statuses if isinstance(s, int) and not isinstance(s, bool) and 400 <= s <= 599)
+        statuses=frozenset(s for s in statuses if _status(s))
         if isinstance(statuses, list) else base.statuses,
         retry_after_cap=block.number("retryAfterCap", base.retry_after_cap),
         methods=frozenset(m.upper() for m in methods if isinstance(m, str) and m.upper() in HTTP_METHODS)
         if isinstance(methods, list) else base.methods,
     )
+
+
+def _status(value: Any) -> bool:
+    low, high = RETRY_STATUSES
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def _concurrency(parent: _Block, base: Concurrency) -> Concurrency:

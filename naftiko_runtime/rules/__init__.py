@@ -22,8 +22,9 @@ _RULES = (
     names.namespaces_unique, names.tool_names, names.duplicates, references.calls, references.refs,
     references.forwards, references.with_values, templates.consumed, templates.exposed, templates.outputs,
     templates.env_variables, templates.bare_bind_names, steps.steps, steps.jsonpaths, steps.formats,
-    steps.semantics, exposures.base_uris, exposures.mcp, exposures.skills, exposures.controls, exposures.paths,
-    exposures.addresses, exposures.oauth2, exposures.markdown, exposures.duplicate_routes,
+    steps.semantics, exposures.base_uris, exposures.per_api_limits, exposures.mcp, exposures.skills,
+    exposures.controls, exposures.paths, exposures.addresses, exposures.oauth2, exposures.markdown,
+    exposures.duplicate_routes,
 )
 
 

@@ -101,6 +101,27 @@ def base_uris(ctx: Context) -> None:
         ctx.report("baseuri-invalid", message, consumer.base_uri.pointer)
 
 
+def per_api_limits(ctx: Context) -> None:
+    """Concurrency, rate limit, circuit breaker and cache sizes hold state per consumed API: an
+    operation's own values for them are not used, so they are reported rather than ignored silently."""
+    for consumer in ctx.cap.consumers.values():
+        api = consumer.resilience
+        for op in consumer.declared:
+            own = op.resilience
+            if own is None:
+                continue
+            ignored = [name for name, same in (
+                ("concurrency", own.concurrency == api.concurrency), ("rateLimit", own.rate_limit == api.rate_limit),
+                ("circuitBreaker", own.circuit_breaker == api.circuit_breaker),
+                ("cache.maxEntries", own.cache.max_entries == api.cache.max_entries),
+                ("cache.maxBytes", own.cache.max_bytes == api.cache.max_bytes)) if not same]
+            if ignored:
+                fields = ", ".join(f"`{n}`" for n in ignored)
+                ctx.report("resilience-per-api", f"`{op.ref}` sets {fields}, kept per API: the settings of "
+                           f"`{consumer.namespace}` apply instead", join(op.pointer, "resilience"), key=True,
+                           hint=f"move {fields} to the `resilience` block of `{consumer.namespace}`")
+
+
 def paths(ctx: Context) -> None:
     for consumer in ctx.cap.consumers.values():
         base = consumer.base_uri.raw if consumer.base_uri is not None else None

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 
-from naftiko_runtime.spec import auth, consumes, document, exposes, orchestration, outputs
+from naftiko_runtime.spec import auth, consumes, document, exposes, orchestration, outputs, resilience
 from naftiko_runtime.spec._dsl import Schema, array, exclusive, one_of_fields, ref, when
 
 __all__ = ["SCHEMA", "SCHEMA_ID", "VERSIONS", "Schema", "schema_json"]
@@ -61,7 +61,8 @@ SCHEMA: Schema = {
              exclusive("externalRefs", why="`externalRefs` exists only in 0.5; use `binds`")),
     ],
     # In document order: the exported file lists them so, and must not change from run to run.
-    "$defs": {**document.DEFS, **consumes.DEFS, **auth.DEFS, **exposes.DEFS, **orchestration.DEFS, **outputs.DEFS},
+    "$defs": {**document.DEFS, **consumes.DEFS, **resilience.DEFS, **auth.DEFS, **exposes.DEFS,
+              **orchestration.DEFS, **outputs.DEFS},
 }
 
 

@@ -14,7 +14,6 @@ from naftiko_runtime.spec._dsl import (
     integer,
     is_,
     map_of,
-    number,
     obj,
     ref,
     string,
@@ -55,16 +54,10 @@ DEFS["ConsumesHttp"] = obj({
     "inputParameters": array(ref("ConsumedInputParameter"), "Parameters sent with every operation "
                              "(typically fixed headers)."),
     "resources": array(ref("ConsumedHttpResource"), "Paths of the API and their operations.", min_items=1),
-    "timeout": obj({
-        "connect": number("Seconds to wait for a connection.", above=0),
-        "read": number("Seconds to wait for response data.", above=0),
-        "total": number("Seconds one request may take in all.", above=0),
-    }, description="naftiko-runtime extension: time limits for calls to this API, in seconds."),
-    "retry": obj({
-        "attempts": integer("Total tries, the first one included.", minimum=1, maximum=10),
-        "backoff": number("Seconds to wait before the first retry; later waits grow.", minimum=0),
-        "statuses": array(integer(minimum=100, maximum=599), "HTTP statuses that cause a retry."),
-    }, description="naftiko-runtime extension: how failed calls to this API are retried."),
+    "timeout": ref("Timeouts", "naftiko-runtime extension: time limits (the same as `resilience.timeout`)."),
+    "retry": ref("RetryPolicy", "naftiko-runtime extension: retries (the same as `resilience.retry`)."),
+    "resilience": ref("Resilience", "naftiko-runtime extension: limits, retries, breaker and cache for "
+                      "calls to this API."),
 }, required=("type", "namespace", "baseUri"), description="An upstream HTTP API.")
 
 DEFS["ConsumedHttpResource"] = obj({
@@ -89,7 +82,9 @@ DEFS["ConsumedHttpOperation"] = obj({
     "outputParameters": array(ref("ConsumedOutputParameter"), "Named values extracted from the response "
                               "(used by orchestration steps)."),
     "body": ref("RequestBody"),
-    "pagination": ref("Pagination"),
+    "pagination": ref("Pagination", "naftiko-runtime extension: the runtime fetches this operation's pages."),
+    "resilience": ref("Resilience", "naftiko-runtime extension: this operation's own limits, over its "
+                      "API's, field by field."),
 }, required=("name", "method"), description="One HTTP call to the upstream API.")
 
 DEFS["Pagination"] = obj({
