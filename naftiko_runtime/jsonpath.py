@@ -117,7 +117,9 @@ def _is_definite(node: Any) -> bool:
 
 def _split_top_level(body: str) -> list[str]:
     """Split on dots that are outside brackets, parentheses and quotes."""
-    parts, current, depth, quote = [], [], 0, ""
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, ""
     for char in body:
         if quote:
             quote = "" if char == quote else quote

@@ -195,6 +195,7 @@ def load_time_names(text: str) -> list[str]:
         return list(dict.fromkeys(a or b for a, b in _ENV_REFERENCE.findall(markers)))
     found: dict[str, None] = {}
     for node in tree.find_all((jnodes.Getattr, jnodes.Getitem)):
+        assert isinstance(node, jnodes.Getattr | jnodes.Getitem)
         owner = node.node
         if not (isinstance(owner, jnodes.Name) and owner.name == "env"):
             continue

@@ -118,7 +118,7 @@ async def fetch_pages(op: Operation, params: Mapping[str, Any], fetch: Fetch) ->
     """Fetch ``op``'s pages as its ``pagination`` says, calling ``fetch(params, url)`` per page."""
     pagination = op.pagination
     assert pagination is not None
-    start = {"page": pagination.start} if pagination.type == "page" else \
+    start: dict[str, Any] = {"page": pagination.start} if pagination.type == "page" else \
         {"offset": pagination.start} if pagination.type == "offset" else {}
     position = decode(op, params[CONTINUATION]) if params.get(CONTINUATION) else start
     args = {k: v for k, v in params.items() if k != CONTINUATION}

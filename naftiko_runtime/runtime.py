@@ -114,8 +114,10 @@ class Runtime:
         self._running: set[anyio.CancelScope] = set()
         self._idle = anyio.Event()
         self._idle.set()
-        self._owners: dict[Unit | Exposure, Bound] = {
-            item: b for b in self.bound for item in (*b.capability.units(), *b.capability.exposures)}
+        self._owners: dict[Unit | Exposure, Bound] = {}
+        for b in self.bound:
+            self._owners.update(dict.fromkeys(b.capability.units(), b))
+            self._owners.update(dict.fromkeys(b.capability.exposures, b))
         self._validators: dict[Unit, Any] = {}
         self._stack = AsyncExitStack()
         self.started = False

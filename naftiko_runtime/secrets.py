@@ -23,7 +23,7 @@ import base64
 import json
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, quote_plus
 
 __all__ = ["MIN_SECRET_LENGTH", "Redactor", "Secret", "redact", "secret_forms"]
@@ -134,7 +134,7 @@ def _tree(value: Any, pattern: re.Pattern[str]) -> Any:
             return value
         masked = pattern.sub("***", value)
         media_type = getattr(value, "media_type", None)
-        return type(value)(masked, media_type) if media_type is not None else masked
+        return cast(Any, type(value))(masked, media_type) if media_type is not None else masked
     if isinstance(value, Mapping):
         return {_tree(str(k), pattern): _tree(v, pattern) for k, v in value.items()}
     if isinstance(value, list | tuple):

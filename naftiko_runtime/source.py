@@ -12,7 +12,9 @@ own keys win, then earlier merge sources).
 
 from __future__ import annotations
 
+import importlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,12 +24,13 @@ import yaml.constructor
 import yaml.reader
 import yaml.resolver
 
+from naftiko_runtime.errors import Diagnostic, Location, Severity
+
+_CParser: Any
 try:
-    from yaml._yaml import CParser as _CParser
+    _CParser = importlib.import_module("yaml._yaml").CParser
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     _CParser = None
-
-from naftiko_runtime.errors import Diagnostic, Location, Severity
 
 _STR = "tag:yaml.org,2002:str"
 _BOOL = "tag:yaml.org,2002:bool"
@@ -91,13 +94,17 @@ class _AliasCopies(yaml.composer.Composer):
     """Composer whose aliases become a copy of the anchored node, positioned at the alias."""
 
     last_mark: yaml.Mark | None = None  # where composition got to, for errors without a mark
+    # Provided by the parser this is mixed with (declared for the type checker).
+    peek_event: Callable[[], Any]
+    check_event: Callable[..., bool]
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         mark = self.peek_event().start_mark
         self.last_mark = mark
-        if not self.check_event(yaml.AliasEvent):
-            return super().compose_node(parent, index)
-        return _alias_copy(super().compose_node(parent, index), mark)
+        alias = self.check_event(yaml.AliasEvent)
+        node = super().compose_node(parent, index)
+        assert node is not None  # composition only asks for a node where one follows
+        return _alias_copy(node, mark) if alias else node
 
 
 class _PyLoader(_AliasCopies, yaml.SafeLoader):
@@ -106,7 +113,7 @@ class _PyLoader(_AliasCopies, yaml.SafeLoader):
 
 if _CParser is not None:
 
-    class _CLoader(_AliasCopies, _CParser, yaml.resolver.Resolver):  # type: ignore[misc, valid-type]
+    class _CLoader(_AliasCopies, _CParser, yaml.resolver.Resolver):
         """libyaml scans and parses (ten times faster); composition stays in Python for the alias copies."""
 
         byte_positions = True  # libyaml reports reader errors at a UTF-8 byte offset
@@ -129,8 +136,8 @@ def _alias_copy(target: yaml.Node, mark: yaml.Mark) -> yaml.Node:
     elif isinstance(target, yaml.SequenceNode):
         copy = yaml.SequenceNode(target.tag, target.value, mark, mark, flow_style=target.flow_style)
     else:
-        copy = yaml.MappingNode(target.tag, target.value, mark, mark, flow_style=target.flow_style)
-    copy.alias_of = target  # type: ignore[attr-defined]
+        copy = yaml.MappingNode(target.tag, target.value, mark, mark, flow_style=getattr(target, "flow_style", None))
+    copy.alias_of = target  # type: ignore[union-attr]
     return copy
 
 

@@ -15,8 +15,9 @@ from openapi_spec_validator import validate
 
 from naftiko_runtime import app
 from naftiko_runtime.errors import ConfigError
+from naftiko_runtime.formats.yaml import dump_yaml
 from naftiko_runtime.model import Capability, McpExposure
-from naftiko_runtime.openapi import dump_yaml, export_openapi, import_openapi
+from naftiko_runtime.openapi import export_openapi, import_openapi
 
 CAPABILITIES = CORPUS / "naftiko" / "capabilities"
 FIXTURES = CORPUS / "naftiko" / "fixtures" / "openapi"

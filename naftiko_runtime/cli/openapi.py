@@ -50,7 +50,8 @@ def import_group() -> None:
 @click.option("--namespace", default=None, help="Namespace of the consumed API (default: from the title).")
 def import_openapi(file: Path, output: Path | None, namespace: str | None) -> None:
     """Turn an OpenAPI 3.x or Swagger 2 document into a capability (consumes + MCP tools)."""
-    from naftiko_runtime.openapi import dump_yaml
+    from naftiko_runtime.formats.yaml import dump_yaml
+    from naftiko_runtime.model import plain
     from naftiko_runtime.openapi import import_openapi as convert
     from naftiko_runtime.source import parse
 
@@ -64,7 +65,7 @@ def import_openapi(file: Path, output: Path | None, namespace: str | None) -> No
     if not isinstance(source.data, dict):
         fail(f"{file} is not an OpenAPI document")
     try:
-        result = dump_yaml(convert(source.data, namespace=namespace))
+        result = dump_yaml(plain(convert(source.data, namespace=namespace)))
     except (ConfigError, TypeError, KeyError, AttributeError) as exc:  # a malformed document, never a traceback
         fail(f"cannot import {file}: {exc}")
     if output:

@@ -23,7 +23,7 @@ from collections import ChainMap
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from random import random as uniform
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote_plus
 
 import anyio
@@ -339,7 +339,7 @@ class HttpConsumer:
         resolved = resolve_params(self.consumer.parameters, {}, self.variables)
         resolved.headers[:0] = consumer_headers(self.consumer, resolved.context)
         wire_headers = self._forward_headers(headers, resolved, ref)  # raises before any body is read
-        extra_query = httpx2.QueryParams(resolved.query) if resolved.query else None
+        extra_query = httpx2.QueryParams(tuple(resolved.query)) if resolved.query else None
         url = self.base_uri.rstrip("/") + "/" + encode_forward_path(path, operation=ref)
         query_text = "&".join(q for q in (query.lstrip("?"), str(extra_query or "")) if q)
         if query_text:
@@ -350,7 +350,7 @@ class HttpConsumer:
             body = b"".join([chunk async for chunk in body])  # type: ignore[union-attr]
             replayable = True
         try:
-            request = httpx2.Request(method.upper(), url, headers=wire_headers, content=body)
+            request = httpx2.Request(method.upper(), url, headers=cast(Any, wire_headers), content=body)
         except (httpx2.InvalidURL, httpx2.UnsupportedProtocol) as exc:
             raise InvocationError(f"could not build the forwarded request: {type(exc).__name__}",
                                   operation=ref) from None

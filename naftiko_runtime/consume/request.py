@@ -21,7 +21,7 @@ import re
 from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, unquote, urlencode
 
 import httpx2
@@ -376,7 +376,8 @@ def build(consumer: Consumer, op: Operation, params: Mapping[str, Any], *,
     wire_headers = header_items(list(headers.items()), op.ref)
     try:
         request = httpx2.Request(
-            op.method, url, params=resolved.query or None, headers=wire_headers,
+            # httpx2 takes str and bytes header values mixed; its stubs admit one kind per list
+            op.method, url, params=tuple(resolved.query) or None, headers=cast(Any, wire_headers),
             content=body.content if body and body.files is None else None,
             files=body.files if body and body.files is not None else None,
         )

@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -32,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from naftiko_runtime.consume.documents import DocumentUnavailable, document_client, get_json
 from naftiko_runtime.errors import AuthConfigError
 from naftiko_runtime.model import Auth
 from naftiko_runtime.templates import compile_template
@@ -253,16 +253,6 @@ class BasicAuth(InboundAuth):
 # ----------------------------------------------------------------------------------------- OAuth2
 
 
-class _Unavailable(Exception):
-    """The authorization server's metadata or keys could not be fetched."""
-
-
-def _default_client() -> httpx2.AsyncClient:
-    import httpx2
-
-    return httpx2.AsyncClient(timeout=httpx2.Timeout(10.0), follow_redirects=False)
-
-
 def _discovery_urls(issuer: str) -> list[str]:
     """RFC 8414 / OIDC discovery documents to try, in order (appended, then RFC 8414 inserted)."""
     base = issuer.rstrip("/")
@@ -305,7 +295,7 @@ class OAuth2ResourceServer(InboundAuth):
         self.resource = resource
         self.scopes = [s for s in scopes if s]
         self.audience = audience or resource
-        self._client_factory = http_client_factory or _default_client
+        self._client_factory = http_client_factory or document_client
         self._clock = clock
         self._monotonic = monotonic
         self._jwks_uri: str | None = None
@@ -389,7 +379,7 @@ class OAuth2ResourceServer(InboundAuth):
             return _problem(401, "a bearer token is required", self._challenge())
         try:
             claims = await self.verify(token)
-        except _Unavailable:
+        except DocumentUnavailable:
             return _problem(503, "the authorization server's keys are unavailable; try again later", "")
         except jwt.PyJWTError as exc:
             return self._invalid(_describe(exc))
@@ -443,13 +433,13 @@ class OAuth2ResourceServer(InboundAuth):
                 self._attempted_at = now
                 try:
                     await self._refresh()
-                except _Unavailable:
+                except DocumentUnavailable:
                     if found is None:
                         raise
                     logger.warning("using cached keys: the authorization server's JWKS is unavailable")
                     return found
             if self._fetched_at is None:
-                raise _Unavailable  # never fetched: a retry may work, the token may be fine
+                raise DocumentUnavailable  # never fetched: a retry may work, the token may be fine
             return self._find(kid)
 
     def _find(self, kid: str | None) -> Any:
@@ -463,7 +453,7 @@ class OAuth2ResourceServer(InboundAuth):
         async with self._client_factory() as client:
             if self._jwks_uri is None:
                 self._jwks_uri = await self._discover(client)
-            document = await _get_json(client, self._jwks_uri)
+            document = await get_json(client, self._jwks_uri)
         keys: dict[str | None, Any] = {}
         for entry in document.get("keys", []) if isinstance(document, dict) else []:
             if not isinstance(entry, dict) or entry.get("kty") not in ("RSA", "EC", "OKP"):
@@ -480,30 +470,14 @@ class OAuth2ResourceServer(InboundAuth):
     async def _discover(self, client: httpx2.AsyncClient) -> str:
         for url in _discovery_urls(self.issuer):
             try:
-                document = await _get_json(client, url)
-            except _Unavailable:
+                document = await get_json(client, url)
+            except DocumentUnavailable:
                 continue
             jwks_uri = document.get("jwks_uri") if isinstance(document, dict) else None
             if isinstance(jwks_uri, str) and jwks_uri.startswith(("https://", "http://")):
                 return jwks_uri
         logger.error("no jwks_uri found in the metadata of %s", self.issuer)
-        raise _Unavailable
-
-
-async def _get_json(client: httpx2.AsyncClient, url: str) -> Any:
-    import httpx2
-
-    try:
-        response = await client.get(url, headers={"Accept": "application/json"})
-    except httpx2.HTTPError as exc:
-        logger.warning("cannot fetch %s: %s", url, type(exc).__name__)
-        raise _Unavailable from None
-    if response.status_code != 200:
-        raise _Unavailable
-    try:
-        return json.loads(response.content)
-    except ValueError:
-        raise _Unavailable from None
+        raise DocumentUnavailable
 
 
 def _describe(exc: Exception) -> str:

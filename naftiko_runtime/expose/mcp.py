@@ -117,7 +117,8 @@ def _tool_entry(tool: Tool, runtime: Runtime) -> _ToolEntry:
 
 def tool_result(value: Any, *, validator: _OutputCheck | None = None) -> types.CallToolResult:
     """A successful call: JSON text always, ``structuredContent`` when the value is an object."""
-    content = [types.TextContent(text=value if isinstance(value, RawBody) else json_text(value))]
+    content: list[types.ContentBlock] = [
+        types.TextContent(text=value if isinstance(value, RawBody) else json_text(value))]
     if isinstance(value, dict):
         if validator is not None and not validator.is_valid(value):
             raise _OutputMismatch

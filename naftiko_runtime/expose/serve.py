@@ -161,9 +161,9 @@ class Server:
                  http_client_factory: HttpClientFactory | None = None, reload: Reload | None = None) -> None:
         self.runtime = runtime
         self.emit = emit
-        self.options = dict(address=address, port=port, transport=transport, allowed_hosts=allowed_hosts,
-                            rest_routes_factory=rest_routes_factory, http_client_factory=http_client_factory,
-                            reload=reload)
+        self.options: dict[str, Any] = dict(
+            address=address, port=port, transport=transport, allowed_hosts=allowed_hosts,
+            rest_routes_factory=rest_routes_factory, http_client_factory=http_client_factory, reload=reload)
         _keep_traces(runtime, emit)
         self.grace_period = grace_period
         self.health = Health(runtime)
@@ -182,7 +182,7 @@ class Server:
         self.worker = False  # one of several workers: the supervisor decides when to stop at once
 
     def _listeners(self, runtime: Runtime, health: Health) -> list[Listener]:
-        return build_listeners(runtime, health=health, **self.options)  # type: ignore[arg-type]
+        return build_listeners(runtime, health=health, **self.options)
 
     def keys(self) -> list[tuple[str, int]]:
         return [(listener.address, listener.port) for listener in self.listeners]
@@ -282,9 +282,8 @@ class Server:
                     self._close(force=True)
 
     async def _reload_on_signal(self) -> None:
-        reload = self.options["reload"]
-        assert reload is not None
-        logger.info("reload: %s", await reload())  # type: ignore[operator]
+        reload: Reload = self.options["reload"]
+        logger.info("reload: %s", await reload())
 
     # ------------------------------------------------------------------------------------ stop
 

@@ -72,3 +72,8 @@ def _json_key(key: Any) -> str:
     if key is None or isinstance(key, bool | int | float):
         return json.dumps(key)
     return str(key)
+
+
+def dump_yaml(doc: Any) -> str:
+    """A document (plain dicts, lists and scalars) as YAML text, keys in document order."""
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=110, default_flow_style=False)

@@ -181,7 +181,7 @@ def _mcp(r: Reader, spec: dict[str, Any], ptr: str, namespace: str, scope: Scope
     tools = tuple(t for p, s in r.entries(spec, "tools", ptr) if (t := _tool(r, p, s, namespace, scope)))
     resources = tuple(x for p, s in r.entries(spec, "resources", ptr)
                       if (x := _resource(r, p, s, namespace, scope, base_dir)))
-    prompts = tuple(x for p, s in r.entries(spec, "prompts", ptr) if (x := _prompt(r, p, s, namespace, base_dir)))
+    prompts = tuple(y for p, s in r.entries(spec, "prompts", ptr) if (y := _prompt(r, p, s, namespace, base_dir)))
     return McpExposure(type="mcp", transport=r.text(spec, "transport", ptr) or "http",
                        stateless=r.flag(spec, "stateless", ptr), tools=tools, resources=resources, prompts=prompts,
                        **common)
@@ -319,10 +319,10 @@ def _path_feeds(inv: Invocation, variables: tuple[str, ...]) -> Invocation:
     loosened = {loose(v): v for v in variables}
     if not loosened or inv.call is None or inv.call.operation is None:
         return inv
-    call = inv.call
+    call, operation = inv.call, inv.call.operation
     fed = {e.key for e in call.with_}
     extra = tuple(WithEntry(p, Value.of(f"rest.{loosened[loose(p)]}", call.pointer), Argument(loosened[loose(p)]))
-                  for p in call.operation.placeholders if p not in fed and loose(p) in loosened)
+                  for p in operation.placeholders if p not in fed and loose(p) in loosened)
     return replace(inv, call=replace(call, with_=call.with_ + extra)) if extra else inv
 
 

@@ -193,7 +193,7 @@ def unfed_placeholders(inv: Invocation, inputs: Collection[str], bind_names: Col
     found: list[tuple[str, Call]] = []
     prior: list[str] = []
     outer = {entry.key for entry in inv.with_}
-    calls = [(inv.call, ())] if inv.call is not None else []
+    calls: list[tuple[Call, tuple[str, ...]]] = [(inv.call, ())] if inv.call is not None else []
     for step in inv.steps:
         if step.call is not None:
             calls.append((step.call, tuple(prior)))

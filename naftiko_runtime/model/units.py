@@ -168,6 +168,8 @@ class Invocation:
         for _ in range(8):
             if invocation.ref is None or invocation.ref.function is None:
                 break
+            if invocation.ref.function.invocation is None:
+                break
             invocation = invocation.ref.function.invocation
         return invocation
 

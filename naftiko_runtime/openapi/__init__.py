@@ -2,6 +2,6 @@
 (``import_``)."""
 
 from naftiko_runtime.openapi.export import export_openapi, export_openapi_many
-from naftiko_runtime.openapi.import_ import dump_yaml, import_openapi
+from naftiko_runtime.openapi.import_ import import_openapi
 
-__all__ = ["dump_yaml", "export_openapi", "export_openapi_many", "import_openapi"]
+__all__ = ["export_openapi", "export_openapi_many", "import_openapi"]

@@ -11,14 +11,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
 from naftiko_runtime.errors import ConfigError
-from naftiko_runtime.model import plain
 from naftiko_runtime.model.schemas import JSON_TYPES
 from naftiko_runtime.openapi.export import unique
 
-__all__ = ["dump_yaml", "import_openapi", "kebab"]
+__all__ = ["import_openapi", "kebab"]
 
 NAFTIKO_VERSION = "1.0.0-alpha2"
 IMPORTED_MCP_PORT = 9090
@@ -53,7 +50,8 @@ def import_openapi(document: Mapping[str, Any], *, namespace: str | None = None,
     if not swagger and not str(document.get("openapi", "")).startswith("3"):
         raise ConfigError("not an OpenAPI 3.x or Swagger 2.0 document (no `openapi: 3.x` or `swagger: '2.0'`)")
     reader = _Reader(document, swagger)
-    info = document.get("info") if isinstance(document.get("info"), Mapping) else {}
+    raw_info = document.get("info")
+    info: Mapping[str, Any] = raw_info if isinstance(raw_info, Mapping) else {}
     title = str(info.get("title") or "imported-api")
     ns = kebab(namespace or title) or "api"
     mcp_ns = f"{ns}-mcp"
@@ -89,11 +87,6 @@ def import_openapi(document: Mapping[str, Any], *, namespace: str | None = None,
         }],
     }
     return capability_doc
-
-
-def dump_yaml(doc: Mapping[str, Any]) -> str:
-    """A capability document as YAML text, keys in document order."""
-    return yaml.safe_dump(plain(doc), sort_keys=False, allow_unicode=True, width=110, default_flow_style=False)
 
 
 def _first_line(text: Any) -> str:

@@ -32,7 +32,8 @@ def mcp(ctx: Context) -> None:
 
 
 def skills(ctx: Context) -> None:
-    siblings: dict[str, McpExposure | RestExposure] = {e.namespace: e for e in (*ctx.cap.mcp, *ctx.cap.rest)}
+    served: list[McpExposure | RestExposure] = [*ctx.cap.mcp, *ctx.cap.rest]
+    siblings = {e.namespace: e for e in served}
     for exposure in ctx.cap.exposures:
         if not isinstance(exposure, SkillExposure):
             continue

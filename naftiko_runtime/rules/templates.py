@@ -97,8 +97,8 @@ def exposed(ctx: Context) -> None:
                                code="unbound-credential")
         if isinstance(exposure, ControlExposure):
             exporters = exposure.observability.get("exporters")
-            otlp = exporters.get("otlp") if hasattr(exporters, "get") else None
-            endpoint = otlp.get("endpoint") if hasattr(otlp, "get") else None
+            otlp = exporters.get("otlp") if isinstance(exporters, dict) else None
+            endpoint = otlp.get("endpoint") if isinstance(otlp, dict) else None
             if isinstance(endpoint, str):
                 pointer = join(exposure.pointer, "observability") + "/exporters/otlp/endpoint"
                 check_template(ctx, Value.of(endpoint, pointer), (), "the OTLP endpoint (bind variables only)")
@@ -121,7 +121,7 @@ def env_variables(ctx: Context) -> None:
     implicit = {var for bind in ctx.cap.binds if bind.implicit for var in bind.keys}
     if not implicit:
         return
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for value in template_values(ctx.cap):
         for name in value.names:
             variable = env_variable(name)

@@ -231,6 +231,7 @@ def _parse_timed_metadata(data: dict[str, Any]) -> tuple[str, int]:
         problems.append("duration: must be a positive integer (seconds)")
     if problems:
         raise ApiError(400, "Invalid body param", problems)
+    assert isinstance(payload, str) and isinstance(duration, int)
     return payload, duration
 
 

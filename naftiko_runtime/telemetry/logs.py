@@ -56,7 +56,7 @@ class TextFormatter(logging.Formatter):
         return text
 
 
-class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+class _Handler(logging.StreamHandler):
     """Our handler: marked so ``configure`` can replace it instead of stacking another."""
 
 
