@@ -405,7 +405,7 @@ def child_environment(pycache: Path | None) -> dict[str, str]:
 WARM_MODULES = (
     "mcp.server", "mcp.server.streamable_http_manager", "mcp.client", "mcp.client.streamable_http", "uvicorn",
     "uvicorn.protocols.http.h11_impl", "uvicorn.lifespan.on", "uvicorn.loops.asyncio", "httpx2", "httpcore2",
-    "starlette.applications", "jsonschema", "jinja2", "jsonpath_ng.ext", "yaml", "jwt",
+    "starlette.applications", "jsonschema_rs", "jinja2", "jsonpath_ng.ext", "yaml", "jwt",
 )
 
 
@@ -465,7 +465,7 @@ def machine_info(wrk: str | None) -> dict[str, Any]:
                 cpu = line.split(":", 1)[1].strip()
                 break
     versions = {}
-    for dist in ("mcp", "httpx2", "starlette", "uvicorn", "pydantic", "jsonschema", "naftiko"):
+    for dist in ("mcp", "httpx2", "starlette", "uvicorn", "pydantic", "jsonschema-rs", "naftiko"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             versions[dist] = metadata.version(dist)
     info = {

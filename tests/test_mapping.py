@@ -163,6 +163,7 @@ def test_invalid_expression_raises_a_jsonpath_error(expr: str) -> None:
         compile_path(expr)
 
 
+@pytest.mark.no_cover  # a sweep over the corpus: slow under the tracer, its code is covered elsewhere
 def test_every_jsonpath_in_the_corpus_compiles(corpus: Path) -> None:
     expressions: set[str] = set()
 

@@ -403,6 +403,7 @@ def test_only_the_first_of_several_documents_is_read(loader: str) -> None:
     assert [d.location.line for d in diagnostics] == [3, 5]
 
 
+@pytest.mark.no_cover  # deep input: slow under the tracer, and its code is covered elsewhere
 def test_deep_nesting_is_a_diagnostic_not_a_crash(loader: str) -> None:
     doc, diagnostics = parsed("a: " + "[" * 5000 + "]" * 5000 + "\n")
     assert doc.data is None
@@ -477,6 +478,7 @@ def test_self_merge_is_reported_not_a_crash(loader: str) -> None:
     assert doc.data == {"a": {"b": 1}}
 
 
+@pytest.mark.no_cover  # a large expansion: slow under the tracer, and its code is covered elsewhere
 @pytest.mark.timeout(20)
 def test_alias_bomb_is_refused_quickly(loader: str) -> None:
     lines = ["l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]

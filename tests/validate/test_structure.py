@@ -527,6 +527,7 @@ def _mutate(data: dict[str, Any], rng: random.Random) -> None:
             parent[path[-1]] = rng.choice(_VALUES)
 
 
+@pytest.mark.no_cover  # a sweep over the corpus: slow under the tracer, its code is covered elsewhere
 @needs_corpus
 def test_diagnostics_and_the_jsonschema_verdict_agree_on_mutated_corpus_documents(tmp_path: Path) -> None:
     seeds = [as_written(d) for d in corpus_docs("*.y*ml") if d.version not in ("0.2", "0.3", "0.4")]
