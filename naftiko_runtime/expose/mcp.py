@@ -33,6 +33,7 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.stdio import stdio_server
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp
 
 from naftiko_runtime import __version__
@@ -578,6 +579,17 @@ def http_endpoint(server: Server[Any], *, stateless: bool, max_body_size: int = 
     # An object, not a bound method: Starlette routes call functions as request handlers.
     return HttpEndpoint(app=StreamableHTTPASGIApp(manager), run=manager.run,
                         sessions=lambda: len(manager._server_instances))
+
+
+class _ClientGone(logging.Filter):
+    """The SDK logs a traceback at error level for every client that disconnects before its request
+    body arrived, which the body timeout does on purpose (and counts): not a server error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ClientDisconnect))
+
+
+logging.getLogger("mcp.server.streamable_http").addFilter(_ClientGone())
 
 
 async def run_stdio(server: Server[Any]) -> None:
