@@ -193,7 +193,7 @@ class Server:
         self.limits = limits or Limits()
         self.options = dict(address=address, port=port, transport=transport, allowed_hosts=allowed_hosts,
                             rest_routes_factory=rest_routes_factory, http_client_factory=http_client_factory,
-                            reload=reload)
+                            reload=reload, limits=self.limits)
         _keep_traces(runtime, emit)
         self.grace_period = grace_period
         self.health = Health(runtime)
