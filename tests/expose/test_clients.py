@@ -129,6 +129,46 @@ def test_ten_thousand_headers_get_431_at_once_and_hold_nobody_up(tmp_path: Path)
     assert all(a.startswith(b"HTTP/1.1 431 ") for a in answers)
 
 
+def _statuses(sock: socket.socket, count: int) -> list[str]:
+    """The status lines of the next ``count`` responses on ``sock`` ("EOF" once it is closed)."""
+    buffer, found = b"", []
+    while len(found) < count:
+        while b"\r\n\r\n" not in buffer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return [*found, "EOF"]
+            buffer += chunk
+        head, _, buffer = buffer.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        length = next((int(v) for k, _, v in (line.partition(":") for line in lines) if k.lower() == "content-length"),
+                      0)
+        while len(buffer) < length:
+            buffer += sock.recv(65536)
+        found.append(lines[0])
+        buffer = buffer[length:]
+    return found
+
+
+def test_kept_alive_and_pipelined_requests_are_held_to_the_same_limits(tmp_path: Path) -> None:
+    get_ = b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    long_head = get_[:-2] + b"".join(b"x-h%d: v\r\n" % i for i in range(500)) + b"\r\n"
+    ok = "HTTP/1.1 200 OK"
+    with served(greeter(tmp_path)) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            kept_alive = []
+            for _ in range(3):
+                sock.sendall(get_)
+                kept_alive += _statuses(sock, 1)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(get_ * 3)
+            pipelined = _statuses(sock, 3)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(get_ + long_head)  # the second head waits in h11's buffer while the first is answered
+            too_long = _statuses(sock, 3)
+    assert kept_alive == [ok] * 3 and pipelined == [ok] * 3
+    assert too_long == [ok, "HTTP/1.1 431 Request Header Fields Too Large", "EOF"]
+
+
 def test_limits_come_from_the_environment() -> None:
     assert Limits.from_env({}) == Limits()
     limits = Limits.from_env({"NAFTIKO_HEADER_TIMEOUT": "2.5", "NAFTIKO_MAX_CONNECTIONS": " 50 ",
