@@ -56,8 +56,8 @@ _OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.
 @contextlib.contextmanager
 def quiet_floods(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
     """While inside, count what a flood repeats, logged once per interval: ``accept()`` failures for
-    want of descriptors, buffers or memory (asyncio logs a traceback per attempt, many a second: 136 MB
-    in 27 s) and uvicorn's warning per malformed request."""
+    want of descriptors, buffers or memory (asyncio logs a traceback per attempt, thousands a second:
+    74 MB in 75 s under 1,100 half-open sockets) and uvicorn's warning per malformed request."""
     failed = Tally(logger, "accept() failed", LOG_INTERVAL)
     previous = loop.get_exception_handler()
 
@@ -115,6 +115,7 @@ class _Head:
         self.tail = b""  # the last bytes seen: the end of a head may straddle two reads
 
     def fits(self, data: bytes, limits: Limits) -> bool:
+        """Count ``data`` up to the end of the head; False once the head is over a limit."""
         window = self.tail + data
         end = _HEAD_END.search(window)
         part = data if end is None else data[: max(0, end.end() - len(self.tail))]
@@ -244,6 +245,8 @@ class GuardedH11Protocol(H11Protocol):
         self.phase = CLOSED
         self.gate.waiting.pop(self, None)
         self.gate.tally.add(reason)
+        if self.transport.is_closing():  # closed already (uvicorn's keep-alive timeout): no one to answer
+            return
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete:
             silent = silent or cycle.response_started
