@@ -3,7 +3,10 @@ connection limits (``expose.limits``, ``expose.connections``)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import errno
+import logging
 import resource
 import socket
 import subprocess
@@ -17,7 +20,9 @@ from mcp import Client
 from served import ROOT, SERVE, exchange, get, greeter, poll, served
 
 from naftiko_runtime.errors import ServeError
+from naftiko_runtime.expose.connections import quiet_floods
 from naftiko_runtime.expose.limits import RESERVED_FDS, Limits, connection_cap
+from naftiko_runtime.telemetry import logs
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -199,3 +204,36 @@ def test_the_connection_cap_fits_the_open_file_limit(monkeypatch: pytest.MonkeyP
     cap, warning = connection_cap(Limits(max_connections=5000), 2)
     assert cap == (1024 - RESERVED_FDS) // 2
     assert warning is not None and "NAFTIKO_MAX_CONNECTIONS=5000" in warning and "ulimit -n" in warning
+
+
+def test_accept_failures_are_counted_not_logged_each(caplog: pytest.LogCaptureFixture) -> None:
+    emfile = {"message": "socket.accept() out of system resource", "exception": OSError(errno.EMFILE, "no")}
+    other = {"message": "something else broke", "exception": RuntimeError("boom")}
+    loop = asyncio.new_event_loop()
+    try:
+        with caplog.at_level(logging.WARNING), quiet_floods(loop):
+            for _ in range(1000):
+                loop.call_exception_handler(emfile)
+            loop.call_exception_handler(other)  # anything else is still asyncio's to log
+        restored = loop.get_exception_handler() is None
+    finally:
+        loop.close()
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == ["accept() failed: 1 EMFILE (reported at most every 10 s)", "something else broke"]
+    assert restored
+
+
+def test_a_tally_reports_once_per_interval_with_the_count(monkeypatch: pytest.MonkeyPatch,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    now = [100.0]
+    monkeypatch.setattr(logs.time, "monotonic", lambda: now[0])
+    tally = logs.Tally(logging.getLogger("naftiko.test"), "dropped", interval=10)
+    with caplog.at_level(logging.WARNING):
+        for _ in range(500):
+            tally.add("head timeout")
+        tally.add("refused")
+        now[0] += 10
+        tally.add("head timeout")
+    assert [record.getMessage() for record in caplog.records] == [
+        "dropped: 1 head timeout (reported at most every 10 s)",
+        "dropped: 500 head timeout, 1 refused (reported at most every 10 s)"]
