@@ -28,6 +28,7 @@ from naftiko_runtime.expose.auth import (
 )
 from naftiko_runtime.expose.guards import MAX_BODY_SIZE, AccessLog, BodyLimit, HostGuard, allowed_hosts_for
 from naftiko_runtime.expose.health import Health, health_routes
+from naftiko_runtime.expose.limits import Limits
 from naftiko_runtime.model import Auth, Exposure, McpExposure, RestExposure, SkillExposure
 from naftiko_runtime.model import listeners as planner
 from naftiko_runtime.runtime import Runtime
@@ -134,12 +135,14 @@ def build_listeners(
     max_body_size: int = MAX_BODY_SIZE,
     health: Health | None = None,
     reload: Reload | None = None,
+    limits: Limits | None = None,
 ) -> list[Listener]:
     """One ``Listener`` per ``address:port`` of the runtime's HTTP exposures (the runtime is started),
     each with the health endpoints (and ``/metrics`` when metrics are on).
 
     ``address``/``port`` override every exposure's own; ``transport="http"`` also serves ``stdio``
-    exposures over HTTP, ``"stdio"`` leaves MCP off HTTP. Raises ``ServeError``.
+    exposures over HTTP, ``"stdio"`` leaves MCP off HTTP. ``limits`` gives the MCP session limits.
+    Raises ``ServeError``.
     """
     factory, handlers, openapi = _rest_factory(rest_routes_factory)
     health = health or Health(runtime, started=True)
@@ -147,7 +150,7 @@ def build_listeners(
     # Metrics go to the control port when there is one, else to every listener.
     on_listeners = runtime.telemetry.metrics is not None and not controls
     return [
-        _ListenerBuilder(group, allowed_hosts, http_client_factory, max_body_size, health).build(
+        _ListenerBuilder(group, allowed_hosts, http_client_factory, max_body_size, health, limits or Limits()).build(
             factory, handlers, openapi, metrics=on_listeners)
         for group in _groups(runtime, address, port, transport)
     ] + controls
@@ -181,8 +184,10 @@ class _ListenerBuilder:
         http_client_factory: HttpClientFactory | None,
         max_body_size: int,
         health: Health,
+        limits: Limits,
     ) -> None:
         self.group = group
+        self.limits = limits
         self.health = health
         self.hosts, self.origins = allowed_hosts_for(group.address, allowed_hosts)
         self.http_client_factory = http_client_factory
@@ -213,7 +218,9 @@ class _ListenerBuilder:
             server = build_server(entries, name=name, instructions=instructions(entries))
         except ServeError as exc:
             raise ServeError(f"{self.group.address}:{self.group.port}: {exc}") from None
-        http = http_endpoint(server, stateless=any(e.stateless for e, _ in entries), max_body_size=self.max_body_size)
+        http = http_endpoint(server, stateless=any(e.stateless for e, _ in entries), max_body_size=self.max_body_size,
+                             session_idle_timeout=self.limits.session_idle_timeout,
+                             max_sessions=self.limits.max_sessions)
         self.runs.append(http.run)
         if self.health.runtime.telemetry.metrics is not None:
             self.health.runtime.telemetry.metrics.count_sessions(http.sessions)

@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, unquote_plus
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute
 from starlette.routing import Route as Route_
@@ -312,6 +312,9 @@ class _Endpoint:
             return JSONResponse(result, status_code=status)
         except InvocationError as exc:
             return error_problem(exc)
+        except ClientDisconnect:  # gone (or dropped by the body timeout) before its body arrived: no one to answer
+            logger.debug("route %s: the client disconnected before sending its body", name)
+            return Response(status_code=400)
         except Exception as exc:  # a bug must not take the server down nor leak internals
             logger.error("route %s failed: %s", name, type(exc).__name__)
             logger.debug("route %s failure", name, exc_info=True)

@@ -6,14 +6,19 @@ and new calls are refused (503, a JSON-RPC error) while running calls get ``grac
 finish; calls still running then are cut with the same clean error, and the listeners close. A
 second signal stops at once. ``swap`` replaces the runtime in place on the same sockets (hot
 reload): new requests go to the new version while running calls finish on the old one.
+
+Each listener's connections are held to ``limits.Limits`` (read from ``NAFTIKO_*`` variables) by
+``connections.Gate``; ``accept()`` failures are counted, not logged one traceback each.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import json
 import logging
+import os
 import signal
 import socket
 import sys
@@ -27,8 +32,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from naftiko_runtime.errors import ServeError
 from naftiko_runtime.expose.auth import HttpClientFactory
+from naftiko_runtime.expose.connections import ACCEPT_BATCH, LISTEN_BACKLOG, Gate, quiet_floods
 from naftiko_runtime.expose.guards import allowed_hosts_for, is_loopback, is_wildcard
 from naftiko_runtime.expose.health import Health
+from naftiko_runtime.expose.limits import Limits, connection_cap
 from naftiko_runtime.expose.listeners import Listener, Reload, RestRoutesFactory, build_listeners, stdio_server
 from naftiko_runtime.model import McpExposure
 from naftiko_runtime.runtime import Runtime
@@ -56,6 +63,8 @@ class _Uvicorn(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
+        for sock in sockets or ():  # asyncio listened with ``backlog`` (ACCEPT_BATCH): queue as many as before
+            sock.listen(LISTEN_BACKLOG)
         self.listening.set()
 
 
@@ -158,12 +167,15 @@ class Server:
     def __init__(self, runtime: Runtime, emit: Emit, *, address: str | None = None, port: int | None = None,
                  transport: str | None = None, allowed_hosts: Sequence[str] = (),
                  grace_period: float = GRACE_PERIOD, rest_routes_factory: RestRoutesFactory | None = None,
-                 http_client_factory: HttpClientFactory | None = None, reload: Reload | None = None) -> None:
+                 http_client_factory: HttpClientFactory | None = None, reload: Reload | None = None,
+                 limits: Limits | None = None) -> None:
         self.runtime = runtime
         self.emit = emit
+        self.limits = limits or Limits()
         self.options: dict[str, Any] = dict(
             address=address, port=port, transport=transport, allowed_hosts=allowed_hosts,
-            rest_routes_factory=rest_routes_factory, http_client_factory=http_client_factory, reload=reload)
+            rest_routes_factory=rest_routes_factory, http_client_factory=http_client_factory, reload=reload,
+            limits=self.limits)
         _keep_traces(runtime, emit)
         self.grace_period = grace_period
         self.health = Health(runtime)
@@ -175,6 +187,9 @@ class Server:
             raise ServeError(f"stdio: {exc}") from None
         if not self.listeners and self.stdio_app is None:
             raise ServeError("nothing to serve: no MCP or REST exposure")
+        self.max_connections, warning = connection_cap(self.limits, len(self.listeners))
+        if warning:
+            emit(f"warning: {warning}", {"event": "warning", "message": warning})
         self.servers: list[_Uvicorn] = []
         self._stdio_scope: anyio.CancelScope | None = None
         self._stopping = False
@@ -192,9 +207,17 @@ class Server:
     async def run(self, sockets: list[socket.socket], ready: Callable[[list[Listener]], None] | None,
                   stop_when: anyio.Event | None, signals: AsyncIterator[int] | None) -> int:
         timeout = max(1, round(self.grace_period))
-        self.servers = [_Uvicorn(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
-                                                timeout_graceful_shutdown=timeout, ws="none"))
-                        for app in self.apps]
+        self.servers = [
+            _Uvicorn(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
+                                    timeout_graceful_shutdown=timeout, ws="none", backlog=ACCEPT_BATCH,
+                                    http=Gate(self.limits, self.max_connections, listener.url()).protocol(),
+                                    h11_max_incomplete_event_size=self.limits.max_header_bytes))
+            for app, listener in zip(self.apps, self.listeners, strict=True)]
+        with quiet_floods(asyncio.get_running_loop()):
+            return await self._run(sockets, ready, stop_when, signals)
+
+    async def _run(self, sockets: list[socket.socket], ready: Callable[[list[Listener]], None] | None,
+                   stop_when: anyio.Event | None, signals: AsyncIterator[int] | None) -> int:
         async with anyio.create_task_group() as self._versions:
             self._retire = await self._start_version(self.listeners)
             try:
@@ -357,6 +380,7 @@ async def serve(
     reload: Reload | None = None,
     sockets: Sequence[socket.socket] | None = None,
     quiet: bool = False,
+    limits: Limits | None = None,
 ) -> int:
     """Serve every exposure of ``runtime`` until a signal (or stdin closing, for stdio). Exit code.
 
@@ -365,7 +389,8 @@ async def serve(
     listeners (actual ports) once every one accepts connections, ``server_ready`` with the
     ``Server`` (hot reload swaps runtimes through it). Setting ``stop_when`` stops gracefully, as
     a signal would. ``sockets`` are listening sockets bound by a supervisor, one per listener in
-    order (``--workers``); ``quiet`` leaves the announcement to it.
+    order (``--workers``); ``quiet`` leaves the announcement to it. ``limits`` default to
+    ``Limits.from_env(os.environ)``.
     """
     configure_logging(log_format, log_level)
     emit: Emit = _printer(log_format) if log is None else (lambda text, data: log(text))
@@ -381,7 +406,7 @@ async def serve(
             server = Server(runtime, emit, address=address, port=port, transport=transport,
                             allowed_hosts=allowed_hosts, grace_period=grace_period,
                             rest_routes_factory=rest_routes_factory, http_client_factory=http_client_factory,
-                            reload=reload)
+                            reload=reload, limits=limits or Limits.from_env(os.environ))
             bound = list(sockets) if sockets is not None else bind_sockets(server)
         except ServeError as exc:
             emit(f"error: {exc}", {"event": "error", "message": str(exc)})

@@ -2,7 +2,8 @@
 
 Everything logs to stderr, never stdout (it may be the MCP stdio wire). uvicorn's own lifecycle lines
 would repeat once per listener: they are folded into ``naftiko.http`` at warning level and above
-(``serve`` announces the listeners itself).
+(``serve`` announces the listeners itself). What a flood can repeat thousands of times a second (a
+dropped connection, a failed ``accept()``) goes through a ``Tally``: one line per interval, with counts.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import json
 import logging
 import sys
 import time
+from collections import Counter
 from typing import Any
 
-__all__ = ["CALL_LOGGER", "JsonFormatter", "TextFormatter", "configure"]
+__all__ = ["CALL_LOGGER", "JsonFormatter", "Tally", "TextFormatter", "configure"]
 
 CALL_LOGGER = "naftiko.call"
 _NOISY = ("httpx2", "httpcore2", "mcp", "uvicorn.access", "sse_starlette")
@@ -77,3 +79,26 @@ def configure(log_format: str = "text", level: str | int = "info") -> None:
     for noisy in _NOISY:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+
+
+class Tally:
+    """Events counted by kind and logged together as one warning, at most once per ``interval``
+    seconds (the first at once; later ones with the next event after the interval)."""
+
+    def __init__(self, log: logging.Logger, subject: str, interval: float = 10.0) -> None:
+        self.log = log
+        self.subject = subject
+        self.interval = interval
+        self.counts: Counter[str] = Counter()
+        self.due = 0.0
+
+    def add(self, kind: str) -> None:
+        self.counts[kind] += 1
+        now = time.monotonic()
+        if now < self.due:
+            return
+        self.due = now + self.interval
+        text = ", ".join(f"{count} {kind}" for kind, count in self.counts.items())
+        self.log.warning("%s: %s (reported at most every %g s)", self.subject, text, self.interval,
+                         extra={"fields": {"event": "tally", "subject": self.subject, "counts": dict(self.counts)}})
+        self.counts.clear()
