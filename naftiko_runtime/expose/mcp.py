@@ -36,6 +36,8 @@ from urllib.parse import unquote
 
 from mcp import MCPError, types
 from mcp.server import Server
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
 from mcp.server.context import ServerRequestContext
 from mcp.server.stdio import stdio_server
 from mcp.server.streamable_http import MCP_SESSION_ID_HEADER, StreamableHTTPServerTransport
@@ -623,6 +625,11 @@ class _SessionEndpoint:
         self.app = StreamableHTTPASGIApp(manager)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        caller = caller_of(scope)
+        if caller is not None and "user" not in scope:
+            # The SDK ties a session to the principal that opened it: another caller who learns its
+            # id gets 404, as if it did not exist.
+            scope = {**scope, "user": AuthenticatedUser(AccessToken(token="", client_id=caller, scopes=[]))}
         transport = self.manager.session(scope) if scope.get("method") == "POST" else None
         if transport is None:
             await self.app(scope, receive, send)

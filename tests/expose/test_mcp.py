@@ -786,3 +786,28 @@ async def test_a_stateless_exposure_answers_the_legacy_handshake_without_a_sessi
             async with mcp_client(http, "/mcp", "legacy") as client:  # every request stands alone
                 result = await client.call_tool("get-item", {"id": "7", "qty": 1})
     assert result.structured_content == {"name": "item 7", "price": 12.5}
+
+
+@pytest.mark.anyio
+async def test_a_legacy_session_answers_only_the_caller_who_opened_it(runtime: Runtime) -> None:
+    from naftiko_runtime.expose.auth import CALLER
+
+    (listener,) = build_listeners(runtime)
+    inner = listener.app
+
+    async def authenticated(scope: Any, receive: Any, send: Any) -> None:  # who inbound auth let in
+        caller = dict(scope.get("headers", [])).get(b"x-caller")
+        await inner({**scope, CALLER: caller.decode()} if caller else scope, receive, send)
+
+    listener.app = authenticated
+    async with listener.lifespan(), http_client(listener) as http:
+        opened = await post_initialize(http, headers={"x-caller": "alice"})
+        session = {"mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25",
+                   "accept": "application/json, text/event-stream"}
+        listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+        stolen = await http.post("/mcp", json=listing, headers={**session, "x-caller": "bob"})
+        anonymous = await http.post("/mcp", json=listing, headers=session)
+        own = await http.post("/mcp", json=listing, headers={**session, "x-caller": "alice"})
+    assert opened.status_code == 200
+    assert (stolen.status_code, anonymous.status_code) == (404, 404)  # as if the session did not exist
+    assert own.status_code == 200 and "get-item" in own.text
