@@ -811,3 +811,23 @@ async def test_a_legacy_session_answers_only_the_caller_who_opened_it(runtime: R
     assert opened.status_code == 200
     assert (stolen.status_code, anonymous.status_code) == (404, 404)  # as if the session did not exist
     assert own.status_code == 200 and "get-item" in own.text
+
+
+@pytest.mark.parametrize(("status", "said", "advice"), [
+    (404, "live stream is not running", "not in a state that allows this"),
+    (409, "recording is already paused", "not in a state that allows this"),
+    (422, "name is too long", "check the argument values"),
+    (404, "stream not found", "check identifiers"),
+    (401, "invalid token", "changing arguments will not help"),
+    (503, "maintenance", "retrying later may succeed"),
+])
+def test_error_messages_name_the_operation_and_advise_by_what_the_upstream_said(
+        status: int, said: str, advice: str) -> None:
+    from naftiko_runtime.errors import UpstreamError
+    from naftiko_runtime.expose.mcp import error_message
+
+    text = error_message("hms-pause-recording", UpstreamError(status, said, operation="live-streams.pause"))
+    first, hint = text.split("\n")
+    assert first == (f"Tool 'hms-pause-recording' failed: upstream operation 'live-streams.pause' answered "
+                     f"HTTP {status}: {said}")
+    assert advice in hint
