@@ -20,6 +20,7 @@ two directions cannot disagree.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,7 @@ class Shape:
     fields: dict[str, tuple[str, Shape]] = field(default_factory=dict)
     renamed: tuple[str, ...] = ()
     by_type: dict[str, Shape] | None = None
+    unnamed: str | None = None  # Naftiko lets this entry go without a name: its key comes from this field
 
     def variant(self, value: Any) -> Shape:
         if self.by_type is not None and isinstance(value, dict):
@@ -65,17 +67,18 @@ _STEP = LEAF
 _MAPPING = Shape(renamed=("target",))
 
 
-def _unit(**extra: tuple[str, Shape]) -> Shape:
+def _unit(unnamed: str | None = None) -> Shape:
     """A tool, REST operation, MCP resource or aggregate flow: parameters, steps, mappings, outputs."""
     return Shape({"inputParameters": ("keyed", _PARAM), "steps": ("keyed", _STEP), "mappings": ("list", _MAPPING),
-                  "outputParameters": ("outputs", ORCHESTRATED), **extra}, _DISPLAY)
+                  "outputParameters": ("outputs", ORCHESTRATED)}, _DISPLAY, unnamed=unnamed)
 
 
 _CONSUMED_OPERATION = Shape({"inputParameters": ("keyed", _PARAM), "outputParameters": ("keyed", LEAF)}, _DISPLAY)
 _CONSUMED_RESOURCE = Shape({"inputParameters": ("keyed", _PARAM), "operations": ("keyed", _CONSUMED_OPERATION)},
                            _DISPLAY)
 CONSUMES = Shape({"inputParameters": ("keyed", _PARAM), "resources": ("keyed", _CONSUMED_RESOURCE)})
-_REST_RESOURCE = Shape({"inputParameters": ("keyed", _PARAM), "operations": ("keyed", _unit())}, _DISPLAY)
+_REST_RESOURCE = Shape({"inputParameters": ("keyed", _PARAM), "operations": ("keyed", _unit("method"))}, _DISPLAY,
+                       unnamed="path")
 _PROMPT = Shape({"arguments": ("keyed", Shape(renamed=_DISPLAY))}, _DISPLAY)
 _SKILL = Shape({"tools": ("keyed", LEAF)})
 EXPOSES = Shape(by_type={
@@ -287,14 +290,26 @@ def _value_out(value: Any, kind: str, shape: Shape, pointer: str) -> Any:
     result: dict[str, Any] = {}
     for i, item in enumerate(value):
         here = join(pointer, i)
-        if not named[i]:
+        key = item["name"] if named[i] else _default_key(item, shape, result)
+        if key is None:
             raise NotConvertible(here, "an entry without a `name` cannot become an Ikanos map entry")
-        if item["name"] in result:
-            raise NotConvertible(join(here, "name"), f"the name '{item['name']}' is used twice; Ikanos keys "
-                                 "must be unique")
+        if key in result:
+            raise NotConvertible(join(here, "name"), f"the name '{key}' is used twice; Ikanos keys must be unique")
         body = {k: v for k, v in item.items() if k != "name"}
-        result[item["name"]] = _obj_out(body, shape, here)
+        result[key] = _obj_out(body, shape, here)
     return result
+
+
+def _default_key(item: Any, shape: Shape, taken: dict[str, Any]) -> str | None:
+    """A key for an entry Naftiko lets go unnamed (REST resources by path, operations by method)."""
+    if shape.unnamed is None or not isinstance(item, dict) or not isinstance(item.get(shape.unnamed), str):
+        return None
+    words = re.findall(r"[A-Za-z0-9]+", item[shape.unnamed].lower())
+    base = "-".join(words) or "root"
+    key, n = base, 2
+    while key in taken:
+        key, n = f"{base}-{n}", n + 1
+    return key
 
 
 __all__ = ["CURRENT", "NAFTIKO_VERSION", "VERSIONS", "NotConvertible", "PointerMap", "Problem", "to_ikanos",

@@ -244,7 +244,7 @@ def load_text(text: str, path: Path, *, env: Mapping[str, str] | None = None,
 
 
 def _load_text(text: str, path: Path, env: Mapping[str, str] | None, strict_env: bool,
-               chain: tuple[Path, ...]) -> Document:
+               chain: tuple[Path, ...], *, as_written: bool = False) -> Document:
     source, diagnostics = parse(text, str(path))
     doc = Document(path, source, diagnostics=list(diagnostics))
     if source.data is None:
@@ -254,13 +254,27 @@ def _load_text(text: str, path: Path, env: Mapping[str, str] | None, strict_env:
         return doc
     if not _detect_version(doc, source.data):
         return doc
-    data = _render_load_time(doc, source.data, env, strict_env)
+    data = source.data if as_written else _render_load_time(doc, source.data, env, strict_env)
     doc.data = _normalise(doc, data)
     doc.kind = "capability" if "capability" in doc.data else "consumes"
+    if as_written:
+        return doc
     _check_version_features(doc)
     _check_not_run(doc)
     _inline_imports(doc, env, strict_env, (*chain, _identity(path)))
     return doc
+
+
+def read_as_written(path: Path) -> Document:
+    """Parse, detect the version and normalise like ``load_file``, but keep imports and ``<<...>>``
+    load-time templates as they are written (``naftiko convert`` writes them back)."""
+    try:
+        raw = _read(path)
+        text = raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return Document(path, SourceDoc(file=str(path), text=""), diagnostics=[Diagnostic(
+            "file-not-found", Severity.ERROR, f"cannot read {path}: {exc}", Location(str(path), "", 1, 1))])
+    return _load_text(text, Path(path), None, False, (), as_written=True)
 
 
 def _identity(path: Path) -> Path:
@@ -403,7 +417,8 @@ def _normalise_ikanos(doc: Document, data: dict[str, Any]) -> dict[str, Any]:
 def _check_not_run(doc: Document) -> None:
     """Ikanos fields this runtime accepts but does not act on: said once, where they are written."""
     capability = doc.data.get("capability")
-    sections = [(join(prefix, name), parent.get(name)) for prefix, parent in (("", doc.data), ("/capability", capability))
+    parents = (("", doc.data), ("/capability", capability))
+    sections = [(join(prefix, name), parent.get(name)) for prefix, parent in parents
                 if isinstance(parent, dict) for name in ("consumes", "exposes")]
     for pointer, entries in sections:
         for i, entry in enumerate(entries if isinstance(entries, list) else []):

@@ -11,10 +11,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
 from naftiko_runtime.errors import ConfigError
-from naftiko_runtime.model import plain
+from naftiko_runtime.formats.yaml import dump_yaml
 from naftiko_runtime.model.schemas import JSON_TYPES
 from naftiko_runtime.openapi.export import unique
 
@@ -89,11 +87,6 @@ def import_openapi(document: Mapping[str, Any], *, namespace: str | None = None,
         }],
     }
     return capability_doc
-
-
-def dump_yaml(doc: Mapping[str, Any]) -> str:
-    """A capability document as YAML text, keys in document order."""
-    return yaml.safe_dump(plain(doc), sort_keys=False, allow_unicode=True, width=110, default_flow_style=False)
 
 
 def _first_line(text: Any) -> str:
