@@ -122,8 +122,11 @@ def call(spec: Path, tool_name: str, pairs: tuple[str, ...], as_json: str | None
     except InvocationError as exc:
         click.echo(json.dumps(exc.as_dict(), indent=2, ensure_ascii=False))
         sys.exit(1)
-    from naftiko_runtime.formats import RawBody
+    from naftiko_runtime.formats import BinaryBody, RawBody
 
+    if isinstance(result, BinaryBody):  # bytes go out as they came (redirect them to a file)
+        click.get_binary_stream("stdout").write(bytes(result))
+        return
     # A non-JSON upstream body that nothing mapped is printed as it came.
     click.echo(result if isinstance(result, RawBody) else json.dumps(result, indent=2, ensure_ascii=False))
 

@@ -35,7 +35,7 @@ from starlette.types import Receive, Scope, Send
 from naftiko_runtime.errors import InputError, InvocationError, UpstreamError
 from naftiko_runtime.expose.auth import caller_of
 from naftiko_runtime.expose.guards import CALLED, ROUTE
-from naftiko_runtime.formats import RawBody
+from naftiko_runtime.formats import BinaryBody, RawBody
 from naftiko_runtime.model import Input, RestExposure, RestResource, Route
 from naftiko_runtime.model.exposes import GREEDY_VARIABLE
 from naftiko_runtime.model.refs import placeholders
@@ -307,6 +307,9 @@ class _Endpoint:
             status = context.status if context.status is not None and 200 <= context.status < 300 else 200
             if result is None:
                 return Response(status_code=204 if status == 200 else status)
+            if isinstance(result, BinaryBody):  # the upstream's bytes, as they came
+                return Response(bytes(result), status_code=status,
+                                media_type=route.binary_media_type or result.media_type)
             if isinstance(result, RawBody):  # nothing mapped from a non-JSON upstream: its own body
                 return Response(result, status_code=status, media_type=result.media_type)
             return JSONResponse(result, status_code=status)

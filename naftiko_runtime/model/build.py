@@ -8,6 +8,7 @@ schemas computed, so nothing downstream walks the spec again.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import MappingProxyType
@@ -251,7 +252,18 @@ def _operation(r: Reader, pointer: str, spec: dict[str, Any], resource_ptr: str,
         output_schema=r.text(spec, "outputSchema", pointer), outputs=outputs,
         pagination=_pagination(r, spec, pointer),
         resilience=operation_resilience(r, spec, pointer, resilience),
+        output_media_type=r.text(spec, "outputMediaType", pointer),
+        max_binary_bytes=binary_size(r.text(spec, "maxBinarySize", pointer)),
     )
+
+
+_SIZE_UNITS = {"B": 1, "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3}
+
+
+def binary_size(text: str | None) -> int | None:
+    """``10MiB`` -> bytes (the schema checks the form; anything else is None)."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(B|KiB|MiB|GiB)", text or "")
+    return max(1, int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])) if match else None
 
 
 PAGINATION_TYPES = ("cursor", "offset", "page", "link")
