@@ -141,6 +141,15 @@ def tool_result(value: Any, *, validator: _OutputCheck | None = None, name: str 
     return types.CallToolResult(content=content)
 
 
+def _told_truncated(result: types.CallToolResult, truncated: dict[str, Any]) -> types.CallToolResult:
+    """The result with a note that paging stopped at a cap (the model reads text; clients read _meta)."""
+    from naftiko_runtime.paging import truncation_note
+
+    meta = {**(result.meta or {}), "naftiko.dev/truncated": truncated}
+    return result.model_copy(update={"content": [*result.content, types.TextContent(text=truncation_note(truncated))],
+                                      "meta": meta})
+
+
 class _OutputMismatch(Exception):
     """The mapped result does not match the outputSchema the tool advertises."""
 
@@ -320,6 +329,8 @@ class McpRegistry:
         try:
             value = await entry.runtime.invoke(entry.spec, params.arguments or {}, context)
             result = tool_result(value, validator=entry.output_validator, name=name)
+            if context.truncated is not None:
+                result = _told_truncated(result, context.truncated)
         except InvocationError as exc:
             return _error_result(entry, error_message(name, exc), exc.as_dict())
         except _OutputMismatch:

@@ -28,8 +28,7 @@ from naftiko_runtime.errors import InputError, InvocationError
 from naftiko_runtime.expose.auth import InboundAuth, caller_of
 from naftiko_runtime.expose.files import MAX_STATIC_BYTES, mime_type, safe_file, walk_files
 from naftiko_runtime.expose.guards import CALLED
-from naftiko_runtime.expose.rest import error_problem, problem
-from naftiko_runtime.formats import BinaryBody, RawBody
+from naftiko_runtime.expose.rest import answer, error_problem, problem, told_truncated
 from naftiko_runtime.model import McpExposure, Skill, SkillExposure, SkillTool
 from naftiko_runtime.model import Route as RestRoute
 from naftiko_runtime.runtime import CallContext, Runtime
@@ -184,7 +183,8 @@ class _Catalog:
             logger.error("skill tool %s failed: %s", tool.name, type(exc).__name__)
             logger.debug("skill tool %s failure", tool.name, exc_info=True)
             return problem(500, "internal-error", "the tool failed unexpectedly", operation=tool.name)
-        return _answer(result, tool)
+        media_type = tool.target.binary_media_type if isinstance(tool.target, RestRoute) else None
+        return told_truncated(answer(result, 200, media_type), context)
 
 
 def _arguments(raw: bytes, tool: str) -> dict[str, Any]:
@@ -198,18 +198,6 @@ def _arguments(raw: bytes, tool: str) -> dict[str, Any]:
     if not isinstance(arguments, dict):
         raise InputError([{"pointer": "", "message": "the arguments must be a JSON object"}], operation=tool)
     return arguments
-
-
-def _answer(result: Any, tool: SkillTool) -> Response:
-    """A result as its REST operation would answer it: JSON, or the upstream's own text or bytes."""
-    if result is None:
-        return Response(status_code=204)
-    if isinstance(result, BinaryBody):
-        media_type = tool.target.binary_media_type if isinstance(tool.target, RestRoute) else None
-        return Response(bytes(result), media_type=media_type or result.media_type)
-    if isinstance(result, RawBody):
-        return Response(str(result), media_type=result.media_type)
-    return JSONResponse(result)
 
 
 def skill_routes(exposure: SkillExposure, runtime: Runtime, auth: InboundAuth | None) -> list[BaseRoute]:
