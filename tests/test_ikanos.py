@@ -230,6 +230,14 @@ def test_problems_point_at_the_ikanos_text(tmp_path: Path) -> None:
     assert "`display`" in at["schema-type"].message  # the field as the author wrote it
 
 
+def test_an_unknown_field_suggests_the_ikanos_name(tmp_path: Path) -> None:
+    text = BETA5.replace("display: Get a ship", "displya: Get a ship")
+    _, found = checked(write(tmp_path, "i.yaml", text))
+    (unknown,) = [d for d in found if d.code == "unknown-field"]
+    assert unknown.location.line == line_of(text, "displya: Get a ship")
+    assert unknown.hint is not None and unknown.hint.startswith("did you mean `display`?")
+
+
 def test_a_synthesised_name_and_a_renamed_field_locate_their_key(tmp_path: Path) -> None:
     doc = load_text(BETA5, tmp_path / "i.yaml", env={})
     tool = "/capability/exposes/0/tools/0"

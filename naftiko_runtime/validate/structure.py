@@ -98,6 +98,10 @@ class _Translator:
     def kind(self, schema: Schema, pointer: str) -> str:
         return _kind(schema, self.doc.written_pointer(pointer))
 
+    def fields(self, props: dict[str, Schema]) -> dict[str, Schema]:
+        """An object's fields by the names the document's dialect gives them."""
+        return {self.field(k): v for k, v in props.items()} if self.doc.dialect == "ikanos" else props
+
     def field(self, name: str) -> str:
         """A field's name in the document's dialect."""
         return _IKANOS_NAMES.get(name, name) if self.doc.dialect == "ikanos" else name
@@ -136,7 +140,7 @@ class _Translator:
             code = "auth-unknown-field" if pointer.endswith("/authentication") else "unknown-field"
             for key in (k for k in value if k not in props):
                 yield None, self.diag(code, f"unknown field `{key}` in {self.kind(schema, pointer)}",
-                                      join(pointer, key), key=True, hint=_unknown_hint(key, props))
+                                      join(pointer, key), key=True, hint=_unknown_hint(key, self.fields(props)))
         elif keyword == "minItems":
             yield None, self.diag("schema-min-items", f"{self.what(pointer)} must have at least {rule} item(s); "
                                   f"found {len(value)}", pointer)
