@@ -7,7 +7,8 @@ Load time produces ``Diagnostic`` values (collected, never raised one by one; th
     ├─ SpecError(diagnostics)          a capability that cannot be served: every diagnostic found
     ├─ BindingError(missing)           start-up: bind variables that could not be resolved (names only)
     ├─ ConfigError                     start-up: a setting that cannot work (bad --upstream, port...)
-    │   └─ AuthConfigError             an inbound `authentication` that cannot be enforced
+    │   ├─ AuthConfigError             an inbound `authentication` that cannot be enforced
+    │   └─ ConversionError(diagnostics) `naftiko convert`: a file with no form in the other dialect
     ├─ ServeError                      the exposures cannot be served as configured
     └─ InvocationError                 request time: a call failed; safe to show a client
         ├─ InputError(problems)        bad arguments: REST 400, MCP isError, before any upstream call
@@ -103,6 +104,15 @@ class BindingError(NaftikoError):
 
 class ConfigError(NaftikoError):
     """A start-up setting that cannot work; the message is safe to print."""
+
+
+class ConversionError(ConfigError):
+    """``naftiko convert`` cannot write the file in the other dialect; ``diagnostics`` say why when
+    the file could not be read at all."""
+
+    def __init__(self, message: str, diagnostics: list[Diagnostic] | None = None) -> None:
+        super().__init__(message)
+        self.diagnostics = diagnostics or []
 
 
 class AuthConfigError(ConfigError):

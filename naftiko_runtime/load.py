@@ -1,8 +1,13 @@
 """Stage 2, load: files and folders -> ``Document``s.
 
-Detects the spec version and normalises the supported ones (0.5 ... 1.0.0-alpha3) into the
-alpha2 shape, inlines imported consumes (``location`` + ``import`` + ``as``) while remembering
-which file each imported value came from, and renders load-time ``<<env.NAME>>`` templates.
+Detects the spec version and normalises the supported ones (0.5 ... 1.0.0-alpha3, and Ikanos
+1.0.0-beta5 documents, see ``ikanos``) into the alpha2 shape, inlines imported entries
+(``location`` + ``import`` + ``as``; Ikanos ``from`` + ``import``) while remembering which file
+each imported value came from, and renders load-time ``<<env.NAME>>`` templates.
+
+Every normalised value stays located: ``Document.locate`` maps a pointer of the normalised data
+back to the text the author wrote (through the Ikanos pointer map, then the file it was imported
+from), so the stages after this one never need to know which dialect a file used.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from naftiko_runtime import ikanos
 from naftiko_runtime.codes import diagnostic
 from naftiko_runtime.errors import Diagnostic, Location, Severity
 from naftiko_runtime.source import SourceDoc, join, parse
@@ -33,11 +39,12 @@ CODES = {
     "not-a-mapping": "the document root is not a mapping",
     "missing-version": "the document has no `naftiko` version key",
     "unsupported-version": "the declared `naftiko` version is not one this runtime runs",
-    "ikanos-document": "an `ikanos:` document (the renamed successor format)",
+    "ikanos-document": "an `ikanos:` document of a version this runtime does not read",
+    "ikanos-shape": "an Ikanos document uses the Naftiko list form where Ikanos has a map keyed by name",
     "legacy-catalog": "the pre-engine `naftiko: {schema: ...}` catalog format",
     "feature-not-in-version": "a field used under a version that does not define it",
-    "import-not-found": "an imported consumes file could not be read",
-    "import-namespace-not-found": "the imported file has no consumes with that namespace",
+    "import-not-found": "an imported file could not be read",
+    "import-namespace-not-found": "the imported file has no entry with that namespace in that section",
     "import-cycle": "an import leads back to a file that is already being imported",
     "yaml-unsupported": "YAML that is not plain data: custom tags, recursive or exploding aliases, bad merges",
     "load-time-template": "a `<<...>>` load-time template could not be rendered",
@@ -64,6 +71,15 @@ class Origin:
     prefix: str
     source: SourceDoc
     source_prefix: str
+    pointers: ikanos.PointerMap | None = None  # the imported file was Ikanos: its own way back to the text
+
+    def locate(self, pointer: str, key: bool) -> Location:
+        inner = self.source_prefix + pointer[len(self.prefix):]
+        if self.pointers is not None:
+            inner, is_key = self.pointers.to_source(inner)
+            key = key or is_key
+        loc = self.source.locate(inner, key=key)
+        return Location(loc.file, pointer, loc.line, loc.col)
 
 
 @dataclass(slots=True)
@@ -80,18 +96,32 @@ class Document:
     templated: set[str] = field(default_factory=set)  # pointers whose value came from <<...>>
     unresolved_imports: set[str] = field(default_factory=set)  # namespaces we could not import
     imports: list[Path] = field(default_factory=list)  # every file an import named, found or not
+    dialect: str = "naftiko"  # or "ikanos": the shape the file was written in (``data`` is Naftiko's)
+    written_version: str | None = None  # the version the file declares, in its own dialect
+    pointers: ikanos.PointerMap | None = None  # Ikanos: normalised pointer -> pointer as written
 
     @property
     def file(self) -> str:
         return self.source.file
 
     def locate(self, pointer: str, *, key: bool = False) -> Location:
+        """Where the value at ``pointer`` (of ``data``) is written; the location keeps ``pointer``."""
         for origin in reversed(self.origins):
             if pointer == origin.prefix or pointer.startswith(origin.prefix + "/"):
-                inner = origin.source_prefix + pointer[len(origin.prefix):]
-                loc = origin.source.locate(inner, key=key)
-                return Location(loc.file, pointer, loc.line, loc.col)
-        return self.source.locate(pointer, key=key)
+                return origin.locate(pointer, key)
+        inner = pointer
+        if self.pointers is not None:
+            inner, is_key = self.pointers.to_source(pointer)
+            key = key or is_key
+        loc = self.source.locate(inner, key=key)
+        return Location(loc.file, pointer, loc.line, loc.col)
+
+    def written_pointer(self, pointer: str) -> str:
+        """``pointer`` as the author wrote it (Ikanos keys and names), for messages."""
+        if self.pointers is None or any(pointer == o.prefix or pointer.startswith(o.prefix + "/")
+                                        for o in self.origins):
+            return pointer
+        return self.pointers.to_source(pointer)[0]
 
     def source_for(self, file: str) -> SourceDoc | None:
         if file == self.source.file:
@@ -214,7 +244,7 @@ def load_text(text: str, path: Path, *, env: Mapping[str, str] | None = None,
 
 
 def _load_text(text: str, path: Path, env: Mapping[str, str] | None, strict_env: bool,
-               chain: tuple[Path, ...]) -> Document:
+               chain: tuple[Path, ...], *, as_written: bool = False) -> Document:
     source, diagnostics = parse(text, str(path))
     doc = Document(path, source, diagnostics=list(diagnostics))
     if source.data is None:
@@ -224,12 +254,27 @@ def _load_text(text: str, path: Path, env: Mapping[str, str] | None, strict_env:
         return doc
     if not _detect_version(doc, source.data):
         return doc
-    data = _render_load_time(doc, source.data, env, strict_env)
+    data = source.data if as_written else _render_load_time(doc, source.data, env, strict_env)
     doc.data = _normalise(doc, data)
     doc.kind = "capability" if "capability" in doc.data else "consumes"
+    if as_written:
+        return doc
     _check_version_features(doc)
+    _check_not_run(doc)
     _inline_imports(doc, env, strict_env, (*chain, _identity(path)))
     return doc
+
+
+def read_as_written(path: Path) -> Document:
+    """Parse, detect the version and normalise like ``load_file``, but keep imports and ``<<...>>``
+    load-time templates as they are written (``naftiko convert`` writes them back)."""
+    try:
+        raw = _read(path)
+        text = raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return Document(path, SourceDoc(file=str(path), text=""), diagnostics=[Diagnostic(
+            "file-not-found", Severity.ERROR, f"cannot read {path}: {exc}", Location(str(path), "", 1, 1))])
+    return _load_text(text, Path(path), None, False, (), as_written=True)
 
 
 def _identity(path: Path) -> Path:
@@ -241,12 +286,7 @@ def _identity(path: Path) -> Path:
 
 def _detect_version(doc: Document, data: dict[str, Any]) -> bool:
     if "ikanos" in data:
-        doc.diagnostics.append(doc.diag(
-            "ikanos-document",
-            f"this is an Ikanos document (ikanos: {data['ikanos']}), the renamed successor of Naftiko with "
-            "keyed-map syntax; it is not supported yet", "/ikanos",
-            hint="convert it to `naftiko: 1.0.0-alpha2` syntax (lists with `name`, `label`, `targetName`)"))
-        return False
+        return _detect_ikanos(doc, data)
     if "naftiko" not in data:
         doc.diagnostics.append(doc.diag(
             "missing-version", "the document has no `naftiko` key declaring its spec version", "",
@@ -281,6 +321,23 @@ def _detect_version(doc: Document, data: dict[str, Any]) -> bool:
             hint=_closest(version, SUPPORTED_VERSIONS)))
         return False
     doc.version = version
+    return True
+
+
+def _detect_ikanos(doc: Document, data: dict[str, Any]) -> bool:
+    declared = data["ikanos"]
+    if "naftiko" in data:
+        doc.diagnostics.append(doc.diag(
+            "ikanos-document", "a document declares either `naftiko` or `ikanos`, not both", "/naftiko", key=True,
+            hint="keep the one whose shape the file uses"))
+        return False
+    if str(declared) not in ikanos.VERSIONS:
+        doc.diagnostics.append(doc.diag(
+            "ikanos-document", f"ikanos version '{declared}' is not one this runtime reads (it reads "
+            f"{', '.join(ikanos.VERSIONS)})", "/ikanos", hint=f"declare `ikanos: \"{ikanos.CURRENT}\"`"))
+        return False
+    doc.dialect, doc.written_version = "ikanos", str(declared)
+    doc.version = ikanos.NAFTIKO_VERSION
     return True
 
 
@@ -324,7 +381,9 @@ def _collect_templated(node: Any, pointer: str, out: set[str]) -> None:
 
 
 def _normalise(doc: Document, data: dict[str, Any]) -> dict[str, Any]:
-    """Bring 0.5 and alpha1 documents into the alpha2 shape (the model reads only that)."""
+    """Bring 0.5, alpha1 and Ikanos documents into the alpha2 shape (the model reads only that)."""
+    if doc.dialect == "ikanos":
+        return _normalise_ikanos(doc, data)
     data = dict(data)
     data["naftiko"] = doc.version  # `naftiko: 0.5` written unquoted is a float
     refs = data.get("externalRefs")
@@ -344,6 +403,42 @@ def _normalise(doc: Document, data: dict[str, Any]) -> dict[str, Any]:
             binds.append(bind)
     data["binds"] = binds
     return data
+
+
+def _normalise_ikanos(doc: Document, data: dict[str, Any]) -> dict[str, Any]:
+    normalised, doc.pointers, problems = ikanos.to_naftiko(data)
+    for problem in problems:
+        severity = Severity.WARNING if problem.code == "unknown-field" else None
+        loc = doc.source.locate(problem.pointer, key=problem.key)
+        doc.diagnostics.append(diagnostic(problem.code, problem.message, loc, severity=severity))
+    return normalised
+
+
+def _check_not_run(doc: Document) -> None:
+    """Ikanos fields this runtime accepts but does not act on: said once, where they are written."""
+    capability = doc.data.get("capability")
+    parents = (("", doc.data), ("/capability", capability))
+    sections = [(join(prefix, name), parent.get(name)) for prefix, parent in parents
+                if isinstance(parent, dict) for name in ("consumes", "exposes")]
+    for pointer, entries in sections:
+        for i, entry in enumerate(entries if isinstance(entries, list) else []):
+            if not isinstance(entry, dict):
+                continue
+            here = join(pointer, i)
+            tunnel = entry.get("tunnel")
+            if "tunnel" in entry:
+                direct = isinstance(tunnel, dict) and tunnel.get("fallback") == "direct"
+                doc.diagnostics.append(doc.diag(
+                    "feature-not-run", "tunnels (OpenZiti) are not run by this runtime: requests "
+                    + ("go directly to `baseUri` (the tunnel's `fallback: direct`)" if direct else "cannot reach "
+                       "the API as written"), join(here, "tunnel"), key=True,
+                    severity=Severity.WARNING if direct else Severity.ERROR,
+                    hint="make `baseUri` reachable without the tunnel, or run the reference engine"))
+            for name in ("ttlMs", "cacheScope"):
+                if name in entry and entry.get("type") == "mcp":
+                    doc.diagnostics.append(doc.diag(
+                        "feature-not-run", f"`{name}` (an MCP 2026-07-28 cache hint) is accepted but not sent to "
+                        "clients", join(here, name), key=True))
 
 
 def _check_version_features(doc: Document) -> None:
@@ -390,24 +485,28 @@ def resolve_location(location: str, base: Path) -> Path:
 
 def _inline_imports(doc: Document, env: Mapping[str, str] | None, strict_env: bool,
                     chain: tuple[Path, ...]) -> None:
-    """Replace each ``{location, import, as}`` consumes entry with the adapter it names."""
-    for container in ("/capability/consumes", "/consumes"):
-        parent = doc.data.get("capability", {}) if container.startswith("/capability") else doc.data
-        entries = parent.get("consumes") if isinstance(parent, dict) else None
-        if not isinstance(entries, list):
-            continue
-        for i, entry in enumerate(entries):
-            if isinstance(entry, dict) and "location" in entry and "import" in entry:
-                pointer = join(container, i)
-                imported = _import_one(doc, entry, pointer, env, strict_env, chain)
-                if imported is not None:
-                    entries[i] = imported
+    """Replace each ``{location, import, as}`` entry of a section with the entry it names.
+
+    ``consumes`` imports are Naftiko's; Ikanos imports in every section (``binds``, ``exposes``,
+    ``aggregates`` too), and so does this runtime, in both dialects."""
+    for section in ikanos.SECTIONS:
+        for container in (f"/capability/{section}", f"/{section}"):
+            parent = doc.data.get("capability", {}) if container.startswith("/capability") else doc.data
+            entries = parent.get(section) if isinstance(parent, dict) else None
+            if not isinstance(entries, list):
+                continue
+            for i, entry in enumerate(entries):
+                if ikanos.is_naftiko_import(entry):
+                    imported = _import_one(doc, section, entry, join(container, i), env, strict_env, chain)
+                    if imported is not None:
+                        entries[i] = imported
 
 
-def _import_one(doc: Document, entry: dict[str, Any], pointer: str, env: Mapping[str, str] | None,
-                strict_env: bool, chain: tuple[Path, ...]) -> dict[str, Any] | None:
+def _import_one(doc: Document, section: str, entry: dict[str, Any], pointer: str,
+                env: Mapping[str, str] | None, strict_env: bool, chain: tuple[Path, ...]) -> dict[str, Any] | None:
     name = str(entry["import"])
     alias = str(entry.get("as") or name)
+    written = "from" if doc.dialect == "ikanos" else "location"
     path = resolve_location(str(entry["location"]), doc.path.parent)
     doc.imports.append(path)
     refusal = _not_importable(path)
@@ -420,24 +519,24 @@ def _import_one(doc: Document, entry: dict[str, Any], pointer: str, env: Mapping
     if not path.is_file():
         doc.unresolved_imports.add(alias)
         doc.diagnostics.append(doc.diag(
-            "import-not-found", f"imported consumes file {entry['location']} was not found (looked in {path})",
+            "import-not-found", f"imported file {entry['location']} was not found (looked in {path})",
             join(pointer, "location"), severity=Severity.WARNING,
-            hint="paths are relative to this capability's folder"))
+            hint=f"`{written}` paths are relative to this capability's folder"))
         return None
     if _identity(path) in chain:
         doc.unresolved_imports.add(alias)
         trail = " -> ".join(p.name for p in (*chain, _identity(path)))
         doc.diagnostics.append(doc.diag(
             "import-cycle", f"importing {entry['location']} leads back to a file being imported ({trail})",
-            join(pointer, "location"), hint="shared consumes files should not import the files that use them"))
+            join(pointer, "location"), hint="shared files should not import the files that use them"))
         return None
     shared = _load_file(path, env, strict_env, chain)
     doc.imports.extend(shared.imports)
     doc.diagnostics.extend(d for d in shared.diagnostics if d.code != "import-not-found")
-    candidates = list(_consumes_entries(shared.data))
-    for container, adapter in candidates:
-        if adapter.get("namespace") == name:
-            result = dict(adapter)
+    candidates = list(_section_entries(shared.data, section))
+    for container, found in candidates:
+        if found.get("namespace") == name:
+            result = dict(found)
             result["namespace"] = alias
             if entry.get("description") and "description" not in result:
                 result["description"] = entry["description"]
@@ -446,7 +545,7 @@ def _import_one(doc: Document, entry: dict[str, Any], pointer: str, env: Mapping
     names = [a.get("namespace") for _, a in candidates]
     doc.unresolved_imports.add(alias)
     doc.diagnostics.append(doc.diag(
-        "import-namespace-not-found", f"{entry['location']} has no consumes with namespace '{name}'",
+        "import-namespace-not-found", f"{entry['location']} has no {section} entry with namespace '{name}'",
         join(pointer, "import"), hint=_closest(name, [str(n) for n in names if n])))
     return None
 
@@ -468,23 +567,23 @@ def _not_importable(path: Path) -> str | None:
     return None
 
 
-def _consumes_entries(data: Any) -> Iterable[tuple[str, dict[str, Any]]]:
-    """(pointer, adapter) of a file's consumes: a shared-consumes file's own, or a whole capability's
+def _section_entries(data: Any, section: str) -> Iterable[tuple[str, dict[str, Any]]]:
+    """(pointer, entry) of a file's ``section``: a shared file's own, or a whole capability's
     (published files import each other's capabilities)."""
     if not isinstance(data, dict):
         return
     capability = data.get("capability")
-    for prefix, parent in (("/consumes", data), ("/capability/consumes", capability)):
-        entries = parent.get("consumes") if isinstance(parent, dict) else None
-        for j, adapter in enumerate(entries if isinstance(entries, list) else []):
-            if isinstance(adapter, dict):
-                yield join(prefix, j), adapter
+    for prefix, parent in ((f"/{section}", data), (f"/capability/{section}", capability)):
+        entries = parent.get(section) if isinstance(parent, dict) else None
+        for j, found in enumerate(entries if isinstance(entries, list) else []):
+            if isinstance(found, dict) and not ikanos.is_naftiko_import(found):
+                yield join(prefix, j), found
 
 
 def _adopt_origins(doc: Document, shared: Document, pointer: str, shared_pointer: str) -> None:
     """Map ``pointer`` to the shared file, then any nested import inside it (more specific, so later)."""
-    doc.origins.append(Origin(pointer, shared.source, shared_pointer))
+    doc.origins.append(Origin(pointer, shared.source, shared_pointer, shared.pointers))
     for origin in shared.origins:
         if origin.prefix == shared_pointer or origin.prefix.startswith(shared_pointer + "/"):
             doc.origins.append(Origin(pointer + origin.prefix[len(shared_pointer):], origin.source,
-                                      origin.source_prefix))
+                                      origin.source_prefix, origin.pointers))

@@ -2,8 +2,11 @@
 
 In ``merge`` mode (the default) the pages are fetched one after another, within the declared caps
 (``maxPages``, ``maxItems``), and their items merged into the last page's answer, so the caller sees
-one answer with every item. In ``page`` mode one page is fetched and an opaque ``continuation``
-token is returned beside the result; the unit takes it back as its ``continuation`` input.
+one answer with every item. When a cap stops it while the upstream has more, the call's context
+says so (``CallContext.truncated``) and each adapter tells the caller: MCP adds a text note (and
+``_meta``), REST and skill calls a ``Naftiko-Truncated`` header, ``naftiko call`` a line on stderr.
+In ``page`` mode one page is fetched and an opaque ``continuation`` token is returned beside the
+result; the unit takes it back as its ``continuation`` input.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from typing import Any
 from naftiko_runtime.errors import InputError
 from naftiko_runtime.model import Operation, Pagination
 
-__all__ = ["CONTINUATION", "Pages", "fetch_pages"]
+__all__ = ["CONTINUATION", "TRUNCATED_HEADER", "Pages", "fetch_pages", "truncation_header", "truncation_note"]
 
 CONTINUATION = "continuation"
+TRUNCATED_HEADER = "Naftiko-Truncated"
 _LINK_NEXT = re.compile(r'<([^>]*)>\s*;[^,]*\brel="?next"?', re.IGNORECASE)
 
 Fetch = Callable[[Mapping[str, Any], "str | None"], Awaitable[tuple[Any, Any]]]
@@ -35,6 +39,28 @@ class Pages:
     pages: int
     truncated: bool
     following: dict[str, Any] | None  # the next page's position, None when there is none
+    items: int = 0  # how many items the answer holds
+
+    def truncation(self, pagination: Pagination) -> dict[str, Any] | None:
+        """What a caller is told when merged pages stopped at a cap while the upstream had more."""
+        if not self.truncated:
+            return None
+        by_items = self.items >= pagination.max_items
+        return {"reason": "maxItems" if by_items else "maxPages",
+                "limit": pagination.max_items if by_items else pagination.max_pages,
+                "pages": self.pages, "items": self.items}
+
+
+def truncation_note(truncated: Mapping[str, Any]) -> str:
+    """The sentence that tells a caller (a person or a model) the answer is incomplete."""
+    return (f"This result may be incomplete: paging stopped at {truncated['reason']} ({truncated['limit']}) "
+            f"after {truncated['pages']} page(s) and {truncated['items']} item(s) while the upstream offered "
+            "another page. Narrow the request (filters), or raise the operation's pagination caps.")
+
+
+def truncation_header(truncated: Mapping[str, Any]) -> str:
+    """``Naftiko-Truncated`` header value: ``maxPages; limit=3; pages=3; items=30``."""
+    return f"{truncated['reason']}; limit={truncated['limit']}; pages={truncated['pages']}; items={truncated['items']}"
 
 
 def _size(pagination: Pagination, params: Mapping[str, Any]) -> int | None:
@@ -141,4 +167,4 @@ async def fetch_pages(op: Operation, params: Mapping[str, Any], fetch: Fetch) ->
     if len(merged) > pagination.max_items:
         merged, truncated = merged[: pagination.max_items], True
     answer = tree if pagination.mode == "page" else _with_items(pagination, tree, merged)
-    return Pages(answer, response, pages, truncated, following)
+    return Pages(answer, response, pages, truncated, following, len(merged))

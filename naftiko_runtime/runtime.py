@@ -349,6 +349,7 @@ class _Call:
 
             following = await fetch_pages(op, params, page)
             tree, response = following.tree, following.response
+            self.context.truncated = following.truncation(op.pagination)
         else:
             response = await consumer.fetch(op, self.bound.context(params))
             tree = consumer.decode(op, response)

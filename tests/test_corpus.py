@@ -49,6 +49,11 @@ def test_the_legacy_0_4_file_is_unsupported_and_shows_what_to_change() -> None:
     assert ("schema-enum", 18) in found  # `type: "api"`
 
 
-@pytest.mark.parametrize("prefix", ["20", "21"])
-def test_ikanos_files_get_the_ikanos_diagnostic(prefix: str) -> None:
-    assert errors(prefix) == [("ikanos-document", 1)]
+def test_the_ikanos_files_validate() -> None:
+    _, diagnostics = validate_paths([corpus_file("20")])
+    assert errors("20") == []
+    # the e2e file's Keycloak is on localhost over http, which works and is said once
+    assert {(d.code, d.location.line) for d in diagnostics} >= {("oauth2-https-authserver", 58)}
+    _, diagnostics = validate_paths([corpus_file("21")])
+    # its registry file (step 7) is not in the corpus: the one defect, a warning at the `from` line
+    assert [(d.code, d.location.line) for d in diagnostics] == [("import-not-found", 20)]

@@ -92,6 +92,7 @@ def call(spec: Path, tool_name: str, pairs: tuple[str, ...], as_json: str | None
     import anyio
 
     from naftiko_runtime.app import runtime
+    from naftiko_runtime.telemetry import CallContext
 
     env = environment(env_file)
     routes = upstreams(upstream)
@@ -113,17 +114,28 @@ def call(spec: Path, tool_name: str, pairs: tuple[str, ...], as_json: str | None
     except BindingError as exc:
         fail(f"{exc}; set them in the environment or with --env-file")
 
+    context = CallContext()
+
     async def run() -> Any:
         async with built:
-            return await built.invoke(unit, args)
+            return await built.invoke(unit, args, context)
 
     try:
         result = anyio.run(run)
     except InvocationError as exc:
         click.echo(json.dumps(exc.as_dict(), indent=2, ensure_ascii=False))
         sys.exit(1)
-    from naftiko_runtime.formats import RawBody
+    from naftiko_runtime.formats import BinaryBody, RawBody
 
+    if context.truncated is not None:
+        from naftiko_runtime.paging import truncation_note
+
+        click.echo(f"naftiko: {truncation_note(context.truncated)}", err=True)
+    if isinstance(result, BinaryBody):  # bytes go out as they came (redirect them to a file)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(result)
+        sys.stdout.buffer.flush()
+        return
     # A non-JSON upstream body that nothing mapped is printed as it came.
     click.echo(result if isinstance(result, RawBody) else json.dumps(result, indent=2, ensure_ascii=False))
 

@@ -51,7 +51,6 @@ def import_group() -> None:
 def import_openapi(file: Path, output: Path | None, namespace: str | None) -> None:
     """Turn an OpenAPI 3.x or Swagger 2 document into a capability (consumes + MCP tools)."""
     from naftiko_runtime.formats.yaml import dump_yaml
-    from naftiko_runtime.model import plain
     from naftiko_runtime.openapi import import_openapi as convert
     from naftiko_runtime.source import parse
 
@@ -65,7 +64,7 @@ def import_openapi(file: Path, output: Path | None, namespace: str | None) -> No
     if not isinstance(source.data, dict):
         fail(f"{file} is not an OpenAPI document")
     try:
-        result = dump_yaml(plain(convert(source.data, namespace=namespace)))
+        result = dump_yaml(convert(source.data, namespace=namespace))
     except (ConfigError, TypeError, KeyError, AttributeError) as exc:  # a malformed document, never a traceback
         fail(f"cannot import {file}: {exc}")
     if output:

@@ -35,8 +35,15 @@ def validate(paths: tuple[Path, ...], fmt: str, strict: bool, together: bool) ->
 
 
 @click.command()
-def schema() -> None:
+@click.option("--dialect", type=click.Choice(["naftiko", "ikanos"]), default="naftiko", show_default=True,
+              help="ikanos: the schema of files written the Ikanos way (`ikanos: \"1.0.0-beta5\"`, maps by name).")
+def schema(dialect: str) -> None:
     """Print the JSON Schema (2020-12) of capability files, for editors."""
+    if dialect == "ikanos":
+        from naftiko_runtime.spec.ikanos import ikanos_schema_json
+
+        click.echo(ikanos_schema_json(), nl=False)
+        return
     from naftiko_runtime.spec import schema_json
 
     click.echo(schema_json())

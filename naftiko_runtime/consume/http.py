@@ -239,9 +239,10 @@ class HttpConsumer:
 
         if response.status == 204 or not response.content.strip():
             return None
+        declared = op.output_media_type if (op.output_raw_format or "") == "binary" else None
         try:
             return convert(response.content, op.output_raw_format, op.output_schema,
-                           content_type=response.content_type)
+                           content_type=declared or response.content_type)
         except DecodeError as exc:
             message = _decode_message(exc.message, response.content, self._secrets())
             raise DecodeError(message, operation=op.ref) from None

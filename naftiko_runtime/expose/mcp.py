@@ -59,7 +59,7 @@ from naftiko_runtime.errors import (
 )
 from naftiko_runtime.expose.auth import caller_of
 from naftiko_runtime.expose.files import MAX_STATIC_BYTES, mime_type, safe_file, walk_files
-from naftiko_runtime.formats import RawBody
+from naftiko_runtime.formats import BinaryBody, RawBody
 from naftiko_runtime.model import McpExposure, Prompt, Resource, Tool, plain
 from naftiko_runtime.runtime import CallContext, Runtime
 from naftiko_runtime.telemetry.logs import Tally
@@ -129,8 +129,22 @@ def _tool_entry(tool: Tool, runtime: Runtime) -> _ToolEntry:
     return _ToolEntry(tool, runtime, wire, input_schema, _OutputCheck(out) if out else None)
 
 
-def tool_result(value: Any, *, validator: _OutputCheck | None = None) -> types.CallToolResult:
-    """A successful call: JSON text always, ``structuredContent`` when the value is an object."""
+def binary_content(value: BinaryBody, uri: str) -> types.ImageContent | types.AudioContent | types.EmbeddedResource:
+    """Bytes as MCP content of their kind: an image, a sound, else an embedded blob resource at ``uri``."""
+    data = base64.b64encode(value).decode("ascii")
+    media_type = value.media_type.split(";", 1)[0].strip().lower()
+    if media_type.startswith("image/"):
+        return types.ImageContent(data=data, mime_type=media_type)
+    if media_type.startswith("audio/"):
+        return types.AudioContent(data=data, mime_type=media_type)
+    return types.EmbeddedResource(resource=types.BlobResourceContents(uri=uri, mime_type=value.media_type, blob=data))
+
+
+def tool_result(value: Any, *, validator: _OutputCheck | None = None, name: str = "result") -> types.CallToolResult:
+    """A successful call: JSON text always, ``structuredContent`` when the value is an object; bytes
+    (``outputRawFormat: binary``) as base64 content of their media type."""
+    if isinstance(value, BinaryBody):
+        return types.CallToolResult(content=[binary_content(value, f"naftiko://tools/{name}/result")])
     content: list[types.ContentBlock] = [
         types.TextContent(text=value if isinstance(value, RawBody) else json_text(value))]
     if isinstance(value, dict):
@@ -140,6 +154,15 @@ def tool_result(value: Any, *, validator: _OutputCheck | None = None) -> types.C
     if validator is not None:
         raise _OutputMismatch
     return types.CallToolResult(content=content)
+
+
+def _told_truncated(result: types.CallToolResult, truncated: dict[str, Any]) -> types.CallToolResult:
+    """The result with a note that paging stopped at a cap (the model reads text; clients read _meta)."""
+    from naftiko_runtime.paging import truncation_note
+
+    meta = {**(result.meta or {}), "naftiko.dev/truncated": truncated}
+    return result.model_copy(update={"content": [*result.content, types.TextContent(text=truncation_note(truncated))],
+                                      "meta": meta})
 
 
 class _OutputMismatch(Exception):
@@ -320,7 +343,9 @@ class McpRegistry:
             await context.progress(0, f"calling {name}")
         try:
             value = await entry.runtime.invoke(entry.spec, params.arguments or {}, context)
-            result = tool_result(value, validator=entry.output_validator)
+            result = tool_result(value, validator=entry.output_validator, name=name)
+            if context.truncated is not None:
+                result = _told_truncated(result, context.truncated)
         except InvocationError as exc:
             return _error_result(entry, error_message(name, exc), exc.as_dict())
         except _OutputMismatch:
@@ -413,6 +438,10 @@ class McpRegistry:
             logger.exception("resource %s failed unexpectedly", entry.spec.name)
             raise MCPError(types.INTERNAL_ERROR, f"Resource {uri} failed because of an internal error") from None
         mime = entry.spec.mime_type or "application/json"
+        if isinstance(value, BinaryBody):  # bytes: a base64 blob of the declared (else upstream) media type
+            blob = base64.b64encode(value).decode("ascii")
+            return types.ReadResourceResult(contents=[types.BlobResourceContents(
+                uri=uri, mime_type=entry.spec.mime_type or value.media_type, blob=blob)])
         return types.ReadResourceResult(
             contents=[types.TextResourceContents(uri=uri, mime_type=mime, text=json_text(value))]
         )

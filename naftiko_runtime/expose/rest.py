@@ -35,7 +35,7 @@ from starlette.types import Receive, Scope, Send
 from naftiko_runtime.errors import InputError, InvocationError, UpstreamError
 from naftiko_runtime.expose.auth import caller_of
 from naftiko_runtime.expose.guards import CALLED, ROUTE
-from naftiko_runtime.formats import RawBody
+from naftiko_runtime.formats import BinaryBody, RawBody
 from naftiko_runtime.model import Input, RestExposure, RestResource, Route
 from naftiko_runtime.model.exposes import GREEDY_VARIABLE
 from naftiko_runtime.model.refs import placeholders
@@ -305,11 +305,7 @@ class _Endpoint:
                 raise
             result = await self.runtime.invoke(route, arguments, context)
             status = context.status if context.status is not None and 200 <= context.status < 300 else 200
-            if result is None:
-                return Response(status_code=204 if status == 200 else status)
-            if isinstance(result, RawBody):  # nothing mapped from a non-JSON upstream: its own body
-                return Response(result, status_code=status, media_type=result.media_type)
-            return JSONResponse(result, status_code=status)
+            return told_truncated(answer(result, status, route.binary_media_type), context)
         except InvocationError as exc:
             return error_problem(exc)
         except ClientDisconnect:  # gone (or dropped by the body timeout) before its body arrived: no one to answer
@@ -418,6 +414,26 @@ def _without(query: str, names: tuple[str, ...]) -> str:
         return query
     kept = [part for part in query.split("&") if unquote_plus(part.partition("=")[0]) not in names]
     return "&".join(kept)
+
+
+def answer(result: Any, status: int = 200, binary_media_type: str | None = None) -> Response:
+    """A unit's result as an HTTP answer: JSON, or the upstream's own bytes or text; 204 for nothing."""
+    if result is None:
+        return Response(status_code=204 if status == 200 else status)
+    if isinstance(result, BinaryBody):  # the upstream's bytes, as they came
+        return Response(bytes(result), status_code=status, media_type=binary_media_type or result.media_type)
+    if isinstance(result, RawBody):  # nothing mapped from a non-JSON upstream: its own body
+        return Response(result, status_code=status, media_type=result.media_type)
+    return JSONResponse(result, status_code=status)
+
+
+def told_truncated(response: Response, context: CallContext) -> Response:
+    """``Naftiko-Truncated`` on an answer whose pages stopped at a cap while the upstream had more."""
+    if context.truncated is not None:
+        from naftiko_runtime.paging import TRUNCATED_HEADER, truncation_header
+
+        response.headers[TRUNCATED_HEADER] = truncation_header(context.truncated)
+    return response
 
 
 async def _guarded(chunks: AsyncIterator[bytes], aclose: Callable[[], Awaitable[None]]) -> AsyncIterator[bytes]:

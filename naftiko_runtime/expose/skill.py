@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import zipfile
 from collections.abc import Mapping
 from typing import Any
@@ -27,12 +28,14 @@ from naftiko_runtime.errors import InputError, InvocationError
 from naftiko_runtime.expose.auth import InboundAuth, caller_of
 from naftiko_runtime.expose.files import MAX_STATIC_BYTES, mime_type, safe_file, walk_files
 from naftiko_runtime.expose.guards import CALLED
-from naftiko_runtime.expose.rest import error_problem, problem
+from naftiko_runtime.expose.rest import answer, error_problem, problem, told_truncated
 from naftiko_runtime.model import McpExposure, Skill, SkillExposure, SkillTool
+from naftiko_runtime.model import Route as RestRoute
 from naftiko_runtime.runtime import CallContext, Runtime
 
 __all__ = ["skill_markdown", "skill_routes"]
 
+logger = logging.getLogger("naftiko.skill")
 MAX_DOWNLOAD_BYTES = 16 * 1024 * 1024
 MAX_ARGUMENT_BYTES = 1024 * 1024
 
@@ -166,21 +169,35 @@ class _Catalog:
             return problem(404, "not-found", f"skill tool {tool.name!r} is an instruction, not a callable tool")
         raw = await request.body()
         try:
-            if len(raw) > MAX_ARGUMENT_BYTES:
-                raise InputError([{"pointer": "", "message": "the arguments are too large"}], operation=tool.name)
-            arguments = json.loads(raw) if raw.strip() else {}
-            if not isinstance(arguments, dict):
-                raise InputError([{"pointer": "", "message": "the arguments must be a JSON object"}],
-                                 operation=tool.name)
-            request.scope[CALLED] = True  # the call leaves its own log line
-            context = CallContext(transport="skill", request_id=request.headers.get("x-request-id"),
-                                  caller=caller_of(request.scope), traceparent=request.headers.get("traceparent"))
+            arguments = _arguments(raw, tool.name)
+        except InputError as exc:
+            return error_problem(exc)
+        request.scope[CALLED] = True  # the call leaves its own log line
+        context = CallContext(transport="skill", request_id=request.headers.get("x-request-id"),
+                              caller=caller_of(request.scope), traceparent=request.headers.get("traceparent"))
+        try:
             result = await self.runtime.invoke(tool.target, arguments, context)
-        except ValueError:
-            return problem(400, "invalid-arguments", "the request body is not valid JSON")
         except InvocationError as exc:
             return error_problem(exc)
-        return JSONResponse(result)
+        except Exception as exc:  # a bug must not take the server down nor leak internals
+            logger.error("skill tool %s failed: %s", tool.name, type(exc).__name__)
+            logger.debug("skill tool %s failure", tool.name, exc_info=True)
+            return problem(500, "internal-error", "the tool failed unexpectedly", operation=tool.name)
+        media_type = tool.target.binary_media_type if isinstance(tool.target, RestRoute) else None
+        return told_truncated(answer(result, 200, media_type), context)
+
+
+def _arguments(raw: bytes, tool: str) -> dict[str, Any]:
+    """The JSON object of arguments a call posts (none: no arguments); ``InputError`` otherwise."""
+    if len(raw) > MAX_ARGUMENT_BYTES:
+        raise InputError([{"pointer": "", "message": "the arguments are too large"}], operation=tool)
+    try:
+        arguments = json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        raise InputError([{"pointer": "", "message": "the request body is not valid JSON"}], operation=tool) from None
+    if not isinstance(arguments, dict):
+        raise InputError([{"pointer": "", "message": "the arguments must be a JSON object"}], operation=tool)
+    return arguments
 
 
 def skill_routes(exposure: SkillExposure, runtime: Runtime, auth: InboundAuth | None) -> list[BaseRoute]:

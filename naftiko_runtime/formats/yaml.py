@@ -1,6 +1,8 @@
-"""yaml (and markdown front matter): a safe load, then plain JSON values.
+"""yaml (and markdown front matter): a safe load, then plain JSON values; and writing YAML.
 
-The only module of the package that imports PyYAML.
+With ``source`` (which composes capability files with positions), the only module of the package
+that imports PyYAML: whatever writes YAML (``naftiko import openapi``, ``naftiko convert``) calls
+``dump_yaml``.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import codecs
 import datetime as dt
 import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -46,6 +49,20 @@ def load_yaml(text: str, fmt: str) -> Any:
         raise fail(fmt, f"document expands to more than {_MAX_NODES} values") from None
 
 
+def dump_yaml(doc: Any) -> str:
+    """A document (JSON values; mappings such as ``MappingProxyType`` too) as YAML text, keys in document
+    order, strings that look like other types quoted, so the text loads back to the same values."""
+    return yaml.safe_dump(_plain(doc), sort_keys=False, allow_unicode=True, width=110, default_flow_style=False)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _jsonable(value: Any, budget: list[int]) -> Any:
     """Turn a PyYAML tree into JSON values: dates as ISO text, NaN/inf as null, keys as text."""
     budget[0] -= 1
@@ -72,8 +89,3 @@ def _json_key(key: Any) -> str:
     if key is None or isinstance(key, bool | int | float):
         return json.dumps(key)
     return str(key)
-
-
-def dump_yaml(doc: Any) -> str:
-    """A document (plain dicts, lists and scalars) as YAML text, keys in document order."""
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=110, default_flow_style=False)

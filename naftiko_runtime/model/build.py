@@ -8,6 +8,7 @@ schemas computed, so nothing downstream walks the spec again.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import MappingProxyType
@@ -241,20 +242,43 @@ def _operation(r: Reader, pointer: str, spec: dict[str, Any], resource_ptr: str,
         for expression in [r.text(out, "value", optr) if is_path(out.get("value")) else None]
     )
     fmt = r.text(spec, "outputRawFormat", pointer)
+    pagination = _pagination(r, spec, pointer)
+    declared = _merged(shared, params(r, resource, resource_ptr), params(r, spec, pointer))
     return Operation(
         namespace=namespace, name=name, method=(r.text(spec, "method", pointer) or "GET").upper(), path=path,
         pointer=pointer, resource=r.text(resource, "name", resource_ptr) or "", resource_pointer=resource_ptr,
         description=r.text(spec, "description", pointer) or r.text(resource, "description", resource_ptr),
         placeholders=placeholders(path),
-        params=_merged(shared, params(r, resource, resource_ptr), params(r, spec, pointer)),
+        params=(*declared, *_paging_params(pagination, declared)),
         body=_body(r, spec, pointer), output_raw_format=fmt.lower() if fmt else None,
         output_schema=r.text(spec, "outputSchema", pointer), outputs=outputs,
-        pagination=_pagination(r, spec, pointer),
+        pagination=pagination,
         resilience=operation_resilience(r, spec, pointer, resilience),
+        output_media_type=r.text(spec, "outputMediaType", pointer),
+        max_binary_bytes=binary_size(r.text(spec, "maxBinarySize", pointer)),
     )
 
 
+_SIZE_UNITS = {"B": 1, "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3}
+
+
+def binary_size(text: str | None) -> int | None:
+    """``10MiB`` -> bytes (the schema checks the form; anything else is None)."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(B|KiB|MiB|GiB)", text or "")
+    return max(1, int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])) if match else None
+
+
 PAGINATION_TYPES = ("cursor", "offset", "page", "link")
+
+
+def _paging_params(pagination: Pagination | None, declared: tuple[Param, ...]) -> tuple[Param, ...]:
+    """The parameters pagination sends that the operation does not declare, placed where ``in`` says
+    (without them every request would ask for the first page again)."""
+    if pagination is None:
+        return ()
+    names = {p.name for p in declared}
+    wanted = [n for n in (pagination.param, pagination.size_param) if n and n not in names]
+    return tuple(Param(name, pagination.in_, pagination.pointer, type="string") for name in dict.fromkeys(wanted))
 
 
 def _pagination(r: Reader, spec: dict[str, Any], pointer: str) -> Pagination | None:

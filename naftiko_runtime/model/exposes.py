@@ -299,7 +299,23 @@ def _route(r: Reader, optr: str, op: dict[str, Any], path: str, namespace: str, 
         invocation=inv, inputs_inferred=not declared, method=method, path=path, declared_name=name,
         title=r.text(op, "label", optr),
         output_schema=output_schema(resolved.outputs) if resolved.mode == "call" else None,
+        binary_media_type=_binary_media_type(op),
     )
+
+
+def _binary_media_type(op: dict[str, Any]) -> str | None:
+    """The media type an operation's ``responseBinary`` or ``responses`` give its binary success answer."""
+    short = op.get("responseBinary")
+    if isinstance(short, dict) and isinstance(short.get("mediaType"), str):
+        return short["mediaType"]
+    responses = op.get("responses")
+    for status, response in sorted(responses.items()) if isinstance(responses, dict) else ():
+        content = response.get("content") if isinstance(response, dict) else None
+        if str(status).startswith("2") and isinstance(content, dict):
+            for media_type, entry in content.items():
+                if isinstance(entry, dict) and entry.get("binary") is True:
+                    return str(media_type)
+    return None
 
 
 def _has_list(r: Reader, op: dict[str, Any], pointer: str) -> bool:

@@ -7,6 +7,7 @@ Nodes compare by identity (``eq=False``): the runtime keys its caches on them.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -300,6 +301,8 @@ class Operation:
     outputs: tuple[ConsumedOutput, ...] = ()
     pagination: Pagination | None = None
     resilience: Resilience | None = None  # only when the operation declares its own (merged over its consumer's)
+    output_media_type: str | None = None  # `outputMediaType`: the media type of its (binary) result
+    max_binary_bytes: int | None = None  # `maxBinarySize`, in bytes
 
     @property
     def ref(self) -> str:
@@ -345,5 +348,9 @@ class Consumer:
         return self.resilience.retry
 
     def policy(self, op: Operation) -> Resilience:
-        """What protects a call of ``op``: its own block when it declares one, else the consumer's."""
-        return op.resilience if op.resilience is not None else self.resilience
+        """What protects a call of ``op``: its own block when it declares one, else the consumer's; a
+        binary operation's ``maxBinarySize`` lowers the response size limit."""
+        policy = op.resilience if op.resilience is not None else self.resilience
+        if op.max_binary_bytes is not None and op.max_binary_bytes < policy.max_response_bytes:
+            return dataclasses.replace(policy, max_response_bytes=op.max_binary_bytes)
+        return policy

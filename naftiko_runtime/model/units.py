@@ -256,6 +256,7 @@ class Route(Unit):
     declared_name: str | None = None
     title: str | None = None
     output_schema: Mapping[str, Any] | None = None
+    binary_media_type: str | None = None  # Ikanos `responses`/`responseBinary`: binary answers' media type
 
     @property
     def label(self) -> str:

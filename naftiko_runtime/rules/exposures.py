@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from naftiko_runtime.errors import Severity
 from naftiko_runtime.model import McpExposure, RestExposure, SkillExposure, Unit
 from naftiko_runtime.model.listeners import LOOPBACK, segments
 from naftiko_runtime.model.refs import placeholders
@@ -159,13 +160,27 @@ def oauth2(ctx: Context) -> None:
             continue
         server, resource, scopes = (auth.get(k) for k in ("authorizationServerUri", "resource", "scopes"))
         if server is not None and isinstance(server.raw, str) and not server.raw.startswith("https://"):
-            ctx.report("oauth2-https-authserver", "the authorization server must be reached over https",
-                       server.pointer)
+            if _loopback(server.raw):  # a local test server (OAuth 2.1 allows http on loopback): works
+                ctx.report("oauth2-https-authserver", "the authorization server is reached over plain http; "
+                           "acceptable on this machine only", server.pointer, severity=Severity.WARNING)
+            else:
+                ctx.report("oauth2-https-authserver", "the authorization server must be reached over https",
+                           server.pointer)
         if resource is not None and isinstance(resource.raw, str) and not resource.raw.startswith("https://"):
             ctx.report("oauth2-resource-https", "the protected resource URI should be https", resource.pointer)
         if scopes is None or not scopes.raw:
             ctx.report("oauth2-scopes-defined", "no `scopes`: clients get no scope challenge or metadata",
                        join(auth.pointer, "type"))
+
+
+def _loopback(uri: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        host = (urlsplit(uri).hostname or "").lower()
+    except ValueError:
+        return False
+    return uri.startswith("http://") and (host == "localhost" or host.startswith("127.") or host == "::1")
 
 
 def markdown(ctx: Context) -> None:

@@ -46,8 +46,7 @@ SCHEMA: Schema = {
         "capability": ref("Capability"),
         "consumes": array(ref("ConsumesEntry"), "Shared upstream APIs: a file of only `consumes` is imported "
                           "by capabilities (`location` + `import`).", min_items=1),
-        "binds": array(ref("Binding"), "Variable sources (secrets, settings) for `{{VARIABLE}}` templates.",
-                       min_items=1),
+        "binds": document.BINDS,
         "externalRefs": array(ref("ExternalRef"), "0.5 only: variable sources (replaced by `binds`).",
                               min_items=1),
     },

@@ -23,6 +23,8 @@ DATE = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
 EMAIL = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"
 PARAM_NAME = r"^[^{}]+$"
 TARGET_NAME = r"^[A-Za-z0-9_.-]+$"
+STATUS_CODE = r"^[1-5][0-9X]{2}$"
+BINARY_SIZE = r"^\d+(\.\d+)?(B|KiB|MiB|GiB)$"
 _TOKEN = r"[A-Za-z0-9!#$&^_.+-]+"
 MIME_TYPE = rf'^{_TOKEN}/{_TOKEN}(?:\s*;\s*{_TOKEN}=(?:{_TOKEN}|"[^"]*"))*$'
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -42,6 +44,8 @@ TITLES = {
     EMAIL: "an e-mail address",
     PARAM_NAME: "a name without braces (dots and brackets are fine: filters.status, tag[0])",
     TARGET_NAME: "a name of letters, digits, '-', '_' or '.' (dots nest)",
+    STATUS_CODE: "an HTTP status code such as 200 or 2XX",
+    BINARY_SIZE: "a size such as 512KiB, 10MiB or 1GiB",
     MIME_TYPE: "a media type such as application/json",
     ADDRESS: "a host name or an IP address",
 }

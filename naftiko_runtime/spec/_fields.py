@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from naftiko_runtime.spec._dsl import (
     ADDRESS,
+    BINARY_SIZE,
     CALL_REF,
+    MIME_TYPE,
     Schema,
     array,
     has,
@@ -25,7 +27,13 @@ MAPPINGS = array(ref("StepOutputMapping"), "Orchestration: copies step outputs i
 PORT = integer("TCP port to listen on.", minimum=1, maximum=65535)
 ADDRESS_FIELD = string("Interface to listen on (host name or IP). Use 0.0.0.0 inside containers.",
                        pattern=ADDRESS)
-LABEL = string("Human-readable display name.")
+LABEL = string("Human-readable display name (Ikanos: `display`).")
+TAGS = array(string(), "Keywords for search and filtering (Ikanos `tags`; listed, not acted on).")
+MEDIA_TYPE = string("Media type of the result, e.g. image/png: binary results are returned with it (over MCP "
+                    "as image, audio or blob content), and it overrides the upstream's Content-Type (Ikanos "
+                    "`outputMediaType`).", pattern=MIME_TYPE)
+MAX_BINARY_SIZE = string("Largest binary response accepted, e.g. 10MiB (Ikanos `maxBinarySize`; the "
+                         "consumer's `maxResponseBytes` applies too, whichever is smaller).", pattern=BINARY_SIZE)
 DESCRIPTION = string("What this is for. Agents read it to decide when to use it.")
 OUTPUT_TYPES = ("string", "number", "boolean", "object", "array")
 INPUT_TYPES = ("string", "number", "integer", "boolean", "array", "object")

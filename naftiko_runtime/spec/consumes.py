@@ -21,7 +21,16 @@ from naftiko_runtime.spec._dsl import (
     titled,
     when,
 )
-from naftiko_runtime.spec._fields import DESCRIPTION, INPUT_TYPES, LABEL, METHOD, OUTPUT_TYPES
+from naftiko_runtime.spec._fields import (
+    DESCRIPTION,
+    INPUT_TYPES,
+    LABEL,
+    MAX_BINARY_SIZE,
+    MEDIA_TYPE,
+    METHOD,
+    OUTPUT_TYPES,
+    TAGS,
+)
 
 DEFS: dict[str, Schema] = {}
 
@@ -58,11 +67,14 @@ DEFS["ConsumesHttp"] = obj({
     "retry": ref("RetryPolicy", "naftiko-runtime extension: retries (the same as `resilience.retry`)."),
     "resilience": ref("Resilience", "naftiko-runtime extension: limits, retries, breaker and cache for "
                       "calls to this API."),
+    "tunnel": {"type": "object", "description": "Ikanos: reach the API through an OpenZiti tunnel. Not run by "
+               "naftiko-runtime (reported when present)."},
 }, required=("type", "namespace", "baseUri"), description="An upstream HTTP API.")
 
 DEFS["ConsumedHttpResource"] = obj({
     "name": string("A label for this resource (free text: nothing refers to it)."),
     "label": LABEL,
+    "tags": TAGS,
     "description": DESCRIPTION,
     "path": string("Path appended to `baseUri`; placeholders `{{name}}` or `{name}` take parameter values."),
     "inputParameters": array(ref("ConsumedInputParameter"), "Parameters shared by this resource's operations."),
@@ -72,12 +84,15 @@ DEFS["ConsumedHttpResource"] = obj({
 DEFS["ConsumedHttpOperation"] = obj({
     "name": string("Identifier used in `call: namespace.name`.", pattern=KEBAB),
     "label": LABEL,
+    "tags": TAGS,
     "description": DESCRIPTION,
     "method": METHOD,
     "inputParameters": array(ref("ConsumedInputParameter"), "Parameters of this operation."),
     "outputRawFormat": string("Format of the response body; it is converted to JSON before mapping.",
                               enum=("json", "xml", "avro", "protobuf", "csv", "tsv", "psv", "yaml", "html",
                                     "markdown", "text", "binary"), default="json"),
+    "outputMediaType": MEDIA_TYPE,
+    "maxBinarySize": MAX_BINARY_SIZE,
     "outputSchema": string("Schema file (avro, protobuf), CSS selector (html) or heading prefix (markdown)."),
     "outputParameters": array(ref("ConsumedOutputParameter"), "Named values extracted from the response "
                               "(used by orchestration steps)."),

@@ -11,6 +11,7 @@ from naftiko_runtime.spec._dsl import (
     VARIABLE,
     Schema,
     array,
+    has,
     map_of,
     obj,
     one_of_fields,
@@ -18,6 +19,7 @@ from naftiko_runtime.spec._dsl import (
     string,
     tagged,
     titled,
+    when,
 )
 from naftiko_runtime.spec._fields import DESCRIPTION
 
@@ -27,6 +29,7 @@ DEFS["Info"] = obj({
     "label": string("Display name of the capability."),
     "description": string("What the capability offers. The richer, the easier agents discover it."),
     "tags": array(string(), "Keywords for search and filtering."),
+    "version": string("Version of the capability itself (Ikanos `info.version`)."),
     "created": string("Creation date (YYYY-MM-DD).", pattern=DATE),
     "modified": string("Date of the last change (YYYY-MM-DD).", pattern=DATE),
     "stakeholders": array(ref("Person"), "People responsible for the capability."),
@@ -71,13 +74,33 @@ DEFS["ExternalRefRuntime"] = obj({
     "keys": _EXTERNAL_KEYS,
 }, required=("name", "type", "keys"), description="0.5: variables read from the environment.")
 
+def importable(target: str, what: str) -> Schema:
+    """An entry declared here, or (with `import`) taken from another file: naftiko-runtime extension to
+    every section, as Ikanos has it (`from` there)."""
+    return {"description": f"{what}, or an entry imported from another file (`location` + `import`).",
+            "type": "object", "allOf": [when(has("import"), ref("ImportedEntry"), ref(target))]}
+
+
+DEFS["ImportedEntry"] = obj({
+    "location": string("Path (relative to this file) or file URI of the file holding the entry (Ikanos: `from`)."),
+    "import": string("Namespace of the entry to take from that file's section of the same name.", pattern=KEBAB),
+    "as": string("Local namespace for the imported entry (defaults to `import`).", pattern=KEBAB),
+    "description": DESCRIPTION,
+}, required=("location", "import"), description="naftiko-runtime extension (Ikanos): reuses an entry of "
+   "another file's `binds`, `exposes` or `aggregates`.")
+
+BINDS = array(importable("Binding", "A variable source"), "Variable sources (secrets, settings) for "
+              "`{{VARIABLE}}` templates.", min_items=1)
+EXPOSES = array(importable("Exposes", "A server"), "Servers this capability runs: MCP, REST, skill catalog, "
+                "control port.", min_items=1)
+AGGREGATES = array(importable("Aggregate", "An aggregate"), "Reusable domain functions that tools and operations "
+                   "can `ref`.", min_items=1)
+
 DEFS["Capability"] = obj({
-    "binds": array(ref("Binding"), "Variable sources for this capability.", min_items=1),
-    "exposes": array(ref("Exposes"), "Servers this capability runs: MCP, REST, skill catalog, control port.",
-                     min_items=1),
+    "binds": BINDS,
+    "exposes": EXPOSES,
     "consumes": array(ref("ConsumesEntry"), "Upstream HTTP APIs this capability calls.", min_items=1),
-    "aggregates": array(ref("Aggregate"), "Reusable domain functions that tools and operations can `ref`.",
-                        min_items=1),
+    "aggregates": AGGREGATES,
 }, rules=(one_of_fields("exposes", "consumes"),), description="What the capability consumes and exposes.")
 
 DEFS = titled(DEFS, {
@@ -88,4 +111,5 @@ DEFS = titled(DEFS, {
     "ExternalRefFile": "file external reference",
     "ExternalRefRuntime": "runtime external reference",
     "Capability": "capability",
+    "ImportedEntry": "import",
 })

@@ -8,6 +8,7 @@ from naftiko_runtime.spec._dsl import (
     KEBAB,
     MIME_TYPE,
     NAME,
+    STATUS_CODE,
     Schema,
     array,
     boolean,
@@ -35,11 +36,13 @@ from naftiko_runtime.spec._fields import (
     LABEL,
     LANGUAGES,
     MAPPINGS,
+    MAX_BINARY_SIZE,
     METHOD,
     PORT,
     REF,
     STEP_OUTPUT,
     STEPS,
+    TAGS,
     WITH,
     output_modes,
 )
@@ -59,12 +62,14 @@ DEFS["ExposesRest"] = obj({
     "description": string("What this API is for (the exported OpenAPI document's description)."),
     "authentication": ref("ServerAuthentication", "Protects every route of this API."),
     "resources": array(ref("ExposedResource"), "Routes of this API.", min_items=1),
+    "maxBinarySize": MAX_BINARY_SIZE,
 }, required=("type", "port", "namespace"), description="Serves routes that call the consumed APIs.")
 
 DEFS["ExposedResource"] = obj({
     "path": string("Route path; `{name}` or `{{name}}` captures a segment, `{path}` the rest of the path."),
     "name": string("Identifier of this resource.", pattern=KEBAB),
     "label": LABEL,
+    "tags": TAGS,
     "description": DESCRIPTION,
     "inputParameters": array(ref("ExposedInputParameter"), "Inputs shared by this resource's operations."),
     "operations": array(ref("ExposedOperation"), "Methods served on this path."),
@@ -75,6 +80,7 @@ DEFS["ExposedOperation"] = obj({
     "method": METHOD,
     "name": string("Identifier of this operation.", pattern=KEBAB),
     "label": LABEL,
+    "tags": TAGS,
     "description": DESCRIPTION,
     "inputParameters": array(ref("ExposedInputParameter"), "Inputs read from the request."),
     "ref": REF,
@@ -84,9 +90,23 @@ DEFS["ExposedOperation"] = obj({
     "mappings": MAPPINGS,
     "outputParameters": array({}, "Shape of the response: mapped from the upstream response (`call`), "
                               "filled by `mappings` (`steps`)."),
+    "responses": map_of(ref("RestResponse"), "Ikanos: the responses by status code; a binary content "
+                        "entry sets the media type binary results are served with.", keys=STATUS_CODE),
+    "responseBinary": obj({
+        "status": integer("Status code of the success response.", minimum=100, maximum=599, default=200),
+        "mediaType": string("Media type of the bytes.", pattern=MIME_TYPE),
+    }, required=("mediaType",), description="Ikanos: shorthand for one binary success response."),
 }, required=("method",), rules=(
     when(has("steps"), outputs(STEP_OUTPUT), outputs(ref("MappedOutputParameter"))),
+    exclusive("responses", "responseBinary", why="`responseBinary` is the short form of `responses`"),
 ), description="One HTTP method on a route: `call` one operation, run `steps`, or `ref` a function.")
+
+DEFS["RestResponse"] = obj({
+    "content": map_of(obj({
+        "binary": boolean("The body is raw bytes.", default=False),
+        "schema": {"type": "object", "description": "JSON Schema of the body (documentation)."},
+    }, description="One media type of the response."), "The response's media types.", keys=MIME_TYPE),
+}, description="Ikanos: one response of a REST operation.")
 
 DEFS["ExposedInputParameter"] = obj({
     "name": string("Parameter name.", pattern=NAME),
@@ -116,6 +136,10 @@ DEFS["ExposesMcp"] = obj({
     "tools": array(ref("McpTool"), "Tools offered to agents.", min_items=1),
     "resources": array(ref("McpResource"), "Readable data offered to agents.", min_items=1),
     "prompts": array(ref("McpPrompt"), "Prompt templates offered to agents.", min_items=1),
+    "maxBinarySize": MAX_BINARY_SIZE,
+    "ttlMs": integer("Ikanos (MCP 2026-07-28): a freshness hint for clients. Accepted, not sent.", minimum=0),
+    "cacheScope": string("Ikanos (MCP 2026-07-28): whether shared caches may keep results. Accepted, not sent.",
+                         enum=("public", "private")),
 }, required=("type", "namespace", "tools"), rules=(
     when(is_("transport", "stdio"), exclusive("port", why="a stdio server listens on no port"),
          has("port")),
@@ -124,6 +148,7 @@ DEFS["ExposesMcp"] = obj({
 DEFS["McpTool"] = obj({
     "name": string("Tool name shown to agents.", pattern=KEBAB),
     "label": string("Display title."),
+    "tags": TAGS,
     "description": string("What the tool does; agents choose tools by it."),
     "inputParameters": array(ref("McpToolInputParameter"), "Arguments; they form the tool's input schema. "
                              "When omitted, they are inferred from `with` and the consumed parameters."),
@@ -159,6 +184,7 @@ DEFS["McpResource"] = obj({
     "uri": string("Resource URI (any scheme); `{param}` makes it a template."),
     "description": DESCRIPTION,
     "mimeType": string("Media type of the content.", pattern=MIME_TYPE),
+    "binary": boolean("The content is bytes, read as a base64 blob (Ikanos).", default=False),
     "call": CALL,
     "with": WITH,
     "steps": STEPS,
@@ -297,6 +323,7 @@ DEFS = titled(DEFS, {
     "ExposesRest": "REST adapter",
     "ExposedResource": "REST resource",
     "ExposedOperation": "REST operation",
+    "RestResponse": "REST response",
     "ExposedInputParameter": "REST input parameter",
     "ForwardConfig": "forward",
     "ExposesMcp": "MCP adapter",

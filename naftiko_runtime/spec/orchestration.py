@@ -18,20 +18,22 @@ from naftiko_runtime.spec._dsl import (
     tagged,
     titled,
 )
-from naftiko_runtime.spec._fields import CALL, LANGUAGES, MAPPINGS, STEPS, WITH, output_modes
+from naftiko_runtime.spec._fields import CALL, LANGUAGES, MAPPINGS, MEDIA_TYPE, STEPS, TAGS, WITH, output_modes
 
 DEFS: dict[str, Schema] = {}
 
 DEFS["Aggregate"] = obj({
-    "label": string("Display name."),
+    "label": string("Display name (Ikanos: `display`)."),
     "namespace": string("First part of `ref: namespace.function`.", pattern=KEBAB),
-    "functions": array(ref("AggregateFunction"), "The functions.", min_items=1),
+    "functions": array(ref("AggregateFunction"), "The functions (Ikanos: `flows`).", min_items=1),
 }, required=("label", "namespace", "functions"), description="A group of reusable domain functions.")
 
 DEFS["AggregateFunction"] = obj({
     "name": string("Second part of `ref: namespace.function`.", pattern=KEBAB),
     "description": string("What the function does."),
+    "tags": TAGS,
     "semantics": ref("Semantics"),
+    "outputMediaType": MEDIA_TYPE,
     "inputParameters": array(ref("McpToolInputParameter"), "Arguments of the function."),
     "call": CALL,
     "with": WITH,
@@ -83,7 +85,7 @@ DEFS["OperationStepScript"] = obj({
 }, required=("file",), description="Runs a sandboxed script over the steps' outputs.")
 
 DEFS["StepOutputMapping"] = obj({
-    "targetName": string("Output field to fill; dots nest (route.from).", pattern=TARGET_NAME),
+    "targetName": string("Output field to fill; dots nest (route.from). Ikanos: `target`.", pattern=TARGET_NAME),
     "value": string("Where to read: `$.step-name.field.field`."),
 }, required=("targetName", "value"), description="Copies one step output into the result.")
 

@@ -49,6 +49,7 @@ class CallContext:
     progress: Progress | None = None  # report progress to the caller, when it asked for it
     traceparent: str | None = None  # the inbound W3C trace context, passed upstream
     status: int | None = None  # the upstream status, when the unit made exactly one call
+    truncated: dict[str, Any] | None = None  # merged pages cut at a cap (``paging.Pages.truncation``)
     upstream: list[UpstreamCall] = field(default_factory=list)
 
 

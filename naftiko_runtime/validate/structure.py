@@ -23,6 +23,7 @@ from functools import cache
 from typing import Any
 
 from naftiko_runtime.errors import Diagnostic
+from naftiko_runtime.ikanos import RENAMES
 from naftiko_runtime.jsonschemas import Path, Problem, Validator
 from naftiko_runtime.load import LEGACY, Document
 from naftiko_runtime.source import join
@@ -39,6 +40,7 @@ _TYPE_NAMES = {
     "object": "an object", "array": "a list", "string": "a string", "integer": "an integer",
     "number": "a number", "boolean": "a boolean", "null": "null",
 }
+_IKANOS_NAMES = {naftiko: ikanos_name for ikanos_name, naftiko in RENAMES.items()}
 _ALLOWED_SHOWN = 12  # names listed in an unknown-field hint
 # Names other tools use for a field of ours (OpenAPI, HTTP clients): the likely intent.
 _SYNONYMS = {"in": "placement", "location": "placement", "name": "key", "header": "key", "user": "username",
@@ -86,6 +88,24 @@ class _Translator:
         self.doc = doc
         self.diag = doc.diag
 
+    def what(self, pointer: str) -> str:
+        """``_what`` of the value as the author wrote it (an Ikanos file's keys and field names)."""
+        keys = self.doc.pointers.keys if self.doc.pointers is not None else {}
+        if pointer in keys:
+            return "the name"
+        return _what(self.doc.written_pointer(pointer))
+
+    def kind(self, schema: Schema, pointer: str) -> str:
+        return _kind(schema, self.doc.written_pointer(pointer))
+
+    def fields(self, props: dict[str, Schema]) -> dict[str, Schema]:
+        """An object's fields by the names the document's dialect gives them."""
+        return {self.field(k): v for k, v in props.items()} if self.doc.dialect == "ikanos" else props
+
+    def field(self, name: str) -> str:
+        """A field's name in the document's dialect."""
+        return _IKANOS_NAMES.get(name, name) if self.doc.dialect == "ikanos" else name
+
     def translate(self, problems: list[Problem]) -> list[Diagnostic]:
         ranked = [pair for problem in problems for pair in self.diagnose(problem)]
         verdicts: dict[str, tuple[int, Diagnostic]] = {}  # wrong value -> its (rank, diagnostic)
@@ -112,21 +132,21 @@ class _Translator:
                 yield rank, self.wrong_value(keyword, schema, value, pointer)
         elif keyword == "required":
             for name in (n for n in rule if n not in value):
-                yield None, self.diag("schema-required", f"{_kind(schema, pointer)} is missing the required field "
-                                      f"`{name}`", pointer, hint=_guess_variant(schema, value, name))
+                yield None, self.diag("schema-required", f"{self.kind(schema, pointer)} is missing the required field "
+                                      f"`{self.field(name)}`", pointer, hint=_guess_variant(schema, value, name))
         elif keyword == "additionalProperties":
             props = schema.get("properties", {})
             # In an `authentication` block a misspelt field means a credential never sent: an error.
             code = "auth-unknown-field" if pointer.endswith("/authentication") else "unknown-field"
             for key in (k for k in value if k not in props):
-                yield None, self.diag(code, f"unknown field `{key}` in {_kind(schema, pointer)}",
-                                      join(pointer, key), key=True, hint=_unknown_hint(key, props))
+                yield None, self.diag(code, f"unknown field `{key}` in {self.kind(schema, pointer)}",
+                                      join(pointer, key), key=True, hint=_unknown_hint(key, self.fields(props)))
         elif keyword == "minItems":
-            yield None, self.diag("schema-min-items", f"{_what(pointer)} must have at least {rule} item(s); "
+            yield None, self.diag("schema-min-items", f"{self.what(pointer)} must have at least {rule} item(s); "
                                   f"found {len(value)}", pointer)
         elif keyword == "not" and set(rule) <= {"required", "description"}:
             fields = rule["required"]
-            message = (f"field `{fields[0]}` is not allowed in {_what(pointer)}" if len(fields) == 1
+            message = (f"field `{fields[0]}` is not allowed in {self.what(pointer)}" if len(fields) == 1
                        else f"{_and([f'`{f}`' for f in fields])} cannot be used together")
             yield None, self.diag("schema-conflict", message, join(pointer, fields[-1]), key=True,
                                   hint=rule.get("description"))
@@ -139,7 +159,7 @@ class _Translator:
         pointer = problem.pointer
         if all(set(branch) == {"required"} for branch in branches):
             names = _or([f"`{branch['required'][0]}`" for branch in branches])
-            yield None, self.diag("schema-required", f"{_what(pointer)} needs one of the fields {names}", pointer)
+            yield None, self.diag("schema-required", f"{self.what(pointer)} needs one of the fields {names}", pointer)
             return
         # The alternative that takes the value's JSON type is the one the author meant.
         mismatches = [[p for p in found if p.keyword == "type" and p.path == problem.path]
@@ -151,11 +171,11 @@ class _Translator:
                 return
         if pointer not in self.doc.templated:
             types = _or([_expected(_node(mismatch[0].schema_path)) for mismatch in mismatches])
-            yield _TYPE_RANK, self.diag("schema-type", f"{_what(pointer)} must be {types}; found "
+            yield _TYPE_RANK, self.diag("schema-type", f"{self.what(pointer)} must be {types}; found "
                                         f"{_show(problem.instance, {})}", pointer)
 
     def wrong_value(self, keyword: str, schema: Schema, value: Any, pointer: str) -> Diagnostic:
-        what, shown, rule = _what(pointer), _show(value, schema), schema[keyword]
+        what, shown, rule = self.what(pointer), _show(value, schema), schema[keyword]
         if keyword == "type":
             return self.diag("schema-type", f"{what} must be {_expected(rule)}; found {shown}", pointer)
         if keyword == "enum":

@@ -181,7 +181,7 @@ def test_unknown_field_is_a_warning_at_the_key_with_a_suggestion(tmp_path: Path)
     assert (typo.location.pointer, typo.location.line, typo.location.col) == ("/info/descripton", 4, 3)
     assert typo.severity is Severity.WARNING
     assert typo.hint == "did you mean `description`? allowed here: created, description, label, modified, " \
-                        "stakeholders, tags"
+                        "stakeholders, tags, version"
     assert ("schema-required", "/info", 3) in spots(found)
 
 
