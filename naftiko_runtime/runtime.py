@@ -117,6 +117,7 @@ class Runtime:
         self._owners: dict[Unit | Exposure, Bound] = {
             item: b for b in self.bound for item in (*b.capability.units(), *b.capability.exposures)}
         self._validators: dict[Unit, Any] = {}
+        self._coercers: dict[Unit, Any] = {}
         self._stack = AsyncExitStack()
         self.started = False
 
@@ -159,8 +160,7 @@ class Runtime:
         bound = self.owner(unit)
         context = context or CallContext()
         with self.telemetry.call(unit.kind, unit.label, context), self._tracked(unit.label):
-            args = dict(arguments or {})
-            self.check_arguments(unit, args)
+            args = self.check_arguments(unit, dict(arguments or {}))
             if isinstance(unit, Prompt):
                 return _prompt(unit, args)
             if isinstance(unit, Route):  # constants: templates over binds and inputs; callers cannot set them
@@ -272,13 +272,21 @@ class Runtime:
         for scope in list(self._running):
             scope.cancel()
 
-    def check_arguments(self, unit: Unit, args: Mapping[str, Any]) -> None:
-        """Every problem of ``args`` against the unit's input schema, before anything is sent."""
+    def check_arguments(self, unit: Unit, args: dict[str, Any]) -> dict[str, Any]:
+        """``args`` coerced (numeric and boolean strings where the schema asks for those types and
+        the text is unambiguous; see ``coerce``) and checked against the unit's input schema, before
+        anything is sent. Raises ``InputError`` naming every problem."""
         validator = self._validators.get(unit)
         if validator is None:
+            from naftiko_runtime.coerce import coercer
             from naftiko_runtime.jsonschemas import Validator
 
-            validator = self._validators[unit] = Validator(plain(unit.input_schema))
+            schema = plain(unit.input_schema)
+            self._coercers[unit] = coercer(schema)
+            validator = self._validators[unit] = Validator(schema)
+        coerce = self._coercers.get(unit)
+        if coerce is not None:
+            args = coerce(args)
         problems = [{"pointer": problem.pointer or "/", "message": _short(problem.message)}
                     for problem in sorted(validator.problems(args), key=lambda p: p.path)]
         problems += [{"pointer": pointer, "message": "is not valid Unicode text (a lone surrogate)"}
@@ -287,6 +295,7 @@ class Runtime:
                      for pointer in _non_finite(args, "")]
         if problems:
             raise InputError(problems, operation=unit.label)
+        return args
 
 
 class _Call:

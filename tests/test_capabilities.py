@@ -51,8 +51,12 @@ def test_bundled_capability_keeps_the_published_tools_exactly() -> None:
     tools = {t["name"]: t for t in ours["capability"]["exposes"][0]["tools"]}
     for published in published_tools():
         mine = tools[published["name"]]
-        for key in ("description", "hints", "call", "outputParameters"):
+        for key in ("description", "hints", "call"):
             assert mine[key] == published[key], (published["name"], key)
+        # The one addition: `schema` (our extension) describes the answer; the mapping is unchanged.
+        outputs = [{k: v for k, v in o.items() if k != "schema"} for o in mine["outputParameters"]]
+        assert outputs == published["outputParameters"], published["name"]
+        assert all(o["schema"]["type"] == "object" for o in mine["outputParameters"])
         assert {k: v for k, v in mine.get("with", {}).items() if k in published.get("with", {})} == \
             published.get("with", {})
 

@@ -18,19 +18,14 @@ from naftiko_runtime.model.exposes import openapi_path
 
 
 def _coerce(raw: str, schema: Mapping[str, Any] | None) -> Any:
-    """KEY=VALUE text -> the type the input schema declares for KEY."""
+    """KEY=VALUE text for an object or array input -> its JSON value. Numbers and booleans stay text:
+    the runtime's argument check coerces them (``"20"``, ``"true"``), the same for every transport."""
     kind = (schema or {}).get("type")
-    try:
-        if kind == "integer":
-            return int(raw)
-        if kind == "number":
-            return float(raw) if any(c in raw for c in ".eE") else int(raw)
-        if kind == "boolean" and raw.lower() in ("true", "false"):
-            return raw.lower() == "true"
-        if kind in ("object", "array"):
+    if kind in ("object", "array"):
+        try:
             return json.loads(raw)
-    except ValueError:
-        pass  # keep the text: argument validation then names the problem
+        except ValueError:
+            pass  # keep the text: argument validation then names the problem
     return raw
 
 

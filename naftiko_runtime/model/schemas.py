@@ -83,11 +83,19 @@ def _item(item: OutputParam) -> dict[str, Any]:
 
 def output_schema(outputs: Sequence[OutputParam]) -> Mapping[str, Any] | None:
     """The shape of what the mapper returns when the first output is an object with properties
-    (such an output always yields an object, so it always wins); otherwise None."""
+    (such an output always yields an object, so it always wins), or an object output whose
+    ``schema`` (naftiko-runtime extension) describes it; otherwise None."""
     if not outputs:
         return None
     first = outputs[0]
-    if first.value is not None or first.type != "object" or not first.properties:
+    if first.value is not None or first.type != "object":
+        return None
+    if first.schema and not first.properties:
+        declared = {"type": "object", **first.schema}
+        if declared["type"] != "object":
+            return None  # not an object schema: rules report it; nothing is advertised
+        return freeze(_described(declared, first) if "description" not in declared else declared)
+    if not first.properties:
         return None
     return freeze(_described(_object(first, in_item=False), first))
 
