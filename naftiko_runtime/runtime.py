@@ -394,7 +394,11 @@ class _Call:
             else:
                 raise InvocationError(f"step '{step.name}': {step.kind} steps are not supported yet")
         if inv.mappings:
-            mapped = apply_step_mappings(inv.mappings, outputs)
+            # Mappings read step outputs and (our extension) the unit's own inputs, steps first.
+            mapped = apply_step_mappings(inv.mappings, {**args, **outputs})
+            shape = [p.name for p in inv.outputs if p.name]
+            if shape:  # a declared result shape is kept: every declared field, null when nothing was found
+                return {**dict.fromkeys(shape), **(mapped or {})}
             if mapped is not None:
                 return mapped
         return last

@@ -332,8 +332,9 @@ def _result_schema(invocation: Invocation) -> dict[str, Any]:
         return {"type": "object", "properties": {p.name or "value": _declared_schema(p, mock=True) for p in outputs}}
     if invocation.mode == "steps":
         named = [p for p in outputs if p.name]
-        if invocation.mappings and named:
-            return {"type": "object", "properties": {str(p.name): _declared_schema(p) for p in named}}
+        if invocation.mappings and named:  # every declared field is present, null when nothing was found
+            return {"type": "object", "properties": {str(p.name): _nullable(_declared_schema(p)) for p in named},
+                    "required": list(dict.fromkeys(str(p.name) for p in named))}
         return {}
     mapped = output_schema(outputs)
     if mapped is not None:
@@ -349,6 +350,13 @@ def _plain(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     return value
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return {**schema, "type": [kind, "null"]}
+    return schema  # no type: any value, null included
 
 
 def _declared_schema(param: OutputParam, *, mock: bool = False) -> dict[str, Any]:
