@@ -1,9 +1,8 @@
-"""``naftiko call`` (one unit, once) and ``naftiko list`` (what a capability exposes)."""
+"""``naftiko call``: one tool or REST operation, once."""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -123,34 +122,4 @@ def call(spec: Path, tool_name: str, pairs: tuple[str, ...], as_json: str | None
     click.echo(result if isinstance(result, RawBody) else json.dumps(result, indent=2, ensure_ascii=False))
 
 
-@click.command(name="list")
-@click.argument("spec", type=EXISTING)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text for people, json for tools.")
-def list_(spec: Path, fmt: str) -> None:
-    """List the tools, resources, prompts and routes a capability exposes."""
-    entries: list[dict[str, Any]] = []
-    for capability in capabilities((spec,), dict(os.environ)):
-        for mcp in capability.mcp:
-            entries += [{"kind": "tool", "exposure": mcp.namespace, "name": t.name,
-                         "description": t.description} for t in mcp.tools]
-            entries += [{"kind": "resource", "exposure": mcp.namespace, "name": r.name, "uri": r.uri,
-                         "description": r.description} for r in mcp.resources]
-            entries += [{"kind": "prompt", "exposure": mcp.namespace, "name": p.name,
-                         "description": p.description} for p in mcp.prompts]
-        for rest in capability.rest:
-            for resource in rest.resources:
-                entries += [{"kind": "route", "exposure": rest.namespace, "name": f"{r.method} {resource.path}",
-                             "description": r.description or resource.description} for r in resource.routes]
-                if resource.forward is not None:
-                    entries.append({"kind": "route", "exposure": rest.namespace, "name": f"* {resource.path}",
-                                    "description": f"forward to {resource.forward.target}"})
-    if fmt == "json":
-        click.echo(json.dumps(entries, indent=2, ensure_ascii=False))
-        return
-    for e in entries:
-        click.echo(f"{e['kind']:<9} {e['exposure']:<24} {e['name']}" + (f"  {e['description']}"
-                                                                          if e.get("description") else ""))
-
-
-COMMANDS = (call, list_)
+COMMANDS = (call,)

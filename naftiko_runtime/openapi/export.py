@@ -311,7 +311,7 @@ def _request_body(params: list[Input]) -> dict[str, Any]:
 
 
 def _responses(invocation: Invocation, has_inputs: bool, exposure: RestExposure) -> dict[str, Any]:
-    schema = _result_schema(invocation.resolved())
+    schema = result_schema(invocation.resolved())
     success: dict[str, Any] = {"description": "The result.", "content": {"application/json": {"schema": schema}}}
     responses: dict[str, Any] = {"200": success}
     if invocation.resolved().mode != "mock":
@@ -324,7 +324,8 @@ def _responses(invocation: Invocation, has_inputs: bool, exposure: RestExposure)
     return responses
 
 
-def _result_schema(invocation: Invocation) -> dict[str, Any]:
+def result_schema(invocation: Invocation) -> dict[str, Any]:
+    """The JSON Schema of what ``invocation`` returns, as far as the capability says ({}: anything)."""
     outputs = invocation.outputs
     if invocation.mode == "ref":
         return {}  # an unresolved function
