@@ -29,9 +29,15 @@ def shape(schema: Any, depth: int = 0) -> str:
     if not isinstance(schema, Mapping) or not schema:
         return "any JSON"
     kind = type_of(schema)
-    properties = schema.get("properties")
-    if isinstance(properties, Mapping) and properties and depth < 2:
-        required = set(schema.get("required") or ())
+    properties = dict(schema.get("properties") or {})
+    required = set(schema.get("required") or ())
+    for part in schema.get("allOf") or ():  # an object built from parts: every part's fields
+        if isinstance(part, Mapping):
+            properties.update(part.get("properties") or {})
+            required.update(part.get("required") or ())
+    if kind == "any" and properties:
+        kind = "object"
+    if properties and depth < 2:
         names = [f"{name}{'*' if name in required else ''}" for name in list(properties)[:_SHOWN_FIELDS]]
         more = ", ..." if len(properties) > _SHOWN_FIELDS else ""
         return f"{kind} {{{', '.join(names)}{more}}}"

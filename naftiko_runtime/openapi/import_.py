@@ -332,8 +332,9 @@ class _Reader:
     def _add_body(self, body: Mapping[str, Any], required: bool, consumed: list[dict[str, Any]],
                   tool: list[dict[str, Any]], wiring: dict[str, str], args: set[str], mcp_ns: str) -> None:
         name = "body" if "body" not in {p["name"] for p in consumed} else "request_body"
-        description = _first_line(body.get("description")) or "The JSON request body."
         schema = self.schemas.input(body.get("schema") if self.swagger or "schema" in body else content_schema(body))
+        description = (_first_line(body.get("description")) or _first_line((schema or {}).get("description"))
+                       or "The JSON request body.")
         kind = self._type(schema) if schema else "object"
         kind = kind if kind in ("object", "array") else "object"
         consumed.append({"name": name, "in": "body", "type": kind, "required": required,
