@@ -47,6 +47,27 @@ def _arguments(unit: Unit, pairs: tuple[str, ...], as_json: str | None) -> dict[
     return args
 
 
+def _saved_state(path: Path | None) -> Any:
+    """The simulators' saved state (``--sandbox-state``); an unreadable file exits 1, untouched."""
+    if path is None:
+        return None
+    from naftiko_runtime.sandbox.saved import SandboxState
+
+    try:
+        return SandboxState(path)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def _save(state: Any) -> None:
+    if state is None:
+        return
+    try:
+        state.save()
+    except (ConfigError, OSError) as exc:
+        click.echo(f"naftiko: warning: sandbox state not saved: {exc}", err=True)
+
+
 def _same_route(wanted: str, method: str, path: str) -> bool:
     """``GET /ships/{imo}`` and ``get /ships/{{imo}}`` both name the route ``GET /ships/{{imo}}``."""
     verb, _, where = wanted.strip().partition(" ")
@@ -74,9 +95,11 @@ def _callable_names(found: list[Capability]) -> list[str]:
 @click.option("--json", "as_json", default=None, metavar="'{...}'", help="Arguments as a JSON object.")
 @UPSTREAM
 @SANDBOX
+@click.option("--sandbox-state", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+              help="Keep the simulators' state in FILE between runs (JSON, created if missing; implies --sandbox).")
 @ENV_FILE
 def call(spec: Path, tool_name: str, pairs: tuple[str, ...], as_json: str | None, upstream: tuple[str, ...],
-         sandbox: bool, env_file: Path | None) -> None:
+         sandbox: bool, sandbox_state: Path | None, env_file: Path | None) -> None:
     """Run one tool once and print its JSON result (exit 1 for an error result).
 
     TOOL is an MCP tool name. When no tool has that name, it may name a REST operation instead: its
@@ -100,12 +123,15 @@ def call(spec: Path, tool_name: str, pairs: tuple[str, ...], as_json: str | None
         raise click.BadParameter(f"no tool or REST operation named {tool_name!r}{hint}; "
                                  f"available: {', '.join(names) or 'none'}", param_hint="TOOL")
     args = _arguments(unit, pairs, as_json)
+    state = _saved_state(sandbox_state)
     try:
-        built = runtime(found, env, upstreams=routes, sandbox=sandbox)
-    except ConfigError as exc:
-        raise click.BadParameter(str(exc), param_hint="--upstream") from None
+        built = runtime(found, env, upstreams=routes, sandbox=sandbox or state is not None, sandbox_state=state)
     except BindingError as exc:
         fail(f"{exc}; set them in the environment or with --env-file")
+    except ConfigError as exc:
+        if state is not None and str(state.path) in str(exc):
+            fail(str(exc))
+        raise click.BadParameter(str(exc), param_hint="--upstream") from None
 
     async def run() -> Any:
         async with built:
@@ -115,7 +141,9 @@ def call(spec: Path, tool_name: str, pairs: tuple[str, ...], as_json: str | None
         result = anyio.run(run)
     except InvocationError as exc:
         click.echo(json.dumps(exc.as_dict(), indent=2, ensure_ascii=False))
+        _save(state)
         sys.exit(1)
+    _save(state)
     from naftiko_runtime.formats import RawBody
 
     # A non-JSON upstream body that nothing mapped is printed as it came.
