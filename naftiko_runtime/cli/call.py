@@ -88,7 +88,7 @@ def _callable_names(found: list[Capability]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-@click.command()
+@click.command(short_help="Run one tool once and print its result as JSON.")
 @click.argument("spec", type=EXISTING)
 @click.argument("tool_name", metavar="TOOL")
 @click.argument("pairs", nargs=-1, metavar="[KEY=VALUE]...")
@@ -105,6 +105,10 @@ def call(spec: Path, tool_name: str, pairs: tuple[str, ...], as_json: str | None
     TOOL is an MCP tool name. When no tool has that name, it may name a REST operation instead: its
     `name`, or its route as `naftiko list` prints it (`'GET /ships/{{imo}}'`, for operations without
     a name or whose name a tool already takes). A route's arguments are its inputs, by name.
+
+    KEY=VALUE values are text: JSON for object and array arguments; numbers and booleans are
+    converted where the input schema asks for them and the text is unambiguous ("20", "2.5",
+    "true"), as for MCP and REST callers. Anything else fails before any upstream call.
     """
     import anyio
 

@@ -150,7 +150,7 @@ def _needed_variables(spec: Path) -> list[str]:
                               for provider in bind.keys.values()))
 
 
-@click.command(short_help="Add a capability to an MCP client's config (absolute paths, stdio).")
+@click.command(short_help="Add a capability to an MCP client's configuration.")
 @click.argument("client", type=click.Choice(CLIENTS), metavar="CLIENT")
 @click.argument("spec", type=EXISTING)
 @click.argument("serve_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- SERVE-ARGS]...")
@@ -166,7 +166,10 @@ def install(client: str, spec: Path, serve_args: tuple[str, ...], name: str | No
     `naftiko serve` (e.g. `-- --sandbox`).
 
     The entry runs this installation's naftiko with absolute paths, so it works from any folder.
-    Other servers in the file are kept; the old file is saved as FILE.bak first.
+    Other servers in the file are kept; the old file is saved as FILE.bak first. Files written:
+    claude-desktop, its claude_desktop_config.json (under ~/Library/Application Support/Claude on
+    macOS, %APPDATA%\\Claude on Windows, ~/.config/Claude on Linux); cursor, ~/.cursor/mcp.json;
+    vscode, .vscode/mcp.json in this folder; claude-code, .mcp.json in this folder.
     """
     if client == "mcp-json" and config is not None:
         raise click.UsageError("mcp-json prints the entry; --config is for the clients that have a file")

@@ -13,12 +13,12 @@ from naftiko_runtime.cli.common import EXISTING, capabilities, fail
 from naftiko_runtime.errors import ConfigError
 
 
-@click.group(name="export")
+@click.group(name="export", short_help="Export a capability (openapi).")
 def export_group() -> None:
     """Export a capability to another format."""
 
 
-@export_group.command(name="openapi")
+@export_group.command(name="openapi", short_help="Write the OpenAPI 3.1 document of the REST routes.")
 @click.argument("spec", type=EXISTING)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file instead of standard output.")
@@ -70,12 +70,12 @@ def imported(file: Path, *, namespace: str | None = None, operations: str | None
         fail(f"cannot import {file}: {exc}")
 
 
-@click.group(name="import")
+@click.group(name="import", short_help="Start a capability from another format (openapi).")
 def import_group() -> None:
     """Create a capability from another format."""
 
 
-@import_group.command(name="openapi")
+@import_group.command(name="openapi", short_help="Turn an OpenAPI document into a capability.")
 @click.argument("file", type=EXISTING)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file instead of standard output.")
