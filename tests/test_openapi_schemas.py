@@ -171,3 +171,42 @@ def test_only_the_chosen_operations_are_imported(tmp_path: Path) -> None:
         import_openapi(SHOP, operations=["cancelOrder"])
     with pytest.raises(ConfigError, match=r"tagged 'billing'.*ops, orders"):
         import_openapi(SHOP, tag="billing")
+
+
+def test_a_rest_inputs_schema_reaches_the_exported_openapi(tmp_path: Path) -> None:
+    from openapi_spec_validator import validate
+    from test_openapi import capability_from
+
+    from naftiko_runtime.openapi import export_openapi
+
+    text = """\
+naftiko: "1.0.0-alpha2"
+info: {label: Counter, description: Counts.}
+capability:
+  consumes:
+    - type: http
+      namespace: api
+      baseUri: https://api.example.test
+      resources:
+        - name: things
+          path: /things
+          operations:
+            - {name: make, method: POST, inputParameters: [{name: count, in: body, type: integer}]}
+  exposes:
+    - type: rest
+      namespace: counter
+      port: 8089
+      resources:
+        - path: /things
+          operations:
+            - method: POST
+              name: make
+              inputParameters:
+                - {name: count, in: body, type: integer, description: How many., schema: {minimum: 1, maximum: 9}}
+              call: api.make
+              with: {count: counter.count}
+"""
+    document = export_openapi(capability_from(tmp_path, text))
+    validate(document)
+    body = document["paths"]["/things"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["count"] == {"type": "integer", "minimum": 1, "maximum": 9, "description": "How many."}

@@ -13,7 +13,7 @@ from naftiko_runtime.errors import ConfigError
 from naftiko_runtime.model import Capability, Input, Invocation, OutputParam, RestExposure, RestResource, Route
 from naftiko_runtime.model.exposes import BODY_METHODS, GREEDY_VARIABLE, openapi_path
 from naftiko_runtime.model.refs import placeholders
-from naftiko_runtime.model.schemas import JSON_TYPES, output_schema
+from naftiko_runtime.model.schemas import JSON_TYPES, output_schema, usable
 
 __all__ = ["export_openapi", "export_openapi_many"]
 
@@ -268,6 +268,8 @@ def _export_forward(exposure: RestExposure, resource: RestResource, method: str,
 def param_schema(param: Input) -> dict[str, Any]:
     """The JSON Schema of one exposed input."""
     schema: dict[str, Any] = {"type": param.type} if param.type in JSON_TYPES else {}
+    if param.schema and usable(param.schema):  # the `schema` extension's keywords
+        schema.update(_plain(param.schema))
     if param.pattern and schema.get("type") == "string":
         schema["pattern"] = param.pattern
     return schema
