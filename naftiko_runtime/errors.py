@@ -7,7 +7,8 @@ Load time produces ``Diagnostic`` values (collected, never raised one by one; th
     ├─ SpecError(diagnostics)          a capability that cannot be served: every diagnostic found
     ├─ BindingError(missing)           start-up: bind variables that could not be resolved (names only)
     ├─ ConfigError                     start-up: a setting that cannot work (bad --upstream, port...)
-    │   └─ AuthConfigError             an inbound `authentication` that cannot be enforced
+    │   ├─ AuthConfigError             an inbound `authentication` that cannot be enforced
+    │   └─ SandboxStateError           a --sandbox-state file that cannot be read or written
     ├─ ServeError                      the exposures cannot be served as configured
     └─ InvocationError                 request time: a call failed; safe to show a client
         ├─ InputError(problems)        bad arguments: REST 400, MCP isError, before any upstream call
@@ -107,6 +108,10 @@ class ConfigError(NaftikoError):
 
 class AuthConfigError(ConfigError):
     """An ``authentication`` object that cannot be enforced (unsupported type, empty or unbound secret)."""
+
+
+class SandboxStateError(ConfigError):
+    """A ``--sandbox-state`` file that is not sandbox state, or cannot be read or written."""
 
 
 class ServeError(NaftikoError):

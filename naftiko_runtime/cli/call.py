@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from naftiko_runtime.cli.common import ENV_FILE, EXISTING, SANDBOX, UPSTREAM, capabilities, environment, fail, upstreams
-from naftiko_runtime.errors import BindingError, ConfigError, InvocationError
+from naftiko_runtime.errors import BindingError, ConfigError, InvocationError, SandboxStateError
 from naftiko_runtime.model import Capability, Unit, plain
 from naftiko_runtime.model.exposes import openapi_path
 
@@ -55,7 +55,7 @@ def _saved_state(path: Path | None) -> Any:
 
     try:
         return SandboxState(path)
-    except ConfigError as exc:
+    except SandboxStateError as exc:
         fail(str(exc))
 
 
@@ -64,7 +64,7 @@ def _save(state: Any) -> None:
         return
     try:
         state.save()
-    except (ConfigError, OSError) as exc:
+    except (SandboxStateError, OSError) as exc:
         click.echo(f"naftiko: warning: sandbox state not saved: {exc}", err=True)
 
 
@@ -132,9 +132,9 @@ def call(spec: Path, tool_name: str, pairs: tuple[str, ...], as_json: str | None
         built = runtime(found, env, upstreams=routes, sandbox=sandbox or state is not None, sandbox_state=state)
     except BindingError as exc:
         fail(f"{exc}; set them in the environment or with --env-file")
+    except SandboxStateError as exc:
+        fail(str(exc))
     except ConfigError as exc:
-        if state is not None and str(state.path) in str(exc):
-            fail(str(exc))
         raise click.BadParameter(str(exc), param_hint="--upstream") from None
 
     async def run() -> Any:

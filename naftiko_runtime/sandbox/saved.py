@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from naftiko_runtime.errors import ConfigError
+from naftiko_runtime.errors import SandboxStateError
 
 __all__ = ["MAX_BYTES", "SandboxState"]
 
@@ -36,14 +36,14 @@ class SandboxState:
             if not self.path.exists() or self.path.stat().st_size == 0:
                 return {}
             if self.path.stat().st_size > MAX_BYTES:
-                raise ConfigError(f"{self.path} is over {MAX_BYTES} bytes: not a sandbox state file")
+                raise SandboxStateError(f"{self.path} is over {MAX_BYTES} bytes: not a sandbox state file")
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise ConfigError(f"cannot read {self.path} as sandbox state: {exc}") from None
+            raise SandboxStateError(f"cannot read {self.path} as sandbox state: {exc}") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("simulators"), dict):
-            raise ConfigError(f"{self.path} is not a sandbox state file (written by --sandbox-state)")
+            raise SandboxStateError(f"{self.path} is not a sandbox state file (written by --sandbox-state)")
         if data.get("version") != VERSION:
-            raise ConfigError(f"{self.path} holds sandbox state of another version; remove it to start afresh")
+            raise SandboxStateError(f"{self.path} holds sandbox state of another version; remove it to start afresh")
         return dict(data["simulators"])
 
     def attach(self, host: str, app: Any) -> None:
@@ -55,7 +55,7 @@ class SandboxState:
             try:
                 store.restore(self.saved[host])
             except ValueError as exc:
-                raise ConfigError(f"{self.path}: the {host} simulator state is unusable: {exc}") from None
+                raise SandboxStateError(f"{self.path}: the {host} simulator state is unusable: {exc}") from None
         self._live[host] = store
 
     def save(self) -> None:
@@ -65,7 +65,7 @@ class SandboxState:
         simulators = {**self.saved, **{host: store.dump() for host, store in self._live.items()}}
         text = json.dumps({"format": FORMAT, "version": VERSION, "simulators": simulators}, ensure_ascii=False)
         if len(text.encode("utf-8")) > MAX_BYTES:
-            raise ConfigError(f"sandbox state would be over {MAX_BYTES} bytes: {self.path} not written")
+            raise SandboxStateError(f"sandbox state would be over {MAX_BYTES} bytes: {self.path} not written")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
         try:
