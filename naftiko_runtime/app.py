@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import httpx2
 
     from naftiko_runtime.runtime import Runtime, Upstream
+    from naftiko_runtime.sandbox.saved import SandboxState
     from naftiko_runtime.telemetry import Telemetry
 
 __all__ = ["Loaded", "check_upstreams", "load", "runtime", "wants_metrics"]
@@ -88,7 +89,7 @@ def _sandbox_credentials(consumer: Consumer) -> set[str]:
 
 
 def _plan(capability: Capability, upstreams: Mapping[str, str], sandbox: bool,
-          transports: Mapping[str, httpx2.AsyncBaseTransport]) -> _Plan:
+          transports: Mapping[str, httpx2.AsyncBaseTransport], sandbox_state: SandboxState | None = None) -> _Plan:
     from naftiko_runtime.runtime import Upstream
 
     plan = _Plan(capability)
@@ -100,7 +101,7 @@ def _plan(capability: Capability, upstreams: Mapping[str, str], sandbox: bool,
         if namespace in upstreams:
             plan.routes.append(Upstream(capability.file, namespace, "upstream", upstreams[namespace]))
             continue
-        simulator = _sandbox(consumer) if sandbox else None
+        simulator = _sandbox(consumer, sandbox_state) if sandbox else None
         if simulator is not None:
             from naftiko_runtime.consume import in_process
 
@@ -118,17 +119,19 @@ def _base(consumer: Consumer) -> str:
     return str(consumer.base_uri.raw) if consumer.base_uri is not None else ""
 
 
-def _sandbox(consumer: Consumer) -> Any:
+def _sandbox(consumer: Consumer, state: SandboxState | None) -> Any:
     from naftiko_runtime.sandbox import sandbox_for
 
-    return sandbox_for(_base(consumer))
+    return sandbox_for(_base(consumer), state)
 
 
 def runtime(capabilities: Iterable[Capability], env: Mapping[str, str], *,
             upstreams: Mapping[str, str] | None = None, sandbox: bool = False,
             transports: Mapping[str, httpx2.AsyncBaseTransport] | None = None,
-            telemetry: Telemetry | None = None) -> Runtime:
+            telemetry: Telemetry | None = None, sandbox_state: SandboxState | None = None) -> Runtime:
     """Bind every capability once and build the runtime (not started: ``async with`` it).
+
+    ``sandbox_state``: the simulators continue from it (``state.save()`` writes theirs back).
 
     Raises ``BindingError`` naming every missing variable of every capability, ``ConfigError`` for
     an ``--upstream`` naming no consumer."""
@@ -144,7 +147,7 @@ def runtime(capabilities: Iterable[Capability], env: Mapping[str, str], *,
     details: list[str] = []
     routes: list[Upstream] = []
     for capability in capabilities:
-        plan = _plan(capability, upstreams, sandbox, transports or {})
+        plan = _plan(capability, upstreams, sandbox, transports or {}, sandbox_state)
         routes += plan.routes
         try:
             variables = resolve_binds(capability.binds, env, defaults=plan.defaults)

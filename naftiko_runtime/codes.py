@@ -131,6 +131,9 @@ _RULES = _table(
     ("lookup-index-unknown", _E, "a lookup `index` names no earlier step", "name an earlier call step"),
     ("step-reference-unknown", _E, "a `$.<step>` reference names no step of the operation",
      "name an earlier step"),
+    ("json-schema-invalid", _E, "a `schema` (naftiko-runtime extension) is not a valid JSON Schema, or an output "
+     "`schema` does not describe an object",
+     "write JSON Schema 2020-12 keywords, e.g. `{type: object, properties: {...}, required: [...]}`"),
     ("jsonpath-invalid", _E, "a JSONPath expression does not parse", "JSONPath starts with `$`, e.g. `$.data.id`"),
     # Valid spec this runtime cannot run yet: a warning, and the call fails with a clear error.
     ("unsupported-format", _W, "an `outputRawFormat` this runtime cannot decode yet",

@@ -9,6 +9,7 @@ Load time produces ``Diagnostic`` values (collected, never raised one by one; th
     ├─ ConfigError                     start-up: a setting that cannot work (bad --upstream, port...)
     │   ├─ AuthConfigError             an inbound `authentication` that cannot be enforced
     │   └─ ConversionError(diagnostics) `naftiko convert`: a file with no form in the other dialect
+    │   └─ SandboxStateError           a --sandbox-state file that cannot be read or written
     ├─ ServeError                      the exposures cannot be served as configured
     └─ InvocationError                 request time: a call failed; safe to show a client
         ├─ InputError(problems)        bad arguments: REST 400, MCP isError, before any upstream call
@@ -117,6 +118,10 @@ class ConversionError(ConfigError):
 
 class AuthConfigError(ConfigError):
     """An ``authentication`` object that cannot be enforced (unsupported type, empty or unbound secret)."""
+
+
+class SandboxStateError(ConfigError):
+    """A ``--sandbox-state`` file that is not sandbox state, or cannot be read or written."""
 
 
 class ServeError(NaftikoError):

@@ -57,6 +57,20 @@ class Validator:
         return [_problem(error) for error in errors]
 
 
+def schema_problem(schema: Any) -> tuple[str, str] | None:
+    """Why ``schema`` is not a usable Draft 2020-12 JSON Schema (checked against the meta-schema,
+    then compiled: a bad regular expression fails only then) and the pointer of the culprit inside
+    it; None when it is usable."""
+    try:
+        jsonschema_rs.Draft202012Validator(_jsonable(schema), offline=True)
+    except jsonschema_rs.ValidationError as exc:
+        where = "".join(f"/{escape(str(step))}" for step in exc.instance_path)
+        return str(exc).splitlines()[0][:200], where
+    except (ValueError, jsonschema_rs.ReferencingError) as exc:
+        return (str(exc).splitlines()[0][:200] or type(exc).__name__), ""
+    return None
+
+
 def _problem(error: jsonschema_rs.ValidationError) -> Problem:
     path, schema_path, kind = tuple(error.instance_path), tuple(error.schema_path), error.kind
     if isinstance(kind, jsonschema_rs.ValidationErrorKind.PropertyNames):

@@ -119,6 +119,7 @@ class Runtime:
             self._owners.update(dict.fromkeys(b.capability.units(), b))
             self._owners.update(dict.fromkeys(b.capability.exposures, b))
         self._validators: dict[Unit, Any] = {}
+        self._coercers: dict[Unit, Any] = {}
         self._stack = AsyncExitStack()
         self.started = False
 
@@ -161,8 +162,7 @@ class Runtime:
         bound = self.owner(unit)
         context = context or CallContext()
         with self.telemetry.call(unit.kind, unit.label, context), self._tracked(unit.label):
-            args = dict(arguments or {})
-            self.check_arguments(unit, args)
+            args = self.check_arguments(unit, dict(arguments or {}))
             if isinstance(unit, Prompt):
                 return _prompt(unit, args)
             if isinstance(unit, Route):  # constants: templates over binds and inputs; callers cannot set them
@@ -274,13 +274,21 @@ class Runtime:
         for scope in list(self._running):
             scope.cancel()
 
-    def check_arguments(self, unit: Unit, args: Mapping[str, Any]) -> None:
-        """Every problem of ``args`` against the unit's input schema, before anything is sent."""
+    def check_arguments(self, unit: Unit, args: dict[str, Any]) -> dict[str, Any]:
+        """``args`` coerced (numeric and boolean strings where the schema asks for those types and
+        the text is unambiguous; see ``coerce``) and checked against the unit's input schema, before
+        anything is sent. Raises ``InputError`` naming every problem."""
         validator = self._validators.get(unit)
         if validator is None:
+            from naftiko_runtime.coerce import coercer
             from naftiko_runtime.jsonschemas import Validator
 
-            validator = self._validators[unit] = Validator(plain(unit.input_schema))
+            schema = plain(unit.input_schema)
+            self._coercers[unit] = coercer(schema)
+            validator = self._validators[unit] = Validator(schema)
+        coerce = self._coercers.get(unit)
+        if coerce is not None:
+            args = coerce(args)
         problems = [{"pointer": problem.pointer or "/", "message": _short(problem.message)}
                     for problem in sorted(validator.problems(args), key=lambda p: p.path)]
         problems += [{"pointer": pointer, "message": "is not valid Unicode text (a lone surrogate)"}
@@ -289,6 +297,7 @@ class Runtime:
                      for pointer in _non_finite(args, "")]
         if problems:
             raise InputError(problems, operation=unit.label)
+        return args
 
 
 class _Call:
@@ -388,7 +397,11 @@ class _Call:
             else:
                 raise InvocationError(f"step '{step.name}': {step.kind} steps are not supported yet")
         if inv.mappings:
-            mapped = apply_step_mappings(inv.mappings, outputs)
+            # Mappings read step outputs and (our extension) the unit's own inputs, steps first.
+            mapped = apply_step_mappings(inv.mappings, {**args, **outputs})
+            shape = [p.name for p in inv.outputs if p.name]
+            if shape:  # a declared result shape is kept: every declared field, null when nothing was found
+                return {**dict.fromkeys(shape), **(mapped or {})}
             if mapped is not None:
                 return mapped
         return last

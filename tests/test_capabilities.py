@@ -51,8 +51,12 @@ def test_bundled_capability_keeps_the_published_tools_exactly() -> None:
     tools = {t["name"]: t for t in ours["capability"]["exposes"][0]["tools"]}
     for published in published_tools():
         mine = tools[published["name"]]
-        for key in ("description", "hints", "call", "outputParameters"):
+        for key in ("description", "hints", "call"):
             assert mine[key] == published[key], (published["name"], key)
+        # The one addition: `schema` (our extension) describes the answer; the mapping is unchanged.
+        outputs = [{k: v for k, v in o.items() if k != "schema"} for o in mine["outputParameters"]]
+        assert outputs == published["outputParameters"], published["name"]
+        assert all(o["schema"]["type"] == "object" for o in mine["outputParameters"])
         assert {k: v for k, v in mine.get("with", {}).items() if k in published.get("with", {})} == \
             published.get("with", {})
 
@@ -123,3 +127,26 @@ def test_rest_example_rejects_a_malformed_room_id_before_calling_upstream(stream
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("application/problem+json")
     assert any(e.get("name") == "room_id" for e in response.json()["errors"])
+
+
+def test_rest_example_answers_as_its_openapi_says_live_or_not(stream_status: TestClient) -> None:
+    """`GET /rooms/{id}/live` always answers `{room, stream}`: `stream` is null when nothing runs (never
+    the upstream's raw list), and both answers match the schema the exported OpenAPI promises."""
+    import jsonschema
+
+    from naftiko_runtime.openapi import export_openapi
+
+    document = export_openapi(shipped("examples/hms-stream-status/capability.yaml"))
+    schema = document["paths"]["/rooms/{room_id}/live"]["get"]["responses"]["200"]["content"][
+        "application/json"]["schema"]
+    assert schema["required"] == ["room", "stream"] and "null" in schema["properties"]["stream"]["type"]
+
+    idle = stream_status.get(f"/rooms/{ROOM}/live")
+    assert idle.status_code == 200, idle.text
+    assert idle.json() == {"room": ROOM, "stream": None}
+    jsonschema.validate(idle.json(), schema)
+
+    assert stream_status.post(f"/rooms/{ROOM}/live").status_code == 200
+    live = stream_status.get(f"/rooms/{ROOM}/live")
+    assert live.json()["room"] == ROOM and live.json()["stream"]["status"] == "running"
+    jsonschema.validate(live.json(), schema)

@@ -126,6 +126,37 @@ def test_list_names_every_tool() -> None:
             "hms-list-live-streams", "hms-get-live-stream"} <= names
 
 
+def test_list_shows_each_tools_arguments_and_result_shape() -> None:
+    code, out, _ = invoke("list", "--format", "json", HMS)
+    assert code == 0
+    tools = {e["name"]: e for e in json.loads(out) if e["kind"] == "tool"}
+    listed = tools["hms-list-live-streams"]
+    limit = next(a for a in listed["arguments"] if a["name"] == "limit")
+    assert limit == {"name": "limit", "type": "integer", "required": False,
+                     "description": "Page size, from 10 to 100 (the API's default is 10)."}
+    cue = tools["hms-send-timed-metadata"]
+    body = next(a for a in cue["arguments"] if a["name"] == "body")
+    assert body["required"] is True and body["schema"]["required"] == ["payload", "duration"]
+    assert cue["output"]["type"] == "object" and "status" in cue["output"]["properties"]
+
+    code, text, _ = invoke("list", HMS)
+    assert code == 0
+    block = text.split("hms-send-timed-metadata", 1)[1].split("\ntool ", 1)[0]
+    assert "    stream_id: string, required  Id of the live stream" in block
+    assert "      object {payload*, duration*}" in block
+    assert "    returns: object {id*, room_id, session_id, status*" in block
+
+
+def test_list_shows_route_inputs_with_where_they_are_read() -> None:
+    code, out, _ = invoke("list", "--format", "json", str(ROOT / "examples" / "hms-stream-status" / "capability.yaml"))
+    assert code == 0
+    routes = {e["name"]: e for e in json.loads(out) if e["kind"] == "route"}
+    post = routes["POST /rooms/{room_id}/live"]
+    assert [(a["name"], a["in"], a["required"]) for a in post["arguments"]] == [
+        ("room_id", "path", True), ("record", "query", False)]
+    assert routes["GET /rooms/{room_id}/live"]["output"]["required"] == ["room", "stream"]
+
+
 def readme_commands() -> list[list[str]]:
     """`naftiko ...` lines of the README that run offline and end (no `serve`)."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -560,3 +560,31 @@ async def test_an_undeclared_env_template_reads_the_environment_variable(tmp_pat
                            transports={"registry": upstream.transport()}) as runtime:
         assert (await runtime.invoke(tool(cap, "get-ship"), {"imo": "IMO-1"}))["vessel_name"] == "Aurora"
     assert upstream.requests[0].headers["x-api-key"] == "k-123"
+
+
+CAPTAIN = SHIPS.replace("""        - name: hello
+""", """        - name: captain-of
+          description: The captain of one ship, or null.
+          inputParameters:
+            - {name: imo, type: string, description: IMO number}
+          steps:
+            - {type: call, name: fleet, call: registry.list-ships}
+            - {type: lookup, name: found, index: fleet, match: imo_number, lookupValue: "{{imo}}",
+               outputParameters: [captain]}
+          mappings:
+            - {targetName: imo, value: $.imo}
+            - {targetName: captain, value: $.found.captain}
+          outputParameters:
+            - {name: imo, type: string}
+            - {name: captain, type: string}
+        - name: hello
+""")
+
+
+@pytest.mark.anyio
+async def test_a_declared_result_shape_is_kept_when_nothing_is_found() -> None:
+    """Mappings may read the unit's own inputs (`$.imo`); the declared fields are always there, null
+    when the steps found nothing, instead of the last call's raw answer (the reference's fallback)."""
+    cap = capability(CAPTAIN)
+    assert await run(cap, "captain-of", {"imo": "IMO-1"}, ships_upstream()) == {"imo": "IMO-1", "captain": "Bo"}
+    assert await run(cap, "captain-of", {"imo": "IMO-7"}, ships_upstream()) == {"imo": "IMO-7", "captain": None}

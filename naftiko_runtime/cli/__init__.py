@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from naftiko_runtime import __version__
-from naftiko_runtime.cli import call, convert, openapi, sandbox, serve, validate
+from naftiko_runtime.cli import call, convert, init, install, listing, openapi, sandbox, serve, validate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
@@ -19,7 +19,7 @@ def main() -> None:
     """Run declarative Naftiko capabilities: consume HTTP APIs, expose them as MCP tools and REST routes."""
 
 
-for module in (serve, validate, call, openapi, sandbox, convert):
+for module in (serve, validate, call, listing, openapi, sandbox, convert, init, install):
     for command in module.COMMANDS:
         main.add_command(command)
 

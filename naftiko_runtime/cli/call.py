@@ -1,9 +1,8 @@
-"""``naftiko call`` (one unit, once) and ``naftiko list`` (what a capability exposes)."""
+"""``naftiko call``: one tool or REST operation, once."""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,25 +11,20 @@ from typing import Any
 import click
 
 from naftiko_runtime.cli.common import ENV_FILE, EXISTING, SANDBOX, UPSTREAM, capabilities, environment, fail, upstreams
-from naftiko_runtime.errors import BindingError, ConfigError, InvocationError
+from naftiko_runtime.errors import BindingError, ConfigError, InvocationError, SandboxStateError
 from naftiko_runtime.model import Capability, Unit, plain
 from naftiko_runtime.model.exposes import openapi_path
 
 
 def _coerce(raw: str, schema: Mapping[str, Any] | None) -> Any:
-    """KEY=VALUE text -> the type the input schema declares for KEY."""
+    """KEY=VALUE text for an object or array input -> its JSON value. Numbers and booleans stay text:
+    the runtime's argument check coerces them (``"20"``, ``"true"``), the same for every transport."""
     kind = (schema or {}).get("type")
-    try:
-        if kind == "integer":
-            return int(raw)
-        if kind == "number":
-            return float(raw) if any(c in raw for c in ".eE") else int(raw)
-        if kind == "boolean" and raw.lower() in ("true", "false"):
-            return raw.lower() == "true"
-        if kind in ("object", "array"):
+    if kind in ("object", "array"):
+        try:
             return json.loads(raw)
-    except ValueError:
-        pass  # keep the text: argument validation then names the problem
+        except ValueError:
+            pass  # keep the text: argument validation then names the problem
     return raw
 
 
@@ -53,6 +47,27 @@ def _arguments(unit: Unit, pairs: tuple[str, ...], as_json: str | None) -> dict[
     return args
 
 
+def _saved_state(path: Path | None) -> Any:
+    """The simulators' saved state (``--sandbox-state``); an unreadable file exits 1, untouched."""
+    if path is None:
+        return None
+    from naftiko_runtime.sandbox.saved import SandboxState
+
+    try:
+        return SandboxState(path)
+    except SandboxStateError as exc:
+        fail(str(exc))
+
+
+def _save(state: Any) -> None:
+    if state is None:
+        return
+    try:
+        state.save()
+    except (SandboxStateError, OSError) as exc:
+        click.echo(f"naftiko: warning: sandbox state not saved: {exc}", err=True)
+
+
 def _same_route(wanted: str, method: str, path: str) -> bool:
     """``GET /ships/{imo}`` and ``get /ships/{{imo}}`` both name the route ``GET /ships/{{imo}}``."""
     verb, _, where = wanted.strip().partition(" ")
@@ -73,21 +88,27 @@ def _callable_names(found: list[Capability]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-@click.command()
+@click.command(short_help="Run one tool once and print its result as JSON.")
 @click.argument("spec", type=EXISTING)
 @click.argument("tool_name", metavar="TOOL")
 @click.argument("pairs", nargs=-1, metavar="[KEY=VALUE]...")
 @click.option("--json", "as_json", default=None, metavar="'{...}'", help="Arguments as a JSON object.")
 @UPSTREAM
 @SANDBOX
+@click.option("--sandbox-state", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+              help="Keep the simulators' state in FILE between runs (JSON, created if missing; implies --sandbox).")
 @ENV_FILE
 def call(spec: Path, tool_name: str, pairs: tuple[str, ...], as_json: str | None, upstream: tuple[str, ...],
-         sandbox: bool, env_file: Path | None) -> None:
+         sandbox: bool, sandbox_state: Path | None, env_file: Path | None) -> None:
     """Run one tool once and print its JSON result (exit 1 for an error result).
 
     TOOL is an MCP tool name. When no tool has that name, it may name a REST operation instead: its
     `name`, or its route as `naftiko list` prints it (`'GET /ships/{{imo}}'`, for operations without
     a name or whose name a tool already takes). A route's arguments are its inputs, by name.
+
+    KEY=VALUE values are text: JSON for object and array arguments; numbers and booleans are
+    converted where the input schema asks for them and the text is unambiguous ("20", "2.5",
+    "true"), as for MCP and REST callers. Anything else fails before any upstream call.
     """
     import anyio
 
@@ -107,12 +128,15 @@ def call(spec: Path, tool_name: str, pairs: tuple[str, ...], as_json: str | None
         raise click.BadParameter(f"no tool or REST operation named {tool_name!r}{hint}; "
                                  f"available: {', '.join(names) or 'none'}", param_hint="TOOL")
     args = _arguments(unit, pairs, as_json)
+    state = _saved_state(sandbox_state)
     try:
-        built = runtime(found, env, upstreams=routes, sandbox=sandbox)
-    except ConfigError as exc:
-        raise click.BadParameter(str(exc), param_hint="--upstream") from None
+        built = runtime(found, env, upstreams=routes, sandbox=sandbox or state is not None, sandbox_state=state)
     except BindingError as exc:
         fail(f"{exc}; set them in the environment or with --env-file")
+    except SandboxStateError as exc:
+        fail(str(exc))
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--upstream") from None
 
     context = CallContext()
 
@@ -124,7 +148,9 @@ def call(spec: Path, tool_name: str, pairs: tuple[str, ...], as_json: str | None
         result = anyio.run(run)
     except InvocationError as exc:
         click.echo(json.dumps(exc.as_dict(), indent=2, ensure_ascii=False))
+        _save(state)
         sys.exit(1)
+    _save(state)
     from naftiko_runtime.formats import BinaryBody, RawBody
 
     if context.truncated is not None:
@@ -140,34 +166,4 @@ def call(spec: Path, tool_name: str, pairs: tuple[str, ...], as_json: str | None
     click.echo(result if isinstance(result, RawBody) else json.dumps(result, indent=2, ensure_ascii=False))
 
 
-@click.command(name="list")
-@click.argument("spec", type=EXISTING)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text for people, json for tools.")
-def list_(spec: Path, fmt: str) -> None:
-    """List the tools, resources, prompts and routes a capability exposes."""
-    entries: list[dict[str, Any]] = []
-    for capability in capabilities((spec,), dict(os.environ)):
-        for mcp in capability.mcp:
-            entries += [{"kind": "tool", "exposure": mcp.namespace, "name": t.name,
-                         "description": t.description} for t in mcp.tools]
-            entries += [{"kind": "resource", "exposure": mcp.namespace, "name": r.name, "uri": r.uri,
-                         "description": r.description} for r in mcp.resources]
-            entries += [{"kind": "prompt", "exposure": mcp.namespace, "name": p.name,
-                         "description": p.description} for p in mcp.prompts]
-        for rest in capability.rest:
-            for resource in rest.resources:
-                entries += [{"kind": "route", "exposure": rest.namespace, "name": f"{r.method} {resource.path}",
-                             "description": r.description or resource.description} for r in resource.routes]
-                if resource.forward is not None:
-                    entries.append({"kind": "route", "exposure": rest.namespace, "name": f"* {resource.path}",
-                                    "description": f"forward to {resource.forward.target}"})
-    if fmt == "json":
-        click.echo(json.dumps(entries, indent=2, ensure_ascii=False))
-        return
-    for e in entries:
-        click.echo(f"{e['kind']:<9} {e['exposure']:<24} {e['name']}" + (f"  {e['description']}"
-                                                                          if e.get("description") else ""))
-
-
-COMMANDS = (call, list_)
+COMMANDS = (call,)

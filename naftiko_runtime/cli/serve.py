@@ -29,7 +29,7 @@ def _allowed_hosts(given: tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys([*given, *extra]))
 
 
-@click.command()
+@click.command(short_help="Serve capabilities as MCP servers and REST routes.")
 @click.argument("paths", nargs=-1, required=True, type=EXISTING)
 @click.option("--address", envvar="NAFTIKO_ADDRESS", default=None,
               help="Bind address for every HTTP exposure (default: the spec's, else 127.0.0.1). [env NAFTIKO_ADDRESS]")

@@ -10,7 +10,7 @@ import click
 from naftiko_runtime.cli.common import EXISTING, print_diagnostics
 
 
-@click.command()
+@click.command(short_help="Check capability files, offline and without secrets.")
 @click.argument("paths", nargs=-1, required=True, type=EXISTING)
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True,
               help="text for people, json for tools, github for workflow annotations.")
@@ -34,7 +34,7 @@ def validate(paths: tuple[Path, ...], fmt: str, strict: bool, together: bool) ->
     sys.exit(1 if has_errors(diagnostics, strict=strict) or not checked else 0)
 
 
-@click.command()
+@click.command(short_help="Print the JSON Schema of capability files, for editors.")
 @click.option("--dialect", type=click.Choice(["naftiko", "ikanos"]), default="naftiko", show_default=True,
               help="ikanos: the schema of files written the Ikanos way (`ikanos: \"1.0.0-beta5\"`, maps by name).")
 def schema(dialect: str) -> None:

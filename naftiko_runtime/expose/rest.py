@@ -178,8 +178,12 @@ def _number(text: str) -> tuple[Any, str | None]:
 
 
 def _check_json(value: Any, kind: str | None) -> tuple[Any, str | None]:
-    """A value read from a JSON body must already have its declared type (5.0 counts as an integer)."""
+    """A value read from a JSON body must already have its declared type (5.0 counts as an integer).
+    A string for a number, integer or boolean goes on as it is: the runtime's argument check coerces
+    the unambiguous ones (``"20"``, ``"true"``) and refuses the rest, as it does for MCP and ``call``."""
     if kind in (None, "", "any") or value is None:
+        return value, None
+    if isinstance(value, str) and kind in ("integer", "number", "boolean"):
         return value, None
     # JSON text may hold Infinity/NaN (Python's json reads them) and integers too large for a float.
     numeric = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))

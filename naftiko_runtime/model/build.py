@@ -18,6 +18,7 @@ from naftiko_runtime.jsonpath import compile_or_none, is_path
 from naftiko_runtime.load import Document
 from naftiko_runtime.model.capability import Capability
 from naftiko_runtime.model.nodes import (
+    EMPTY,
     Auth,
     Bind,
     Body,
@@ -28,6 +29,7 @@ from naftiko_runtime.model.nodes import (
     Param,
     Resilience,
     Value,
+    freeze,
 )
 from naftiko_runtime.model.read import Reader
 from naftiko_runtime.model.refs import env_variable, placeholders
@@ -169,7 +171,14 @@ def _param(r: Reader, pointer: str, spec: dict[str, Any], *, required_default: b
         description=r.text(spec, "description", pointer),
         required=r.flag(spec, "required", pointer, required_default),
         value=Value.of(raw, value_ptr) if raw is not None else None, pattern=r.text(spec, "pattern", pointer),
+        schema=schema_keywords(r, spec, pointer),
     )
+
+
+def schema_keywords(r: Reader, spec: dict[str, Any], pointer: str) -> Any:
+    """A ``schema`` mapping (naftiko-runtime extension: JSON Schema keywords), frozen; else empty."""
+    raw, _ = r.child(spec, "schema", pointer)
+    return freeze(raw) if isinstance(raw, dict) else EMPTY
 
 
 def _type(r: Reader, spec: dict[str, Any], pointer: str) -> str | None:

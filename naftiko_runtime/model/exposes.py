@@ -58,7 +58,7 @@ def _declared(items: Iterable[Param], *, location: bool) -> list[Input]:
         path = compile_or_none(p.value.raw) if p.value is not None and is_path(p.value.raw) else None
         inputs.append(Input(p.name, p.pointer, in_=p.in_ if location else None, type=json_type(p.type),
                             description=p.description, required=p.required, pattern=p.pattern,
-                            value=p.value, path=path))
+                            value=p.value, path=path, schema=p.schema))
     return inputs
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from naftiko_runtime.jsonpath import compile_or_none, compile_path
-from naftiko_runtime.model.nodes import Consumer, Operation, Value
+from naftiko_runtime.model.nodes import EMPTY, Consumer, Operation, Param, Value, freeze
 from naftiko_runtime.model.read import Reader
 from naftiko_runtime.model.refs import classify
 from naftiko_runtime.model.schemas import JSON_TYPES
@@ -93,6 +93,7 @@ def output_param(r: Reader, pointer: str, spec: dict[str, Any]) -> OutputParam:
         items = tuple(output_param(r, ptr, item) for ptr, item in r.entries(spec, "items", pointer))
     values_raw, values_ptr = r.child(spec, "values", pointer)
     max_length = r.integer(spec, "maxLength", pointer)
+    schema, _ = r.child(spec, "schema", pointer)  # naftiko-runtime extension: JSON Schema of the value
     return OutputParam(
         pointer=pointer, name=r.text(spec, "name", pointer), type=r.text(spec, "type", pointer),
         description=r.text(spec, "description", pointer), mapping=mapping,
@@ -100,7 +101,7 @@ def output_param(r: Reader, pointer: str, spec: dict[str, Any]) -> OutputParam:
         value=Value.of(raw, value_ptr) if raw is not None else None, properties=tuple(properties),
         items=items, items_listed=isinstance(items_raw, list),
         values=output_param(r, values_ptr, values_raw) if isinstance(values_raw, dict) and mapping else None,
-        max_length=max_length,
+        max_length=max_length, schema=freeze(schema) if isinstance(schema, dict) else EMPTY,
     )
 
 
@@ -148,16 +149,17 @@ def invocation(r: Reader, pointer: str, spec: dict[str, Any], namespace: str, sc
 # ------------------------------------------------------------------------------------- inference
 
 
-def _fed(op: Operation | None, key: str) -> tuple[str | None, str | None, bool, str | None]:
-    """(in, type, required, description) of what a ``with`` key feeds in ``op``."""
+def _fed(op: Operation | None, key: str) -> Param | None:
+    """The consumed parameter a ``with`` key feeds in ``op`` (a bare path placeholder is a required
+    string), or None."""
     if op is None:
-        return None, None, False, None
+        return None
     param = op.param(key)
     if param is not None:
-        return param.in_, param.type, param.required, param.description
+        return param
     if key in op.placeholders:
-        return "path", "string", True, None
-    return None, None, False, None
+        return Param(key, "path", "", type="string", required=True)
+    return None
 
 
 def _inferred_type(declared: str | None) -> str:
@@ -174,16 +176,18 @@ def inferred_inputs(inv: Invocation, taken: Collection[str], *, route: bool) -> 
             source = entry.source
             if not isinstance(source, Argument) or source.name in taken or source.name in found:
                 continue
-            where, kind, required, description = _fed(call.operation, entry.key)
+            fed = _fed(call.operation, entry.key) or Param(entry.key, None, "")
             if route and source.name == "body":
-                found["body"] = Input("body", entry.value.pointer, in_="body", type=ANY, required=required,
-                                      description=description, path=WHOLE_BODY, origin="reference")
+                found["body"] = Input("body", entry.value.pointer, in_="body", type=ANY, required=fed.required,
+                                      description=fed.description, path=WHOLE_BODY, origin="reference",
+                                      schema=fed.schema)
                 continue
             location = None
             if route:
-                location = where if where in ("query", "header", "cookie", "body") else "query"
-            found[source.name] = Input(source.name, entry.value.pointer, in_=location, type=_inferred_type(kind),
-                                       required=required, description=description, origin="reference")
+                location = fed.in_ if fed.in_ in ("query", "header", "cookie", "body") else "query"
+            found[source.name] = Input(source.name, entry.value.pointer, in_=location,
+                                       type=_inferred_type(fed.type), required=fed.required,
+                                       description=fed.description, origin="reference", schema=fed.schema)
     return list(found.values())
 
 

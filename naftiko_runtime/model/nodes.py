@@ -108,6 +108,7 @@ class Param:
     required: bool = False
     value: Value | None = None
     pattern: str | None = None
+    schema: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # extension: extra JSON Schema keywords
 
 
 # Auth fields that name things rather than hold credentials: never treated as secrets.

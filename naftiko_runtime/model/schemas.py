@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from naftiko_runtime.model.nodes import freeze
+from naftiko_runtime.model.nodes import freeze, plain
 from naftiko_runtime.model.units import Input, OutputParam
 
 JSON_TYPES = frozenset({"string", "number", "integer", "boolean", "array", "object"})
+
+
+def usable(schema: Mapping[str, Any]) -> bool:
+    """Whether a ``schema`` (naftiko-runtime extension) written in the document is a valid JSON Schema."""
+    from naftiko_runtime.jsonschemas import schema_problem
+
+    return schema_problem(plain(schema)) is None
 
 
 def json_type(declared: str | None) -> str:
@@ -25,7 +32,8 @@ def input_schema(inputs: Sequence[Input]) -> Mapping[str, Any]:
         if item.is_constant:
             continue
         prop: dict[str, Any] = {"type": item.type} if item.type in JSON_TYPES else {}
-        prop.update(item.schema)
+        if item.schema and usable(item.schema):  # an unusable one is left out (rules report it)
+            prop.update(item.schema)
         if item.description:
             prop["description"] = item.description
         if item.pattern and prop.get("type") == "string":
@@ -83,11 +91,19 @@ def _item(item: OutputParam) -> dict[str, Any]:
 
 def output_schema(outputs: Sequence[OutputParam]) -> Mapping[str, Any] | None:
     """The shape of what the mapper returns when the first output is an object with properties
-    (such an output always yields an object, so it always wins); otherwise None."""
+    (such an output always yields an object, so it always wins), or an object output whose
+    ``schema`` (naftiko-runtime extension) describes it; otherwise None."""
     if not outputs:
         return None
     first = outputs[0]
-    if first.value is not None or first.type != "object" or not first.properties:
+    if first.value is not None or first.type != "object":
+        return None
+    if first.schema and not first.properties:
+        declared = {"type": "object", **first.schema}
+        if declared["type"] != "object" or not usable(first.schema):
+            return None  # not a usable object schema: rules report it; nothing is advertised
+        return freeze(_described(declared, first) if "description" not in declared else declared)
+    if not first.properties:
         return None
     return freeze(_described(_object(first, in_item=False), first))
 

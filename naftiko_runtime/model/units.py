@@ -111,6 +111,7 @@ class OutputParam:
     items_listed: bool = False
     values: OutputParam | None = None  # the map form: each entry of the object at `path`
     max_length: int | None = None
+    schema: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # extension: JSON Schema of the value
 
     @property
     def item(self) -> OutputParam | None:

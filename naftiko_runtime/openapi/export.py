@@ -13,7 +13,7 @@ from naftiko_runtime.errors import ConfigError
 from naftiko_runtime.model import Capability, Input, Invocation, OutputParam, RestExposure, RestResource, Route
 from naftiko_runtime.model.exposes import BODY_METHODS, GREEDY_VARIABLE, openapi_path
 from naftiko_runtime.model.refs import placeholders
-from naftiko_runtime.model.schemas import JSON_TYPES, output_schema
+from naftiko_runtime.model.schemas import JSON_TYPES, output_schema, usable
 
 __all__ = ["export_openapi", "export_openapi_many"]
 
@@ -268,6 +268,8 @@ def _export_forward(exposure: RestExposure, resource: RestResource, method: str,
 def param_schema(param: Input) -> dict[str, Any]:
     """The JSON Schema of one exposed input."""
     schema: dict[str, Any] = {"type": param.type} if param.type in JSON_TYPES else {}
+    if param.schema and usable(param.schema):  # the `schema` extension's keywords
+        schema.update(_plain(param.schema))
     if param.pattern and schema.get("type") == "string":
         schema["pattern"] = param.pattern
     return schema
@@ -311,7 +313,7 @@ def _request_body(params: list[Input]) -> dict[str, Any]:
 
 
 def _responses(invocation: Invocation, has_inputs: bool, exposure: RestExposure) -> dict[str, Any]:
-    schema = _result_schema(invocation.resolved())
+    schema = result_schema(invocation.resolved())
     success: dict[str, Any] = {"description": "The result.", "content": {"application/json": {"schema": schema}}}
     responses: dict[str, Any] = {"200": success}
     if invocation.resolved().mode != "mock":
@@ -324,7 +326,8 @@ def _responses(invocation: Invocation, has_inputs: bool, exposure: RestExposure)
     return responses
 
 
-def _result_schema(invocation: Invocation) -> dict[str, Any]:
+def result_schema(invocation: Invocation) -> dict[str, Any]:
+    """The JSON Schema of what ``invocation`` returns, as far as the capability says ({}: anything)."""
     outputs = invocation.outputs
     if invocation.mode == "ref":
         return {}  # an unresolved function
@@ -332,8 +335,9 @@ def _result_schema(invocation: Invocation) -> dict[str, Any]:
         return {"type": "object", "properties": {p.name or "value": _declared_schema(p, mock=True) for p in outputs}}
     if invocation.mode == "steps":
         named = [p for p in outputs if p.name]
-        if invocation.mappings and named:
-            return {"type": "object", "properties": {str(p.name): _declared_schema(p) for p in named}}
+        if invocation.mappings and named:  # every declared field is present, null when nothing was found
+            return {"type": "object", "properties": {str(p.name): _nullable(_declared_schema(p)) for p in named},
+                    "required": list(dict.fromkeys(str(p.name) for p in named))}
         return {}
     mapped = output_schema(outputs)
     if mapped is not None:
@@ -349,6 +353,13 @@ def _plain(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     return value
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return {**schema, "type": [kind, "null"]}
+    return schema  # no type: any value, null included
 
 
 def _declared_schema(param: OutputParam, *, mock: bool = False) -> dict[str, Any]:

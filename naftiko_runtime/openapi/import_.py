@@ -2,18 +2,22 @@
 
 One consumes block (a resource per path, an operation per method, parameters, request bodies, the
 first security scheme bound to environment variables) and an MCP exposure with one tool per
-operation. Pure functions over dicts: no I/O.
+operation, or per chosen operation (by id or by tag). Tool arguments keep their parameter and
+request-body schemas and a JSON answer's schema becomes the tool's output schema (``schemas``), as
+the ``schema`` extension. Pure functions over dicts: no I/O.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from naftiko_runtime.errors import ConfigError
 from naftiko_runtime.model.schemas import JSON_TYPES
 from naftiko_runtime.openapi.export import unique
+from naftiko_runtime.openapi.schemas import SchemaReader, beyond_type, content_schema, describes_object
 
 __all__ = ["import_openapi", "kebab"]
 
@@ -37,19 +41,22 @@ def kebab(text: str) -> str:
 
 
 def import_openapi(document: Mapping[str, Any], *, namespace: str | None = None,
-                   base_uri: str | None = None) -> dict[str, Any]:
+                   base_uri: str | None = None, operations: Sequence[str] = (),
+                   tag: str | None = None) -> dict[str, Any]:
     """An OpenAPI 3.x or Swagger 2.0 document -> a capability document (a plain dict).
 
     The capability consumes the API (one resource per path, one operation per method, parameters,
     request bodies, the first security scheme as ``authentication`` bound to environment variables)
-    and exposes every operation as an MCP tool. Raises ``ConfigError`` when the document is neither.
+    and exposes every operation as an MCP tool; ``operations`` (operation ids, as written or in
+    kebab case) or ``tag`` keep only those. Raises ``ConfigError`` when the document is neither, or
+    when the selection matches nothing.
     """
     if not isinstance(document, Mapping):
         raise ConfigError("an OpenAPI document must be a mapping")
     swagger = str(document.get("swagger", "")).startswith("2")
     if not swagger and not str(document.get("openapi", "")).startswith("3"):
         raise ConfigError("not an OpenAPI 3.x or Swagger 2.0 document (no `openapi: 3.x` or `swagger: '2.0'`)")
-    reader = _Reader(document, swagger)
+    reader = _Reader(document, swagger, _Selection(operations, tag))
     raw_info = document.get("info")
     info: Mapping[str, Any] = raw_info if isinstance(raw_info, Mapping) else {}
     title = str(info.get("title") or "imported-api")
@@ -93,12 +100,38 @@ def _first_line(text: Any) -> str:
     return " ".join(str(text).split()) if text else ""
 
 
+@dataclass(frozen=True)
+class _Selection:
+    """Which operations to import: every one, those ids, or those with a tag."""
+
+    ids: Sequence[str] = ()
+    tag: str | None = None
+
+    def wants(self, op: Mapping[str, Any], name: str) -> bool:
+        if self.ids:
+            raw = str(op.get("operationId") or "")
+            return bool({raw, kebab(raw), name} & self.wanted)
+        if self.tag is not None:
+            return self.tag in [str(t) for t in op.get("tags") or []]
+        return True
+
+    @property
+    def wanted(self) -> set[str]:
+        return {i for raw in self.ids for i in (raw, kebab(raw))}
+
+    def missing(self, seen: set[str]) -> list[str]:
+        """Ids asked for that named no operation."""
+        return [raw for raw in self.ids if not {raw, kebab(raw)} & seen]
+
+
 class _Reader:
     """Reads one OpenAPI / Swagger document, resolving local ``$ref``s."""
 
-    def __init__(self, document: Mapping[str, Any], swagger: bool) -> None:
+    def __init__(self, document: Mapping[str, Any], swagger: bool, selection: _Selection | None = None) -> None:
         self.doc = document
         self.swagger = swagger
+        self.selection = selection or _Selection()
+        self.schemas = SchemaReader(self.resolve)
 
     # -------------------------------------------------------------- references
 
@@ -176,6 +209,8 @@ class _Reader:
         tools: list[dict[str, Any]] = []
         resource_names: set[str] = set()
         op_names: set[str] = set()
+        seen: set[str] = set()  # ids and names of every operation, for the selection's error message
+        tags: set[str] = set()
         for path, raw_item in (self.doc.get("paths") or {}).items():
             item = self.resolve(raw_item)
             if not isinstance(item, Mapping):
@@ -184,6 +219,12 @@ class _Reader:
             for method in _HTTP_METHODS:
                 op = item.get(method)
                 if not isinstance(op, Mapping):
+                    continue
+                generated = f"{method}-{kebab(str(path)) or 'root'}"
+                raw_id = str(op.get("operationId") or "")
+                seen.update({raw_id, kebab(raw_id), generated} - {""})
+                tags.update(str(t) for t in op.get("tags") or [])
+                if not self.selection.wants(op, generated):
                     continue
                 consumed, tool = self._operation(str(path), method, item, op, ns, mcp_ns, op_names)
                 operations.append(consumed)
@@ -198,6 +239,13 @@ class _Reader:
                 resource["description"] = _first_line(item.get("description") or item.get("summary"))
             resource["operations"] = operations
             resources.append(resource)
+        missing = self.selection.missing(seen)
+        if missing:
+            raise ConfigError(f"no operation {', '.join(map(repr, missing))}; operations: "
+                              f"{', '.join(sorted(i for i in seen if i == kebab(i))) or 'none'}")
+        if not resources and self.selection.tag is not None:
+            raise ConfigError(f"no operation is tagged {self.selection.tag!r}; "
+                              f"tags: {', '.join(sorted(tags)) or 'none'}")
         if not resources:
             raise ConfigError("the document describes no operation (no GET/POST/PUT/PATCH/DELETE under `paths`)")
         return resources, tools
@@ -247,6 +295,9 @@ class _Reader:
         tool["call"] = f"{ns}.{name}"
         if wiring:
             tool["with"] = wiring
+        answer = self.output_schema(op) if not raw_format else None
+        if answer is not None:
+            tool["outputParameters"] = [{"type": "object", "mapping": "$.", "schema": answer}]
         return consumed, tool
 
     def _add_parameter(self, param: Mapping[str, Any], consumed: list[dict[str, Any]],
@@ -269,15 +320,41 @@ class _Reader:
             entry["description"] = description
         consumed.append(entry)
         _add_argument(name, kind, required, description or f"The {name} {where} parameter.",
-                      tool, wiring, args, mcp_ns)
+                      tool, wiring, args, mcp_ns, self._parameter_schema(param))
 
     def _add_body(self, body: Mapping[str, Any], required: bool, consumed: list[dict[str, Any]],
                   tool: list[dict[str, Any]], wiring: dict[str, str], args: set[str], mcp_ns: str) -> None:
         name = "body" if "body" not in {p["name"] for p in consumed} else "request_body"
-        description = _first_line(body.get("description")) or "The JSON request body."
-        consumed.append({"name": name, "in": "body", "type": "object", "required": required,
+        schema = self.schemas.input(body.get("schema") if self.swagger or "schema" in body else content_schema(body))
+        description = (_first_line(body.get("description")) or _first_line((schema or {}).get("description"))
+                       or "The JSON request body.")
+        kind = self._type(schema) if schema else "object"
+        kind = kind if kind in ("object", "array") else "object"
+        consumed.append({"name": name, "in": "body", "type": kind, "required": required,
                          "description": description})
-        _add_argument(name, "object", required, description, tool, wiring, args, mcp_ns)
+        _add_argument(name, kind, required, description, tool, wiring, args, mcp_ns, beyond_type(schema))
+
+    def _parameter_schema(self, param: Mapping[str, Any]) -> dict[str, Any] | None:
+        """What a parameter's schema says beyond its type (enum, bounds, items...), as JSON Schema."""
+        source: Any = param.get("schema")
+        if self.swagger:  # Swagger 2.0 parameters carry the schema keywords themselves
+            source = {k: v for k, v in param.items() if k not in ("name", "in", "required", "description")}
+        return beyond_type(self.schemas.input(source))
+
+    def output_schema(self, op: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The loosened schema of the first 2xx JSON answer, when it describes an object."""
+        for code, raw in sorted((op.get("responses") or {}).items(), key=lambda item: str(item[0])):
+            response = self.resolve(raw)
+            if not str(code).startswith("2") or not isinstance(response, Mapping):
+                continue
+            node = response.get("schema") if self.swagger else content_schema(response)
+            schema = self.schemas.output(node) if node is not None else None
+            if schema is None:
+                return None
+            if not describes_object(schema):
+                return None
+            return {"type": "object", **{k: v for k, v in schema.items() if k != "type"}}
+        return None
 
     def _type(self, schema: Any, depth: int = 0) -> str:
         """The JSON type an OpenAPI schema (or Swagger parameter) declares; ``string`` when unsure."""
@@ -316,13 +393,16 @@ class _Reader:
 
 
 def _add_argument(name: str, kind: str, required: bool, description: str, tool: list[dict[str, Any]],
-                  wiring: dict[str, str], args: set[str], mcp_ns: str) -> None:
+                  wiring: dict[str, str], args: set[str], mcp_ns: str, schema: dict[str, Any] | None = None) -> None:
     """One tool argument feeding the consumed parameter ``name`` through ``with``."""
     arg = _ARG_NAME.sub("_", name)
     if arg in args:  # same name in two places: one argument feeds both
         return
     args.add(arg)
-    tool.append({"name": arg, "type": kind, "description": description, "required": required})
+    entry: dict[str, Any] = {"name": arg, "type": kind, "description": description, "required": required}
+    if schema:
+        entry["schema"] = schema
+    tool.append(entry)
     wiring[name] = f"{mcp_ns}.{arg}"
 
 

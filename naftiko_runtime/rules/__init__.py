@@ -11,7 +11,7 @@ from __future__ import annotations
 from naftiko_runtime.errors import Diagnostic
 from naftiko_runtime.load import Document
 from naftiko_runtime.model import Capability
-from naftiko_runtime.rules import exposures, names, references, steps, templates
+from naftiko_runtime.rules import exposures, names, references, schemas, steps, templates
 from naftiko_runtime.rules.context import Context
 from naftiko_runtime.rules.together import check_together
 
@@ -22,9 +22,9 @@ _RULES = (
     names.namespaces_unique, names.tool_names, names.duplicates, references.calls, references.refs,
     references.forwards, references.with_values, templates.consumed, templates.exposed, templates.outputs,
     templates.env_variables, templates.bare_bind_names, steps.steps, steps.jsonpaths, steps.formats,
-    steps.semantics, exposures.base_uris, exposures.per_api_limits, exposures.mcp, exposures.skills,
-    exposures.controls, exposures.paths, exposures.addresses, exposures.oauth2, exposures.markdown,
-    exposures.duplicate_routes,
+    steps.semantics, schemas.schemas, exposures.base_uris, exposures.per_api_limits, exposures.mcp,
+    exposures.skills, exposures.controls, exposures.paths, exposures.addresses, exposures.oauth2,
+    exposures.markdown, exposures.duplicate_routes,
 )
 
 

@@ -27,8 +27,9 @@ def steps(ctx: Context) -> None:
                 _lookup(ctx, unit, step.pointer, step.index, step.lookup_value, earlier, names)
             if step.name not in earlier:
                 earlier.append(step.name)
+        readable = names | input_names(unit)  # mappings may also read the unit's inputs (our extension)
         for mapping in inv.mappings:
-            _step_reference(ctx, unit, join(mapping.pointer, "value"), mapping.value, names, names)
+            _step_reference(ctx, unit, join(mapping.pointer, "value"), mapping.value, readable, names)
 
 
 def _lookup(ctx: Context, unit: Unit, pointer: str, index: str | None, value: object, earlier: list[str],

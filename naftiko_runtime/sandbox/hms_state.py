@@ -37,6 +37,9 @@ BYTES_PER_SECOND = 250_000
 VOD_LAYER = {"num_layers": 1, "max_width": 1280, "max_height": 720}
 
 NOT_RUNNING = "hls not running"
+# What a saved state keeps (`naftiko call --sandbox-state`): the newest streams, the latest cues of each.
+KEPT_STREAMS = 200
+KEPT_CUES = 20
 
 
 class ApiError(Exception):
@@ -158,6 +161,30 @@ class LiveStreamStore:
         self._tick = 0
         self._seq = itertools.count()
         self._streams: dict[str, LiveStream] = {}
+
+    # ------------------------------------------------------------------ saved state
+
+    def dump(self) -> dict[str, Any]:
+        """The state as JSON data, bounded: the newest ``KEPT_STREAMS`` streams (every active one
+        first), each with its latest ``KEPT_CUES`` timed-metadata cues."""
+        newest = self.newest_first()
+        kept = [s for s in newest if s.status not in TERMINAL][:KEPT_STREAMS]
+        kept += [s for s in newest if s.status in TERMINAL][: KEPT_STREAMS - len(kept)]
+        kept.sort(key=lambda s: s.seq)
+        return {"tick": self._tick, "streams": [_stream_data(s) for s in kept]}
+
+    def restore(self, data: Any) -> None:
+        """Continue from ``dump()`` data; raises ValueError when it is not such data."""
+        if not isinstance(data, dict) or not isinstance(data.get("streams"), list):
+            raise ValueError("not live-streams simulator state")
+        try:
+            streams = [_stream_from(item) for item in data["streams"]]
+            tick = int(data.get("tick", 0))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not live-streams simulator state ({exc})") from None
+        self._tick = max(tick, max((s.entered_tick for s in streams), default=0))
+        self._streams = {s.id: s for s in sorted(streams, key=lambda s: s.seq)}
+        self._seq = itertools.count(max((s.seq for s in streams), default=-1) + 1)
 
     def tick(self) -> None:
         """One request's worth of time: advance every stream whose transitional status has expired."""
@@ -304,6 +331,50 @@ class LiveStreamStore:
             }
             for kind, path, metadata in kinds
         ]
+
+
+def _stream_data(stream: LiveStream) -> dict[str, Any]:
+    options = stream.options
+    return {
+        "id": stream.id, "room_id": stream.room_id, "session_id": stream.session_id, "status": stream.status,
+        "options": {"meeting_url": options.meeting_url, "destination": options.destination,
+                    "hls_vod": options.hls_vod, "single_file_per_layer": options.single_file_per_layer,
+                    "transcription": options.transcription},
+        "playback_url": stream.playback_url, "seq": stream.seq, "entered_tick": stream.entered_tick,
+        "created_at": stream.created_at.isoformat(), "updated_at": stream.updated_at.isoformat(),
+        "started_at": stream.started_at.isoformat() if stream.started_at else None,
+        "stopped_at": stream.stopped_at.isoformat() if stream.stopped_at else None,
+        "recording_assets": stream.recording_assets, "recording_paused": stream.recording_paused,
+        "timed_metadata": [{"payload": m.payload, "duration": m.duration, "sent_at": m.sent_at.isoformat()}
+                           for m in stream.timed_metadata[-KEPT_CUES:]],
+    }
+
+
+def _stream_from(data: dict[str, Any]) -> LiveStream:
+    def moment(value: Any) -> datetime | None:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+    options = data["options"]
+    status = str(data["status"])
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}")
+    created, updated = moment(data["created_at"]), moment(data["updated_at"])
+    if created is None or updated is None:
+        raise ValueError("a stream without its times")
+    return LiveStream(
+        id=str(data["id"]), room_id=str(data["room_id"]), session_id=str(data["session_id"]),
+        options=StartOptions(str(options.get("meeting_url") or ""),
+                             str(options.get("destination") or DEFAULT_DESTINATION),
+                             bool(options.get("hls_vod")), bool(options.get("single_file_per_layer")),
+                             options.get("transcription") if isinstance(options.get("transcription"), dict) else None),
+        playback_url=str(data["playback_url"]), created_at=created, updated_at=updated, seq=int(data["seq"]),
+        entered_tick=int(data["entered_tick"]), status=status, started_at=moment(data.get("started_at")),
+        stopped_at=moment(data.get("stopped_at")),
+        recording_assets=data.get("recording_assets") if isinstance(data.get("recording_assets"), list) else None,
+        recording_paused=bool(data.get("recording_paused")),
+        timed_metadata=[TimedMetadata(str(m["payload"]), int(m["duration"]), datetime.fromisoformat(m["sent_at"]))
+                        for m in data.get("timed_metadata") or []],
+    )
 
 
 def _playback_url(room_id: str, now: datetime) -> str:

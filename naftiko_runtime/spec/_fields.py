@@ -39,6 +39,19 @@ OUTPUT_TYPES = ("string", "number", "boolean", "object", "array")
 INPUT_TYPES = ("string", "number", "integer", "boolean", "array", "object")
 METHOD = string("HTTP method.", enum=("GET", "POST", "PUT", "PATCH", "DELETE"), default="GET")
 LANGUAGES = ("javascript", "python", "groovy")
+INPUT_SCHEMA: Schema = {
+    "type": "object",
+    "description": "naftiko-runtime extension: JSON Schema (2020-12) keywords added to this value's schema, "
+                   "e.g. the `properties` and `required` fields of an object, `enum`, `minimum`, `items`. "
+                   "Clients see them in the input schema and arguments are checked against them before any "
+                   "upstream call.",
+}
+OUTPUT_SCHEMA: Schema = {
+    "type": "object",
+    "description": "naftiko-runtime extension: the JSON Schema (2020-12) of the object this output returns, "
+                   "advertised as the MCP tool's `outputSchema` and in the exported OpenAPI. Results are "
+                   "checked against it, so describe only what the upstream always returns.",
+}
 
 
 # With steps, a named output documents a field filled by `mappings`; an unnamed one is mapped

@@ -23,6 +23,7 @@ from naftiko_runtime.spec._dsl import (
 )
 from naftiko_runtime.spec._fields import (
     DESCRIPTION,
+    INPUT_SCHEMA,
     INPUT_TYPES,
     LABEL,
     MAX_BINARY_SIZE,
@@ -130,6 +131,7 @@ DEFS["ConsumedInputParameter"] = obj({
                    "(a JSON Schema style list such as [array, \"null\"] means its first non-null type)."),
     "required": boolean("naftiko-runtime extension: whether a value must be supplied."),
     "description": string("naftiko-runtime extension: what the parameter means."),
+    "schema": INPUT_SCHEMA,
 }, required=("name", "in"), description="A value sent to the upstream API.")
 
 DEFS["ConsumedOutputParameter"] = obj({

@@ -32,6 +32,7 @@ from naftiko_runtime.spec._fields import (
     ADDRESS_FIELD,
     CALL,
     DESCRIPTION,
+    INPUT_SCHEMA,
     INPUT_TYPES,
     LABEL,
     LANGUAGES,
@@ -115,6 +116,7 @@ DEFS["ExposedInputParameter"] = obj({
     "description": DESCRIPTION,
     "pattern": string("Regular expression a string value must match."),
     "value": string("Fixed value, or a JSONPath ($...) into the JSON request body."),
+    "schema": INPUT_SCHEMA,
 }, required=("name", "in", "type", "description"), description="An input of a REST operation.")
 
 DEFS["ForwardConfig"] = obj({
@@ -176,6 +178,7 @@ DEFS["McpToolInputParameter"] = obj({
     "type": string("Expected type.", enum=INPUT_TYPES),
     "description": string("What the argument means; shown to agents."),
     "required": boolean("Whether the argument must be given.", default=True),
+    "schema": INPUT_SCHEMA,
 }, required=("name", "type", "description"), description="An argument of a tool or function.")
 
 DEFS["McpResource"] = obj({

@@ -86,7 +86,8 @@ DEFS["OperationStepScript"] = obj({
 
 DEFS["StepOutputMapping"] = obj({
     "targetName": string("Output field to fill; dots nest (route.from). Ikanos: `target`.", pattern=TARGET_NAME),
-    "value": string("Where to read: `$.step-name.field.field`."),
+    "value": string("Where to read: `$.step-name.field.field`, or (naftiko-runtime extension) `$.input` for "
+                    "one of the operation's own inputs when no step has that name."),
 }, required=("targetName", "value"), description="Copies one step output into the result.")
 
 DEFS["WithInjector"] = map_of(

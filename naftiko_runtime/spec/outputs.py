@@ -17,6 +17,7 @@ from naftiko_runtime.spec._dsl import (
     tagged,
     titled,
 )
+from naftiko_runtime.spec._fields import OUTPUT_SCHEMA
 
 DEFS: dict[str, Schema] = {}
 
@@ -48,6 +49,7 @@ DEFS["MappedOutputParameterObject"] = _mapped("object", {
     "values": {**ref("MappedOutputParameter"), "description": (
         "With `mapping` pointing at an object: every entry keeps its key and its value is mapped by this, "
         "relative to the entry (the reference engine's map form).")},
+    "schema": OUTPUT_SCHEMA,
 }, (one_of_fields("properties", "mapping"),),
     "An object: its `properties`, or (naftiko-runtime extension) the whole value at `mapping`.")
 DEFS["MappedOutputParameterArray"] = _mapped("array", {

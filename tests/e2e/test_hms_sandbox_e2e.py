@@ -49,12 +49,27 @@ async def ok(client: Client, tool: str, arguments: dict[str, Any]) -> Any:
     return result.structured_content
 
 
-async def failed(client: Client, tool: str, arguments: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The text a model reads, and the same error as structure (kind, message, operation, status)."""
+async def failed(client: Client, tool: str, arguments: dict[str, Any]) -> str:
+    """The text a model reads. The bundled tools advertise an outputSchema, which an error does not
+    match: the error comes as text only, never as structured content."""
     result = await client.call_tool(tool, arguments)
     assert result.is_error is True
-    assert result.structured_content is not None
-    return result.content[0].text, result.structured_content
+    assert result.structured_content is None
+    return result.content[0].text
+
+
+@pytest.mark.anyio
+async def test_tools_list_shows_the_body_fields_and_the_answer_shape(mcp_url: str) -> None:
+    async with Client(mcp_url) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+    start_body = tools["hms-start-live-stream"].input_schema["properties"]["body"]
+    assert {"meeting_url", "recording", "destination", "transcription"} <= set(start_body["properties"])
+    cue = tools["hms-send-timed-metadata"].input_schema["properties"]["body"]
+    assert cue["required"] == ["payload", "duration"] and cue["properties"]["duration"]["type"] == "integer"
+    for name, tool in tools.items():
+        assert tool.output_schema is not None and tool.output_schema["type"] == "object", name
+    assert tools["hms-get-live-stream"].output_schema["required"] == ["id", "status"]
+    assert "items" in tools["hms-list-live-streams"].output_schema["properties"]["data"]
 
 
 @pytest.mark.anyio
@@ -89,11 +104,9 @@ async def test_a_stream_lifecycle_through_every_tool(mcp_url: str) -> None:
 
         stopped = await ok(client, "hms-stop-live-stream-by-id", {"stream_id": stream})
         assert (stopped["id"], stopped["status"]) == (stream, "stopping")
-        text, error = await failed(client, "hms-send-timed-metadata",
-                                   {"stream_id": stream, "body": {"payload": "too late", "duration": 5}})
-        assert (error["error"], error["status"], error["operation"]) == (
-            "upstream-error", 404, "live-streams.sendtimedmetadata")
-        assert "HTTP 404" in text and "hls not running" in text
+        text = await failed(client, "hms-send-timed-metadata",
+                            {"stream_id": stream, "body": {"payload": "too late", "duration": "5"}})
+        assert "'live-streams.sendtimedmetadata' answered HTTP 404" in text and "hls not running" in text
 
 
 @pytest.mark.anyio
@@ -117,15 +130,20 @@ async def test_listing_pages_through_many_streams(mcp_url: str) -> None:
 @pytest.mark.anyio
 async def test_error_paths_are_results_a_model_can_act_on(mcp_url: str) -> None:
     async with Client(mcp_url) as client:
-        text, error = await failed(client, "hms-get-live-stream", {"stream_id": "ffffffffffffffffffffffff"})
-        assert (error["status"], error["operation"]) == (404, "live-streams.getlivestream")
-        assert "live stream not found" in text
-        text, error = await failed(client, "hms-get-live-stream", {})
-        assert error["error"] == "invalid-arguments" and "stream_id" in text and "required" in text
-        _, error = await failed(client, "hms-list-live-streams", {"limit": "ten"})
-        assert [p["pointer"] for p in error["problems"]] == ["/limit"]
-        text, error = await failed(client, "hms-start-live-stream", {"room_id": ROOM, "body": {"recording": 3}})
-        assert (error["status"], error["operation"]) == (400, "live-streams.startlivestreamforroom")
+        text = await failed(client, "hms-get-live-stream", {"stream_id": "ffffffffffffffffffffffff"})
+        assert "'live-streams.getlivestream' answered HTTP 404" in text and "live stream not found" in text
+        text = await failed(client, "hms-get-live-stream", {})
+        assert text.startswith("Invalid arguments") and "stream_id" in text and "required" in text
+        text = await failed(client, "hms-list-live-streams", {"limit": "ten"})
+        assert "- /limit:" in text
+        # The body's documented fields are checked before the call now (the input schema has them)...
+        text = await failed(client, "hms-start-live-stream", {"room_id": ROOM, "body": {"recording": 3}})
+        assert "- /body/recording:" in text
+        text = await failed(client, "hms-send-timed-metadata", {"stream_id": "f" * 24, "body": {"payload": "x"}})
+        assert text.startswith("Invalid arguments") and "duration" in text
+        # ...and what only the API knows still reaches it.
+        text = await failed(client, "hms-start-live-stream", {"room_id": ROOM, "body": {"meeting_url": "ftp://x"}})
+        assert "'live-streams.startlivestreamforroom' answered HTTP 400" in text
 
 
 def test_live_mode_without_a_token_refuses_to_start_and_names_it(tmp_path: Any) -> None:
