@@ -58,7 +58,7 @@ def _with(r: Reader, node: dict[str, Any], pointer: str, namespace: str, scope: 
     entries = tuple(
         WithEntry(str(key), Value.of(value, join(ptr, key)),
                   classify(value, namespace=namespace, steps_before=steps_before, steps_after=steps_after,
-                           foreign=foreign))
+                           foreign=foreign, consumed=scope.consumers))
         for key, value in raw.items() if isinstance(key, str) and r.ok(join(ptr, key))
     )
     return entries, ptr

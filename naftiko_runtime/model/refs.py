@@ -47,11 +47,13 @@ def substitute_placeholders(path: str, replace: dict[str, str]) -> str:
 
 
 def classify(value: object, *, namespace: str, steps_before: Collection[str] = (),
-             steps_after: Collection[str] = (), foreign: Iterable[str] = ()) -> Source | None:
+             steps_after: Collection[str] = (), foreign: Iterable[str] = (),
+             consumed: Iterable[str] = ()) -> Source | None:
     """What a ``with`` value refers to, or None when it is a literal or a template.
 
     ``namespace`` is the unit's adapter namespace; ``steps_before``/``steps_after`` the unit's step
-    names that run before/after the value is read; ``foreign`` other adapters' namespaces."""
+    names that run before/after the value is read; ``foreign`` other adapters' namespaces;
+    ``consumed`` the consumed APIs' namespaces."""
     if not isinstance(value, str):
         return None
     prefix, dot, rest = value.partition(".")
@@ -68,6 +70,8 @@ def classify(value: object, *, namespace: str, steps_before: Collection[str] = (
         return Unresolved(prefix, rest, "step")
     if prefix in set(foreign):
         return Unresolved(prefix, rest, "foreign")
+    if prefix in set(consumed):
+        return Unresolved(prefix, rest, "consumed")
     return None
 
 

@@ -40,8 +40,9 @@ class StepOutput:
 class Unresolved:
     """A value that looks like a reference but names nothing: it must never be sent as text.
 
-    ``why`` is ``input`` (no such input), ``foreign`` (another adapter's namespace) or ``step``
-    (a step that does not exist, or runs later)."""
+    ``why`` is ``input`` (no such input), ``foreign`` (another adapter's namespace), ``consumed``
+    (a consumed API's namespace, where the unit's own was meant) or ``step`` (a step that does not
+    exist, or runs later)."""
 
     prefix: str
     name: str

@@ -180,6 +180,11 @@ def _unresolved(ctx: Context, unit: Unit, raw: Any, source: Unresolved, pointer:
         ctx.report("with-foreign-namespace",
                    f"`{raw}` names an input of adapter `{source.prefix}`, not of {describe(unit)}; it would be sent "
                    "as the literal text", pointer, hint=f"write `{invocation(unit).namespace}.{source.name}`")
+    elif source.why == "consumed":
+        ctx.report("with-foreign-namespace",
+                   f"`{raw}` starts with consumed API `{source.prefix}`, not with {describe(unit)}'s namespace; it "
+                   "would be sent as the literal text", pointer,
+                   hint=f"an input of this unit is `{invocation(unit).namespace}.{source.name}`")
     elif source.why == "step":
         ctx.report("step-reference-unknown", f"`{raw}` reads step `{source.prefix}`, which runs later", pointer,
                    hint="a step can only read the steps before it")

@@ -544,3 +544,16 @@ def test_the_same_route_and_method_twice_in_one_rest_exposure_conflicts(tmp_path
     diagnostics = _validate(tmp_path, text)
     assert _codes(diagnostics) == ["rest-route-conflict"]
     assert diagnostics[0].location.pointer == "/capability/exposes/0/resources/1/operations/0/method"
+
+
+def test_a_with_value_naming_the_consumed_api_is_an_error_not_literal_text(tmp_path: Path) -> None:
+    text = HEAD + _tool("""\
+        inputParameters:
+          - {name: id, type: string, description: Item id.}
+        call: api.get-item
+        with:
+          id: api.id
+    """)
+    (found,) = _validate(tmp_path, text)
+    assert (found.code, found.severity) == ("with-foreign-namespace", Severity.ERROR)
+    assert "consumed API `api`" in found.message and found.hint == "an input of this unit is `items-mcp.id`"
