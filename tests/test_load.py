@@ -8,9 +8,9 @@ from textwrap import dedent
 import pytest
 from conftest import CORPUS, needs_corpus
 
+from naftiko_runtime.codes import CODES
 from naftiko_runtime.errors import Diagnostic, Severity
 from naftiko_runtime.load import (
-    CODES,
     SUPPORTED_VERSIONS,
     Document,
     discover,

@@ -25,7 +25,7 @@ from typing import Any
 from naftiko_runtime.errors import Diagnostic
 from naftiko_runtime.ikanos import RENAMES
 from naftiko_runtime.jsonschemas import Path, Problem, Validator
-from naftiko_runtime.load import LEGACY, Document
+from naftiko_runtime.load import LEGACY_VERSIONS, Document
 from naftiko_runtime.source import join
 from naftiko_runtime.spec import SCHEMA, Schema
 
@@ -57,7 +57,7 @@ def _validator() -> Validator:
 def check_structure(doc: Document) -> list[Diagnostic]:
     """Every structural problem of ``doc`` against ``spec.SCHEMA`` (in the library's order; callers sort)."""
     found = _Translator(doc).translate(_validator().problems(as_written(doc)))
-    if doc.version in LEGACY:  # load already said the version is unsupported
+    if doc.version in LEGACY_VERSIONS:  # load already said the version is unsupported
         found = [d for d in found if d.location.pointer != "/naftiko"]
     return found
 
