@@ -20,15 +20,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from naftiko_runtime.errors import AuthConfigError, ServeError
 from naftiko_runtime.expose.auth import (
-    METADATA_PATH,
     AuthMiddleware,
     HttpClientFactory,
     InboundAuth,
-    OAuth2ResourceServer,
 )
 from naftiko_runtime.expose.guards import MAX_BODY_SIZE, AccessLog, BodyLimit, HostGuard, allowed_hosts_for
 from naftiko_runtime.expose.health import Health, health_routes
 from naftiko_runtime.expose.limits import Limits
+from naftiko_runtime.expose.oauth2 import METADATA_PATH, OAuth2ResourceServer
 from naftiko_runtime.model import Auth, Exposure, McpExposure, RestExposure, SkillExposure
 from naftiko_runtime.model import listeners as planner
 from naftiko_runtime.runtime import Runtime

@@ -18,7 +18,8 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from naftiko_runtime.errors import AuthConfigError
-from naftiko_runtime.expose.auth import AuthMiddleware, InboundAuth, OAuth2ResourceServer
+from naftiko_runtime.expose.auth import AuthMiddleware, InboundAuth
+from naftiko_runtime.expose.oauth2 import OAuth2ResourceServer
 from naftiko_runtime.load import load_text
 from naftiko_runtime.model import Auth, build
 from naftiko_runtime.secrets import Secret
