@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -124,6 +125,17 @@ class CacheEntry:
         return found
 
 
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A cacheable request: its keys (shared, and private to the caller when one is known), and the
+    entry found under one of them."""
+
+    shared: str
+    private: str | None
+    key: str | None
+    entry: CacheEntry | None
+
+
 class ResponseCache:
     """Least-recently-used entries, bounded by count and by total bytes."""
 
@@ -173,6 +185,37 @@ class ResponseCache:
         fresh = CacheEntry(entry.status, headers, entry.content, self.clock() + freshness(headers, now, ttl))
         self.put(key, fresh)
         return fresh
+
+    def lookup(self, request: httpx2.Request, secrets: Iterable[str], caller: str | None) -> Lookup | None:
+        """Where a GET's answer would be kept, and what is kept there (None: not cacheable)."""
+        if request.method != "GET" or "no-store" in request.headers.get("cache-control", ""):
+            return None
+        shared = cache_key(request, secrets)
+        private = cache_key(request, secrets, caller) if caller is not None else None
+        for key in (private, shared):
+            entry = self.get(key) if key is not None else None
+            if entry is not None:
+                return Lookup(shared, private, key, entry)
+        return Lookup(shared, private, None, None)
+
+    def keep(self, lookup: Lookup, response: httpx2.Response, content: bytes, ttl: float) -> CacheEntry | None:
+        """Keep a cacheable answer; a 304 refreshes the entry it revalidated, which is returned to
+        answer with."""
+        now = time.time()
+        if response.status_code == 304 and lookup.entry is not None and lookup.key is not None:
+            return self.refresh(lookup.key, lookup.entry, response.headers, ttl, now)
+        if lookup.key is not None:
+            self.discard(lookup.key)  # replaced by this answer, or no longer cacheable
+        private = "private" in directives(response.headers)
+        if not storable(response, authenticated_caller=lookup.private is not None):
+            return None
+        lifetime = freshness(response.headers, now, ttl)
+        if lifetime <= 0 and not has_validator(response.headers):
+            return None
+        key = lookup.private if private else lookup.shared
+        assert key is not None
+        self.put(key, CacheEntry(response.status_code, response.headers, content, self.clock() + lifetime))
+        return None
 
 
 def has_validator(headers: httpx2.Headers) -> bool:

@@ -33,23 +33,16 @@ from naftiko_runtime.consume.auth import Authenticator, AuthPlan
 from naftiko_runtime.consume.cache import (
     CacheEntry,
     ResponseCache,
-    cache_key,
-    directives,
-    freshness,
-    has_validator,
-    storable,
 )
+from naftiko_runtime.consume.forward import HOP_BY_HOP, connection_tokens, forward_headers, until_deadline
 from naftiko_runtime.consume.limits import limited_raw, read_body, too_large
-from naftiko_runtime.consume.messages import parse_json, upstream_message
+from naftiko_runtime.consume.messages import decode_message, parse_json, redacted, safe_reason, upstream_message
 from naftiko_runtime.consume.request import (
     DEFAULT_USER_AGENT,
     Built,
-    Resolved,
     build,
     consumer_headers,
-    cookie_header,
     encode_forward_path,
-    header_items,
     resolve_params,
 )
 from naftiko_runtime.consume.resilience import Circuit, Guards, Slot, retry_after
@@ -67,12 +60,6 @@ from naftiko_runtime.telemetry import Telemetry, current, traces
 __all__ = ["HttpConsumer", "UpstreamResponse"]
 
 log = logging.getLogger("naftiko.consume")
-
-HOP_BY_HOP = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te",
-    "trailer", "trailers", "transfer-encoding", "upgrade",
-})
-
 
 def httpx_timeout(timeouts: Timeouts) -> httpx2.Timeout:
     return httpx2.Timeout(connect=timeouts.connect, read=timeouts.read, write=timeouts.read, pool=timeouts.read)
@@ -244,7 +231,7 @@ class HttpConsumer:
             return convert(response.content, op.output_raw_format, op.output_schema,
                            content_type=declared or response.content_type)
         except DecodeError as exc:
-            message = _decode_message(exc.message, response.content, self._secrets())
+            message = decode_message(exc.message, response.content, self._secrets())
             raise DecodeError(message, operation=op.ref) from None
 
     async def _send(self, op: Operation, params: Mapping[str, Any],
@@ -258,7 +245,9 @@ class HttpConsumer:
         extra = [*built.secrets, *plan.secrets]
         policy = self.consumer.policy(op)
         request = built.request
-        lookup = self._cached(request, plan, policy)
+        context = current()
+        caller = context.caller if context is not None else None
+        lookup = self.cache.lookup(request, plan.secrets, caller) if policy.cache.enabled else None
         if lookup is not None and lookup.entry is not None and self.cache.fresh(lookup.entry):
             return _from_cache(lookup.entry), extra
         if lookup is not None and lookup.entry is not None:
@@ -270,7 +259,7 @@ class HttpConsumer:
             log.debug("%s %s -> %d in %.1f ms", built.request.method,
                       self.redactor(extra).text(str(response.request.url)), response.status_code, elapsed)
         if lookup is not None:
-            entry = self._store(lookup, response, content, policy)
+            entry = self.cache.keep(lookup, response, content, policy.cache.ttl)
             if entry is not None:
                 return _from_cache(entry, elapsed), extra
         upstream = UpstreamResponse(
@@ -278,43 +267,6 @@ class HttpConsumer:
             content_type=response.headers.get("content-type"), elapsed_ms=elapsed,
         )
         return upstream, extra
-
-    # ------------------------------------------------------------------ cache
-
-    def _cached(self, request: httpx2.Request, plan: AuthPlan, policy: Resilience) -> _Lookup | None:
-        """Where a cacheable request's answer would be kept, and what is kept there (None: not cacheable)."""
-        if not policy.cache.enabled or request.method != "GET" or "no-store" in request.headers.get(
-                "cache-control", ""):
-            return None
-        context = current()
-        caller = context.caller if context is not None else None
-        shared = cache_key(request, plan.secrets)
-        private = cache_key(request, plan.secrets, caller) if caller is not None else None
-        for key in (private, shared):
-            entry = self.cache.get(key) if key is not None else None
-            if entry is not None:
-                return _Lookup(shared, private, key, entry)
-        return _Lookup(shared, private, None, None)
-
-    def _store(self, lookup: _Lookup, response: httpx2.Response, content: bytes,
-               policy: Resilience) -> CacheEntry | None:
-        """Keep a cacheable answer; a 304 refreshes the entry it revalidated. The entry to answer with."""
-        ttl, now = policy.cache.ttl, time.time()
-        if response.status_code == 304 and lookup.entry is not None and lookup.key is not None:
-            return self.cache.refresh(lookup.key, lookup.entry, response.headers, ttl, now)
-        if lookup.key is not None:
-            self.cache.discard(lookup.key)  # replaced by this answer, or no longer cacheable
-        private = "private" in directives(response.headers)
-        if not storable(response, authenticated_caller=lookup.private is not None):
-            return None
-        lifetime = freshness(response.headers, now, ttl)
-        if lifetime <= 0 and not has_validator(response.headers):
-            return None
-        entry = CacheEntry(response.status_code, response.headers, content, self._clock() + lifetime)
-        key = lookup.private if private else lookup.shared
-        assert key is not None
-        self.cache.put(key, entry)
-        return None
 
     def _status_error(self, ref: str, response: UpstreamResponse, secrets: set[str]) -> UpstreamError:
         parsed = parse_json(response.content)
@@ -339,7 +291,7 @@ class HttpConsumer:
         ref = self.consumer.namespace
         resolved = resolve_params(self.consumer.parameters, {}, self.variables)
         resolved.headers[:0] = consumer_headers(self.consumer, resolved.context)
-        wire_headers = self._forward_headers(headers, resolved, ref)  # raises before any body is read
+        wire_headers = forward_headers(headers, resolved, ref, self.user_agent)  # raises before any body is read
         extra_query = httpx2.QueryParams(tuple(resolved.query)) if resolved.query else None
         url = self.base_uri.rstrip("/") + "/" + encode_forward_path(path, operation=ref)
         query_text = "&".join(q for q in (query.lstrip("?"), str(extra_query or "")) if q)
@@ -373,30 +325,12 @@ class HttpConsumer:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("forward %s %s -> %d", request.method,
                       self.redactor(extra).text(str(response.request.url)), response.status_code)
-        dropped = HOP_BY_HOP | _connection_tokens(response.headers.get_list("connection"))
+        dropped = HOP_BY_HOP | connection_tokens(response.headers.get_list("connection"))
         if response.is_stream_consumed:  # already read (in-memory transports): the bytes are decoded
             dropped |= {"content-encoding", "content-length"}
         out = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in dropped]
-        body = _until(limited_raw(response, limit, ref), deadline, ref, policy.timeouts.total)
+        body = until_deadline(limited_raw(response, limit, ref), deadline, ref, policy.timeouts.total)
         return response.status_code, out, body, aclose
-
-    def _forward_headers(self, inbound: Mapping[str, str], resolved: Resolved,
-                         ref: str) -> list[tuple[str, str | bytes]]:
-        header_items(resolved.headers, ref)  # configured values: no CR/LF/NUL (raises InputError)
-        items = list(inbound.items())
-        dropped = HOP_BY_HOP | {"host", "content-length"}
-        dropped |= _connection_tokens(v for k, v in items if k.lower() == "connection")
-        configured = {name.lower() for name, _ in resolved.headers}
-        out = [(k, v) for k, v in items if k.lower() not in dropped and k.lower() not in configured]
-        out += resolved.headers
-        if resolved.cookies:
-            cookie = cookie_header(resolved.cookies)
-            existing = [v for k, v in out if k.lower() == "cookie"]
-            out = [(k, v) for k, v in out if k.lower() != "cookie"]
-            out.append(("Cookie", "; ".join([*existing, cookie])))
-        if not any(k.lower() == "user-agent" for k, _ in out):
-            out.append(("User-Agent", self.user_agent))
-        return [(k, _header_bytes(v)) for k, v in out]
 
     # ------------------------------------------------------------------ the exchange
 
@@ -442,7 +376,7 @@ class HttpConsumer:
                 ) from None
             except InvocationError as exc:  # raised inside an auth flow (token endpoint): may echo secrets
                 traces.failed(span, exc.kind)
-                raise _redacted(exc, ref, self._secrets(extra)) from None
+                raise redacted(exc, ref, self._secrets(extra)) from None
             record.status = response.status_code
             if span is not None:
                 span.set_attribute("http.response.status_code", response.status_code)
@@ -520,70 +454,6 @@ class HttpConsumer:
         return UpstreamUnavailable(message, operation=ref)
 
 
-# (substring of the lower-cased exception text, what to say instead): the first match wins
-_REASONS: tuple[tuple[str, str], ...] = (
-    ("refused", "connection refused"),
-    ("name or service not known", "host name not found"),
-    ("nodename nor servname", "host name not found"),
-    ("no address associated", "host name not found"),
-    ("name resolution", "host name not found"),
-    ("getaddrinfo", "host name not found"),
-    ("certificate", "TLS certificate rejected"),
-    ("ssl", "TLS handshake failed"),
-    ("unreachable", "network unreachable"),
-    ("reset by peer", "connection reset"),
-    ("header", "invalid header value"),
-    ("disconnected", "connection closed without a response"),
-)
-_DEFAULT_REASONS: tuple[tuple[type[Exception], str], ...] = (
-    (httpx2.UnsupportedProtocol, "unsupported URL scheme"),
-    (httpx2.ProxyError, "proxy failed"),
-    (httpx2.ConnectError, "connection failed"),
-    (httpx2.LocalProtocolError, "invalid request"),
-    (httpx2.RemoteProtocolError, "invalid response"),
-    (httpx2.ReadError, "connection lost while reading"),
-    (httpx2.WriteError, "connection lost while writing"),
-)
-
-
-def safe_reason(exc: Exception) -> str:
-    """A short reason for a transport failure chosen from fixed texts, never the exception's own text."""
-    text = str(exc).lower()
-    for needle, reason in _REASONS:
-        if needle in text:
-            return reason
-    return next((reason for kind, reason in _DEFAULT_REASONS if isinstance(exc, kind)), "request failed")
-
-
-def _decode_message(message: str, content: bytes, secrets: set[str]) -> str:
-    """A decoder's message quotes at most a cut excerpt of the body, which redaction cannot catch
-    once a secret is cut in half: when the body holds a secret, keep only the message's first part."""
-    if any(secret.encode("utf-8", errors="ignore") in content for secret in secrets):
-        return message.partition(": ")[0]
-    return Redactor(forms=secrets).text(message)
-
-
-def _header_bytes(value: str) -> str | bytes:
-    """Inbound header text (decoded as latin-1 by the server) back to its original bytes."""
-    if value.isascii():
-        return value
-    try:
-        return value.encode("latin-1")
-    except UnicodeEncodeError:
-        return value.encode()
-
-
-@dataclass(frozen=True, slots=True)
-class _Lookup:
-    """A cacheable request: its keys (shared, and private to the caller when one is known), and the
-    entry found under one of them."""
-
-    shared: str
-    private: str | None
-    key: str | None
-    entry: CacheEntry | None
-
-
 def _from_cache(entry: CacheEntry, elapsed_ms: float = 0.0) -> UpstreamResponse:
     return UpstreamResponse(status=entry.status, headers=entry.headers, content=entry.content,
                             content_type=entry.headers.get("content-type"), elapsed_ms=elapsed_ms)
@@ -601,31 +471,6 @@ def _nothing() -> None:
     return None
 
 
-async def _until(chunks: AsyncIterator[bytes], deadline: float, ref: str, total: float) -> AsyncIterator[bytes]:
-    """A forwarded body cut at the exchange's total deadline (a slow, endless body ends there)."""
-    iterator = chunks.__aiter__()
-    while True:
-        try:
-            with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
-                chunk = await iterator.__anext__()
-        except StopAsyncIteration:
-            return
-        except TimeoutError:
-            raise UpstreamTimeout(f"{ref} did not finish its answer within the total time limit of {total:g} s",
-                                  operation=ref) from None
-        yield chunk
-
-
-def _redacted(exc: InvocationError, ref: str, secrets: set[str]) -> InvocationError:
-    if isinstance(exc, UpstreamError):
-        body = Redactor(forms=secrets).tree(exc.body) if exc.body is not None else None
-        return UpstreamError(exc.status, Redactor(forms=secrets).text(exc.upstream_message),
-                             operation=exc.operation or ref, body=body)
-    if type(exc) in (UpstreamTimeout, UpstreamUnavailable, DecodeError, InvocationError):
-        return type(exc)(Redactor(forms=secrets).text(exc.message), operation=exc.operation or ref)
-    return exc
-
-
 def _follow(request: httpx2.Request, url: str, ref: str) -> httpx2.Request:
     """``request`` sent to ``url`` instead: only on the same scheme, host and port, so a link in an
     answer can never send this consumer's credentials elsewhere."""
@@ -639,6 +484,3 @@ def _follow(request: httpx2.Request, url: str, ref: str) -> httpx2.Request:
     return httpx2.Request(request.method, target, headers=headers, content=request.content)
 
 
-def _connection_tokens(values: Iterable[str]) -> set[str]:
-    """Header names listed in Connection headers: hop-by-hop for this exchange only."""
-    return {token.strip().lower() for value in values for token in value.split(",") if token.strip()}

@@ -7,9 +7,12 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import httpx2
+
+from naftiko_runtime.errors import DecodeError, InvocationError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from naftiko_runtime.secrets import Redactor
 
-__all__ = ["parse_json", "upstream_message"]
+__all__ = ["decode_message", "parse_json", "redacted", "safe_reason", "upstream_message"]
 
 _MAX_MESSAGE = 300
 _MAX_TEXT = 200
@@ -76,3 +79,56 @@ def upstream_message(parsed: Any, content: bytes, secrets: Iterable[str] = ()) -
         return _SPACES.sub(" ", redactor.text(text)).strip()[:_MAX_TEXT]
     message = _SPACES.sub(" ", redactor.text(message)).strip()
     return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 3] + "..."
+
+
+# (substring of the lower-cased exception text, what to say instead): the first match wins
+_REASONS: tuple[tuple[str, str], ...] = (
+    ("refused", "connection refused"),
+    ("name or service not known", "host name not found"),
+    ("nodename nor servname", "host name not found"),
+    ("no address associated", "host name not found"),
+    ("name resolution", "host name not found"),
+    ("getaddrinfo", "host name not found"),
+    ("certificate", "TLS certificate rejected"),
+    ("ssl", "TLS handshake failed"),
+    ("unreachable", "network unreachable"),
+    ("reset by peer", "connection reset"),
+    ("header", "invalid header value"),
+    ("disconnected", "connection closed without a response"),
+)
+_DEFAULT_REASONS: tuple[tuple[type[Exception], str], ...] = (
+    (httpx2.UnsupportedProtocol, "unsupported URL scheme"),
+    (httpx2.ProxyError, "proxy failed"),
+    (httpx2.ConnectError, "connection failed"),
+    (httpx2.LocalProtocolError, "invalid request"),
+    (httpx2.RemoteProtocolError, "invalid response"),
+    (httpx2.ReadError, "connection lost while reading"),
+    (httpx2.WriteError, "connection lost while writing"),
+)
+
+
+def safe_reason(exc: Exception) -> str:
+    """A short reason for a transport failure chosen from fixed texts, never the exception's own text."""
+    text = str(exc).lower()
+    for needle, reason in _REASONS:
+        if needle in text:
+            return reason
+    return next((reason for kind, reason in _DEFAULT_REASONS if isinstance(exc, kind)), "request failed")
+
+
+def decode_message(message: str, content: bytes, secrets: set[str]) -> str:
+    """A decoder's message quotes at most a cut excerpt of the body, which redaction cannot catch
+    once a secret is cut in half: when the body holds a secret, keep only the message's first part."""
+    if any(secret.encode("utf-8", errors="ignore") in content for secret in secrets):
+        return message.partition(": ")[0]
+    return Redactor(forms=secrets).text(message)
+
+
+def redacted(exc: InvocationError, ref: str, secrets: set[str]) -> InvocationError:
+    if isinstance(exc, UpstreamError):
+        body = Redactor(forms=secrets).tree(exc.body) if exc.body is not None else None
+        return UpstreamError(exc.status, Redactor(forms=secrets).text(exc.upstream_message),
+                             operation=exc.operation or ref, body=body)
+    if type(exc) in (UpstreamTimeout, UpstreamUnavailable, DecodeError, InvocationError):
+        return type(exc)(Redactor(forms=secrets).text(exc.message), operation=exc.operation or ref)
+    return exc
