@@ -13,7 +13,9 @@ from naftiko_runtime import app
 from naftiko_runtime.errors import BindingError, InputError, InvocationError, UpstreamError
 from naftiko_runtime.load import load_text
 from naftiko_runtime.model import Capability, Tool, plain
-from naftiko_runtime.runtime import CallContext, index_entries, lookup, render_native
+from naftiko_runtime.runtime import CallContext
+from naftiko_runtime.runtime.calls import index_entries, lookup
+from naftiko_runtime.templates import render_native
 from naftiko_runtime.validate import check_documents
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -241,10 +241,10 @@ def test_render_native_renders_mapping_keys_as_text_and_walks_containers() -> No
 
 
 def test_render_native_is_the_one_implementation_used_by_the_runtime_and_the_consumer() -> None:
-    from naftiko_runtime import runtime
+    from naftiko_runtime.runtime import calls
     from naftiko_runtime.consume import request
 
-    assert runtime.render_native is render_native
+    assert calls.render_native is render_native
     assert request.render_native is render_native
 
 
@@ -259,7 +259,7 @@ def test_resolve_path_prefers_the_literal_key_then_walks_then_indexes_lists() ->
 
 
 def test_step_paths_and_consumed_paths_share_the_dot_path_lookup() -> None:
-    from naftiko_runtime.runtime import dot_path
+    from naftiko_runtime.runtime.calls import dot_path
 
     outputs = {"step": {"ids": [1, 2], "a.b": "dotted"}}
     assert dot_path(outputs, "step.a.b") == "dotted"  # the literal key below the step
