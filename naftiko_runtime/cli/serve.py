@@ -53,15 +53,23 @@ def _allowed_hosts(given: tuple[str, ...]) -> list[str]:
               help="Serve Prometheus metrics at /metrics on every listener. [env NAFTIKO_METRICS]")
 @click.option("--workers", envvar="NAFTIKO_WORKERS", default="1", metavar="N|auto", show_default=True,
               help="Worker processes sharing every listener (`auto`: one per core). [env NAFTIKO_WORKERS]")
+@click.option("--grace-period", envvar="NAFTIKO_GRACE_PERIOD", type=click.FloatRange(0, 3600), default=None,
+              metavar="SECONDS", help="On SIGTERM or Ctrl-C, how long running calls may finish; calls still running "
+              "then get a clean error (MCP: an error result, REST: 503 problem) and the server exits 0. A second "
+              "signal stops at once. [default: 10; env NAFTIKO_GRACE_PERIOD]")
 @click.option("--strict", is_flag=True, help="Refuse to start on warnings too.")
 def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transport: str | None,
           upstream: tuple[str, ...], sandbox: bool, env_file: Path | None, reload_: bool, log_format: str,
-          log_level: str, allowed_hosts: tuple[str, ...], metrics: bool, workers: str, strict: bool) -> None:
+          log_level: str, allowed_hosts: tuple[str, ...], metrics: bool, workers: str, grace_period: float | None,
+          strict: bool) -> None:
     """Serve the MCP and REST exposures of capability files."""
     import anyio
 
     from naftiko_runtime.app import runtime, wants_metrics
+    from naftiko_runtime.expose.serve import GRACE_PERIOD
     from naftiko_runtime.expose.serve import serve as serve_exposures
+
+    grace = GRACE_PERIOD if grace_period is None else grace_period
 
     count = _worker_count(workers)
     if count > 1 and transport == "stdio":
@@ -114,14 +122,14 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
         return await serve_exposures(built, address=address, port=port, transport=transport, log_format=log_format,
                                      log_level=log_level, allowed_hosts=hosts, stop_when=stop_when,
                                      server_ready=ready, reload=reload_now, sockets=sockets,
-                                     quiet=sockets is not None)
+                                     quiet=sockets is not None, grace_period=grace)
 
     first = start(env)
     if first is None:
         sys.exit(1)
     if count > 1:
         sys.exit(_supervise(first, count, run, lambda: start(environment(env_file), reloading=True),
-                            paths if reload_ else (), log_format, hosts, address, port, transport))
+                            paths if reload_ else (), log_format, hosts, address, port, transport, grace))
     if not reload_:
         sys.exit(anyio.run(run, first) or 0)
 
@@ -155,12 +163,12 @@ def _share_metrics() -> None:
 
 def _supervise(first: Runtime, count: int, run: Callable[..., Any], reload: Callable[[], Runtime | None],
                watched: tuple[Path, ...], log_format: str, hosts: list[str], address: str | None,
-               port: int | None, transport: str | None) -> int:
+               port: int | None, transport: str | None, grace: float) -> int:
     """Bind every listener here, then fork the workers (each serves on the same sockets)."""
     import anyio
 
     from naftiko_runtime.errors import ServeError
-    from naftiko_runtime.expose.serve import GRACE_PERIOD, Server, announce, bind_sockets, configure_logging
+    from naftiko_runtime.expose.serve import Server, announce, bind_sockets, configure_logging
     from naftiko_runtime.expose.workers import Supervisor
 
     configure_logging(log_format)
@@ -177,7 +185,7 @@ def _supervise(first: Runtime, count: int, run: Callable[..., Any], reload: Call
     def work(inherited: Any) -> int:
         return anyio.run(lambda: run(first, None, None, inherited)) or 0
 
-    return Supervisor(count, sockets, work, GRACE_PERIOD, watch=_watcher(watched, first, reload)).run()
+    return Supervisor(count, sockets, work, grace, watch=_watcher(watched, first, reload)).run()
 
 
 def _watcher(paths: tuple[Path, ...], first: Runtime,
