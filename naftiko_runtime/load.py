@@ -39,6 +39,7 @@ CODES = {
     "import-not-found": "an imported consumes file could not be read",
     "import-namespace-not-found": "the imported file has no consumes with that namespace",
     "import-cycle": "an import leads back to a file that is already being imported",
+    "import-not-followed": "an import is not followed where a document is checked on its own",
     "yaml-unsupported": "YAML that is not plain data: custom tags, recursive or exploding aliases, bad merges",
     "load-time-template": "a `<<...>>` load-time template could not be rendered",
     "file-not-found": "a capability path does not exist or cannot be read",
@@ -208,13 +209,17 @@ def _undecodable(path: Path, raw: bytes, exc: UnicodeDecodeError) -> Document:
 
 
 def load_text(text: str, path: Path, *, env: Mapping[str, str] | None = None,
-              strict_env: bool = False) -> Document:
-    """Like ``load_file`` for text already in memory; imports are resolved against ``path``'s folder."""
-    return _load_text(text, Path(path), env, strict_env, ())
+              strict_env: bool = False, follow_imports: bool = True) -> Document:
+    """Like ``load_file`` for text already in memory; imports are resolved against ``path``'s folder.
+
+    ``follow_imports=False`` reads no other file (text from an untrusted sender: an import could
+    otherwise make this process read, and report on, any YAML file it can see); each import is
+    then left unresolved with an ``import-not-followed`` warning."""
+    return _load_text(text, Path(path), env, strict_env, (), follow_imports)
 
 
 def _load_text(text: str, path: Path, env: Mapping[str, str] | None, strict_env: bool,
-               chain: tuple[Path, ...]) -> Document:
+               chain: tuple[Path, ...], follow_imports: bool = True) -> Document:
     source, diagnostics = parse(text, str(path))
     doc = Document(path, source, diagnostics=list(diagnostics))
     if source.data is None:
@@ -228,7 +233,7 @@ def _load_text(text: str, path: Path, env: Mapping[str, str] | None, strict_env:
     doc.data = _normalise(doc, data)
     doc.kind = "capability" if "capability" in doc.data else "consumes"
     _check_version_features(doc)
-    _inline_imports(doc, env, strict_env, (*chain, _identity(path)))
+    _inline_imports(doc, env, strict_env, (*chain, _identity(path)), follow_imports)
     return doc
 
 
@@ -389,7 +394,7 @@ def resolve_location(location: str, base: Path) -> Path:
 
 
 def _inline_imports(doc: Document, env: Mapping[str, str] | None, strict_env: bool,
-                    chain: tuple[Path, ...]) -> None:
+                    chain: tuple[Path, ...], follow: bool = True) -> None:
     """Replace each ``{location, import, as}`` consumes entry with the adapter it names."""
     for container in ("/capability/consumes", "/consumes"):
         parent = doc.data.get("capability", {}) if container.startswith("/capability") else doc.data
@@ -399,6 +404,12 @@ def _inline_imports(doc: Document, env: Mapping[str, str] | None, strict_env: bo
         for i, entry in enumerate(entries):
             if isinstance(entry, dict) and "location" in entry and "import" in entry:
                 pointer = join(container, i)
+                if not follow:
+                    doc.unresolved_imports.add(str(entry.get("as") or entry["import"]))
+                    doc.diagnostics.append(doc.diag(
+                        "import-not-followed", f"the import of {entry['location']} is not followed here: this "
+                        "document is checked on its own", join(pointer, "location")))
+                    continue
                 imported = _import_one(doc, entry, pointer, env, strict_env, chain)
                 if imported is not None:
                     entries[i] = imported

@@ -10,7 +10,8 @@ What the spec's ``management`` and ``observability`` blocks switch on:
 * ``observability.traces.local.enabled``: ``GET /traces`` and ``/traces/{id}``, the last spans kept
   in memory (503 when no OpenTelemetry SDK records spans);
 * ``management.reload``: ``POST /config/reload`` swaps in the capability files as they are now;
-* ``management.validate``: ``POST /config/validate`` checks a capability sent as the body.
+* ``management.validate``: ``POST /config/validate`` checks a capability sent as the body, on its
+  own (its imports are not followed: they would read this server's files).
 """
 
 from __future__ import annotations
@@ -164,7 +165,8 @@ async def _validate(request: Request) -> Response:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return JSONResponse({"detail": "the body is not UTF-8 text"}, status_code=400)
-    doc = load_text(text, Path("capability.yaml"), env={})
+    # The sender's document only: following its imports would read files of this server's.
+    doc = load_text(text, Path("capability.yaml"), env={}, follow_imports=False)
     _, diagnostics = check_documents([doc])
     errors = sum(1 for d in diagnostics if str(d.severity) == "error")
     return JSONResponse({"valid": errors == 0, "diagnostics": [d.as_dict() for d in diagnostics]})
