@@ -12,25 +12,23 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import logging
 import signal
 import socket
-import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any
 
 import anyio
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from naftiko_runtime.errors import ServeError
+from naftiko_runtime.expose.announce import Emit, announce, keep_traces, printer
 from naftiko_runtime.expose.auth import HttpClientFactory
-from naftiko_runtime.expose.guards import allowed_hosts_for, is_loopback, is_wildcard
+from naftiko_runtime.expose.endpoints import Endpoints, Plan
+from naftiko_runtime.expose.guards import is_wildcard
 from naftiko_runtime.expose.health import Health
 from naftiko_runtime.expose.listeners import Listener, Reload, RestRoutesFactory, build_listeners, stdio_server
-from naftiko_runtime.model import McpExposure
 from naftiko_runtime.runtime import Runtime
 from naftiko_runtime.telemetry.logs import configure as configure_logging
 
@@ -39,8 +37,6 @@ __all__ = ["GRACE_PERIOD", "Server", "announce", "bind_sockets", "configure_logg
 logger = logging.getLogger("naftiko.serve")
 
 GRACE_PERIOD = 10.0
-McpEntry = tuple[McpExposure, Runtime]
-Emit = Callable[[str, dict[str, Any]], None]
 
 
 class _Uvicorn(uvicorn.Server):
@@ -59,15 +55,49 @@ class _Uvicorn(uvicorn.Server):
         self.listening.set()
 
 
-class _Swappable:
-    """The ASGI app uvicorn serves on one socket; ``app`` is replaced in place on a hot reload.
-    (Each version's lifespan is run by ``Server``, not by uvicorn.)"""
+class _Counted:
+    """One version's app on one socket, counting the requests it is answering, so that a hot reload
+    can let them finish before that version closes. The long-lived GET streams of MCP sessions are
+    not counted: their endpoints outlive versions (``expose.endpoints``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.active = 0
+        self._quiet = anyio.Event()
+        self._quiet.set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
+        if scope["type"] != "http" or (scope.get("method") == "GET" and str(scope.get("path", "")).startswith("/mcp")):
+            await self.app(scope, receive, send)
+            return
+        if self.active == 0:
+            self._quiet = anyio.Event()
+        self.active += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.active -= 1
+            if self.active == 0:
+                self._quiet.set()
+
+    async def quiet(self) -> None:
+        await self._quiet.wait()
+
+
+class _Swappable:
+    """The ASGI app uvicorn serves on one socket; replaced in place on a hot reload (each request
+    goes to the version current when it arrives). Each version's lifespan is run by ``Server``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.current = _Counted(app)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.current(scope, receive, send)
+
+    def switch(self, app: ASGIApp) -> _Counted:
+        """Send new requests to ``app``; returns the previous version's app."""
+        previous, self.current = self.current, _Counted(app)
+        return previous
 
 
 def _bind(address: str, port: int) -> socket.socket:
@@ -87,71 +117,6 @@ def _bind(address: str, port: int) -> socket.socket:
     return sock
 
 
-def _printer(log_format: str) -> Emit:
-    def emit(text: str, data: dict[str, Any]) -> None:
-        line = json.dumps(data) if log_format == "json" else text
-        print(line, file=sys.stderr, flush=True)
-
-    return emit
-
-
-def announce(emit: Emit, listeners: Sequence[Listener], stdio: Sequence[McpEntry],
-             runtime: Runtime | None = None, allowed_hosts: Sequence[str] = ()) -> None:
-    """What the process serves, where, who may reach it and where each consumer's calls go."""
-    for listener in listeners:
-        for kind, namespace, path in listener.endpoints:
-            url = listener.url(path)
-            emit(f"{kind} {namespace}  {url}", {"event": "listening", "kind": kind, "namespace": namespace, "url": url})
-        for text in listener.warnings:
-            emit(f"warning: {text}", {"event": "warning", "message": text})
-        if listener.unauthenticated and not is_loopback(listener.address):
-            names = ", ".join(listener.unauthenticated)
-            emit(
-                f"warning: {names} on {listener.address}:{listener.port} accept requests without "
-                "authentication from anyone who can reach that address",
-                {
-                    "event": "warning",
-                    "message": "unauthenticated exposure on a non-loopback address",
-                    "namespaces": listener.unauthenticated,
-                    "address": listener.address,
-                    "port": listener.port,
-                },
-            )
-        if is_wildcard(listener.address):
-            hosts, _ = allowed_hosts_for(listener.address, allowed_hosts)
-            shown = "any host" if hosts is None else ", ".join(h for h in hosts if not h.endswith(":*"))
-            emit(f"{listener.address}:{listener.port} accepts the Host names {shown}; add others with "
-                 "--allowed-host (or NAFTIKO_ALLOWED_HOSTS)",
-                 {"event": "allowed-hosts", "address": listener.address, "port": listener.port,
-                  "hosts": hosts if hosts is not None else ["*"]})
-    for exposure, _ in stdio:
-        emit(
-            f"MCP {exposure.namespace}  stdio",
-            {"event": "listening", "kind": "MCP", "namespace": exposure.namespace, "transport": "stdio"},
-        )
-    for upstream in runtime.upstreams if runtime is not None else ():
-        if upstream.target == "injected":
-            continue  # the embedding program chose that transport itself
-        where = "the bundled sandbox" if upstream.target == "sandbox" else upstream.url
-        emit(f"upstream {upstream.namespace} -> {where} ({upstream.target})",
-             {"event": "upstream", "namespace": upstream.namespace, "target": upstream.target, "url": upstream.url})
-
-
-def _keep_traces(runtime: Runtime, emit: Emit) -> None:
-    """A control port asks for the last spans in memory (``observability.traces.local``)."""
-    from naftiko_runtime.expose.control import flag
-    from naftiko_runtime.telemetry import traces
-
-    for capability in runtime.capabilities:
-        for control in capability.controls:
-            if flag(control.observability, "traces", "local", "enabled"):
-                local = control.observability.get("traces", {}).get("local", {})
-                size = local.get("buffer-size", 100) if hasattr(local, "get") else 100
-                warning = traces.keep_locally(size if isinstance(size, int) else 100)
-                if warning:
-                    emit(f"warning: {warning}", {"event": "warning", "message": warning})
-
-
 class Server:
     """Every listener of one ``naftiko serve`` process, for as long as it runs."""
 
@@ -164,10 +129,12 @@ class Server:
         self.options = dict(address=address, port=port, transport=transport, allowed_hosts=allowed_hosts,
                             rest_routes_factory=rest_routes_factory, http_client_factory=http_client_factory,
                             reload=reload)
-        _keep_traces(runtime, emit)
+        keep_traces(runtime, emit)
         self.grace_period = grace_period
         self.health = Health(runtime)
-        self.listeners = self._listeners(runtime, self.health)
+        self.endpoints = Endpoints()  # MCP endpoints, kept across hot reloads with their sessions
+        self._plan = self.endpoints.plan()
+        self.listeners = self._listeners(runtime, self.health, self._plan)
         self.apps = [_Swappable(listener.app) for listener in self.listeners]
         try:
             self.stdio_app, self.stdio = stdio_server(runtime, transport)
@@ -180,9 +147,10 @@ class Server:
         self._stopping = False
         self.failed = False
         self.worker = False  # one of several workers: the supervisor decides when to stop at once
+        self._retire = anyio.Event()
 
-    def _listeners(self, runtime: Runtime, health: Health) -> list[Listener]:
-        return build_listeners(runtime, health=health, **self.options)  # type: ignore[arg-type]
+    def _listeners(self, runtime: Runtime, health: Health, plan: Plan) -> list[Listener]:
+        return build_listeners(runtime, health=health, endpoints=plan, **self.options)  # type: ignore[arg-type]
 
     def keys(self) -> list[tuple[str, int]]:
         return [(listener.address, listener.port) for listener in self.listeners]
@@ -196,8 +164,10 @@ class Server:
                                                 timeout_graceful_shutdown=timeout, ws="none"))
                         for app in self.apps]
         async with anyio.create_task_group() as self._versions:
-            self._retire = await self._start_version(self.listeners)
             try:
+                await self._plan.start(self._versions)
+                self._plan.apply()
+                self._retire = await self._start_version(self.listeners)
                 async with anyio.create_task_group() as outer:
                     if signals is not None:
                         outer.start_soon(self._watch_signals, signals)
@@ -212,11 +182,12 @@ class Server:
                     outer.cancel_scope.cancel()
             finally:
                 self._retire.set()
+                self.endpoints.retire_all()
         return 1 if self.failed else 0
 
     async def _start_version(self, listeners: list[Listener]) -> anyio.Event:
-        """Start the lifespans of one version's listeners (its MCP session managers) in a task of
-        their own; setting the returned event ends them."""
+        """Start the lifespans of one version's listeners in a task of their own; setting the
+        returned event ends them. (Their MCP endpoints are run by ``self.endpoints``.)"""
         started, retire = anyio.Event(), anyio.Event()
 
         async def hold() -> None:
@@ -316,24 +287,37 @@ class Server:
     # ------------------------------------------------------------------------------------ swap
 
     async def swap(self, runtime: Runtime) -> bool:
-        """Serve ``runtime`` instead, on the same sockets: new requests go to it at once, running
-        calls finish on the old version, which is then closed. False (nothing changed) when the
-        new version needs other listeners (a port or address change): the caller restarts."""
+        """Serve ``runtime`` instead, on the same sockets: new requests go to it at once; MCP
+        sessions stay open (told when a list changed); requests and calls already running finish on
+        the old version, which is then closed. False (nothing changed) when the new version needs
+        other listeners (a port or address change): the caller restarts."""
+        plan = self.endpoints.plan()
         health = Health(runtime, started=True)
-        listeners = self._listeners(runtime, health)
+        listeners = self._listeners(runtime, health, plan)
         if [(x.address, x.port) for x in listeners] != self.keys() or stdio_server(runtime, None)[1]:
             return False
-        await runtime.start()
-        retire = await self._start_version(listeners)
+        try:
+            await runtime.start()
+            await plan.start(self._versions)
+            retire = await self._start_version(listeners)
+        except BaseException:
+            plan.discard()
+            raise
         old_runtime, old_retire = self.runtime, self._retire
-        for app, listener in zip(self.apps, listeners, strict=True):
-            app.app = listener.app
+        changes = plan.apply()  # from here to the switch of every app: no await
+        old_apps = [app.switch(listener.app) for app, listener in zip(self.apps, listeners, strict=True)]
         self.runtime, self.health, self.listeners, self._retire = runtime, health, listeners, retire
-        old_runtime.draining = True
+        self._versions.start_soon(changes.notify)
+        # The old version is not refused anything: a request that reached it just before the switch
+        # is served by it. It closes once those requests and its calls are over (or the grace ends).
         with anyio.move_on_after(self.grace_period):
+            for app in old_apps:
+                await app.quiet()
             await old_runtime.idle()
         old_runtime.cut()
         old_retire.set()
+        for kept in changes.dropped:
+            kept.retire.set()
         await old_runtime.aclose()
         freeze_startup_heap()
         return True
@@ -369,7 +353,7 @@ async def serve(
     order (``--workers``); ``quiet`` leaves the announcement to it.
     """
     configure_logging(log_format, log_level)
-    emit: Emit = _printer(log_format) if log is None else (lambda text, data: log(text))
+    emit: Emit = printer(log_format) if log is None else (lambda text, data: log(text))
     async with contextlib.AsyncExitStack() as stack:
         # Catch SIGINT/SIGTERM before any socket listens: one arriving during start-up is then
         # handled gracefully (queued until the watcher runs) instead of killing the process.

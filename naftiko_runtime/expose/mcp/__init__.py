@@ -17,7 +17,7 @@ Modules: ``entries`` (what is served, results and failure messages), ``registry`
 from naftiko_runtime.expose.files import safe_file
 from naftiko_runtime.expose.mcp.entries import error_message, json_text, tool_result
 from naftiko_runtime.expose.mcp.registry import McpRegistry, wants_progress
-from naftiko_runtime.expose.mcp.server import HttpEndpoint, build_server, http_endpoint, run_stdio
+from naftiko_runtime.expose.mcp.server import HttpEndpoint, McpServer, build_server, http_endpoint, run_stdio
 
-__all__ = ["HttpEndpoint", "McpRegistry", "build_server", "error_message", "http_endpoint", "json_text", "run_stdio",
-           "safe_file", "tool_result", "wants_progress"]
+__all__ = ["HttpEndpoint", "McpRegistry", "McpServer", "build_server", "error_message", "http_endpoint", "json_text",
+           "run_stdio", "safe_file", "tool_result", "wants_progress"]

@@ -3,14 +3,19 @@ and stdio."""
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from mcp import MCPError, types
 from mcp.server import Server
+from mcp.server.lowlevel.server import NotificationOptions
+from mcp.server.models import InitializationOptions
+from mcp.server.session import ServerSession
 from mcp.server.stdio import stdio_server
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
@@ -20,7 +25,7 @@ from naftiko_runtime import __version__
 from naftiko_runtime.expose.mcp.registry import Context, Entry, McpRegistry
 from naftiko_runtime.telemetry.metrics import Metrics
 
-__all__ = ["HttpEndpoint", "build_server", "http_endpoint", "run_stdio"]
+__all__ = ["HttpEndpoint", "McpServer", "build_server", "http_endpoint", "run_stdio"]
 
 
 class _Measured:
@@ -52,30 +57,132 @@ class _Measured:
         return result
 
 
-def build_server(entries: Sequence[Entry], *, name: str, instructions: str | None = None) -> Server[Any]:
+class McpServer(Server[Any]):
+    """An SDK server whose handlers read ``registry``; a hot reload replaces the registry in place, so
+    open sessions (of the session-based era) keep working and are told when a list changed.
+
+    ``list_changed`` advertises ``listChanged`` for tools, prompts and resources in the handshake (the
+    server can then notify); the 2026-07-28 era delivers such notifications only on
+    ``subscriptions/listen`` streams, which this server does not serve."""
+
+    def __init__(self, registry: McpRegistry, *, name: str, instructions: str | None = None,
+                 list_changed: bool = False, metrics: Metrics | None = None) -> None:
+        self.registry = registry
+        self.list_changed = list_changed
+        self.open_sessions: Callable[[], Collection[str]] | None = None  # set by the HTTP transport
+        self._sessions: dict[str, ServerSession] = {}  # session id -> a handle on its standalone stream
+        resources, prompts = bool(registry.resources), bool(registry.prompts)
+        self.shape = (resources, prompts)  # which handlers are registered: a replacement must need the same
+        super().__init__(
+            name,
+            version=__version__,
+            instructions=instructions,
+            get_tool_input_schema=self._input_schema,
+            on_list_tools=self._list_tools,
+            on_call_tool=self._call_tool,
+            on_list_resources=self._list_resources if resources else None,
+            on_list_resource_templates=self._list_resource_templates if resources else None,
+            on_read_resource=self._read_resource if resources else None,
+            on_list_prompts=self._list_prompts if prompts else None,
+            on_get_prompt=self._get_prompt if prompts else None,
+        )
+        self.middleware.append(self._remember_session)
+        if metrics is not None:
+            self.middleware.append(_Measured(metrics))
+
+    def create_initialization_options(self, notification_options: NotificationOptions | None = None,
+                                      *args: Any, **kwargs: Any) -> InitializationOptions:
+        if notification_options is None and self.list_changed:
+            notification_options = NotificationOptions(prompts_changed=True, resources_changed=True,
+                                                       tools_changed=True)
+        return super().create_initialization_options(notification_options, *args, **kwargs)
+
+    # ------------------------------------------------------------------------------- replacing
+
+    def replace(self, registry: McpRegistry, instructions: str | None) -> list[str]:
+        """Serve ``registry`` from now on (calls already running finish with the old one). Returns
+        the lists that changed (``tools``, ``prompts``, ``resources``), for ``notify``."""
+        old, self.registry = self.registry, registry
+        self.instructions = instructions
+        return [kind for kind, listing in _LISTINGS.items() if listing(old) != listing(registry)]
+
+    async def notify(self, changed: Sequence[str], *, timeout: float = 2.0) -> int:
+        """Send ``notifications/<kind>/list_changed`` to every open session; how many were told."""
+        if not changed or not self.list_changed:
+            return 0
+        self._forget_closed()
+        told = 0
+        for session in list(self._sessions.values()):
+            with anyio.move_on_after(timeout), contextlib.suppress(Exception):  # best effort, never blocks a swap
+                for kind in changed:
+                    await getattr(session, _SENDERS[kind])()
+                told += 1
+        return told
+
+    async def _remember_session(self, ctx: Context, call_next: Callable[[Context], Awaitable[Any]]) -> Any:
+        """Keep one handle per session of the session-based era (only its requests carry a session
+        id): its standalone stream is where list changes are sent."""
+        headers = getattr(ctx.request, "headers", None)
+        session_id = headers.get("mcp-session-id") if headers is not None else None
+        if session_id and session_id not in self._sessions:
+            self._forget_closed()
+            self._sessions[session_id] = ctx.session
+        return await call_next(ctx)
+
+    def _forget_closed(self) -> None:
+        if self.open_sessions is not None:
+            open_now = self.open_sessions()
+            for session_id in [s for s in self._sessions if s not in open_now]:
+                del self._sessions[session_id]
+
+    # -------------------------------------------------------------- handlers: the current registry
+
+    def _input_schema(self, name: str) -> Any:
+        return self.registry.input_schema(name)
+
+    async def _list_tools(self, ctx: Context, params: Any) -> Any:
+        return await self.registry.list_tools(ctx, params)
+
+    async def _call_tool(self, ctx: Context, params: Any) -> Any:
+        return await self.registry.call_tool(ctx, params)
+
+    async def _list_resources(self, ctx: Context, params: Any) -> Any:
+        return await self.registry.list_resources(ctx, params)
+
+    async def _list_resource_templates(self, ctx: Context, params: Any) -> Any:
+        return await self.registry.list_resource_templates(ctx, params)
+
+    async def _read_resource(self, ctx: Context, params: Any) -> Any:
+        return await self.registry.read_resource(ctx, params)
+
+    async def _list_prompts(self, ctx: Context, params: Any) -> Any:
+        return await self.registry.list_prompts(ctx, params)
+
+    async def _get_prompt(self, ctx: Context, params: Any) -> Any:
+        return await self.registry.get_prompt(ctx, params)
+
+
+_LISTINGS: dict[str, Callable[[McpRegistry], Any]] = {
+    "tools": lambda r: [t.wire for t in r.tools.values()],
+    "prompts": lambda r: [p.wire for p in r.prompts.values()],
+    "resources": lambda r: [(e.spec.name, e.spec.uri, e.spec.description, e.spec.mime_type, e.folder)
+                            for e in r.resources],
+}
+
+
+_SENDERS = {"tools": "send_tool_list_changed", "prompts": "send_prompt_list_changed",
+            "resources": "send_resource_list_changed"}
+
+
+def build_server(entries: Sequence[Entry], *, name: str, instructions: str | None = None,
+                 list_changed: bool = False) -> McpServer:
     """A low-level MCP server for ``entries`` (one exposure, or the union of several).
 
     Raises ``ServeError`` when two entries expose the same tool or prompt name.
     """
-    registry = McpRegistry(entries)
-    has_resources = bool(registry.resources)
-    server: Server[Any] = Server(
-        name,
-        version=__version__,
-        instructions=instructions,
-        get_tool_input_schema=registry.input_schema,
-        on_list_tools=registry.list_tools,
-        on_call_tool=registry.call_tool,
-        on_list_resources=registry.list_resources if has_resources else None,
-        on_list_resource_templates=registry.list_resource_templates if has_resources else None,
-        on_read_resource=registry.read_resource if has_resources else None,
-        on_list_prompts=registry.list_prompts if registry.prompts else None,
-        on_get_prompt=registry.get_prompt if registry.prompts else None,
-    )
     metrics = entries[0][1].telemetry.metrics if entries else None
-    if metrics is not None:
-        server.middleware.append(_Measured(metrics))
-    return server
+    return McpServer(McpRegistry(entries), name=name, instructions=instructions, list_changed=list_changed,
+                     metrics=metrics)
 
 
 # ------------------------------------------------------------------------------------- transports
@@ -89,6 +196,8 @@ class HttpEndpoint:
     app: ASGIApp
     run: Callable[[], AbstractAsyncContextManager[None]]
     sessions: Callable[[], int]
+    server: Server[Any]
+    stateless: bool
 
 
 def http_endpoint(server: Server[Any], *, stateless: bool, max_body_size: int = 4 * 1024 * 1024) -> HttpEndpoint:
@@ -105,9 +214,11 @@ def http_endpoint(server: Server[Any], *, stateless: bool, max_body_size: int = 
         security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         max_request_body_size=max_body_size,
     )
+    if isinstance(server, McpServer):
+        server.open_sessions = manager._server_instances.keys
     # An object, not a bound method: Starlette routes call functions as request handlers.
     return HttpEndpoint(app=StreamableHTTPASGIApp(manager), run=manager.run,
-                        sessions=lambda: len(manager._server_instances))
+                        sessions=lambda: len(manager._server_instances), server=server, stateless=stateless)
 
 
 async def run_stdio(server: Server[Any]) -> None:
