@@ -77,7 +77,7 @@ async def _scan(paths: list[Path], capabilities: list[Capability]) -> Snapshot:
 async def serve_reloading(
     paths: list[Path],
     runtime: Runtime,
-    load: Callable[[], Runtime | None],
+    load: Callable[[], Runtime | str | None],
     run: Callable[[Runtime, anyio.Event, Callable[[Server], None]], Awaitable[int]],
     *,
     log: Callable[[str], None],
@@ -86,7 +86,8 @@ async def serve_reloading(
     """Serve ``runtime`` with ``run(runtime, stop_when, server_ready)``; each time the files change
     into a valid set, swap the new version in on the same sockets (in-flight calls finish on the old
     one). A change that needs other listeners (a port) restarts them. ``load`` runs in a worker
-    thread, so validating a large or broken edit never holds up the calls being served."""
+    thread, so validating a large or broken edit never holds up the calls being served; it returns
+    the new runtime, or None or a one-line reason when the change cannot be served."""
     while True:
         restart = anyio.Event()
         pending: list[Runtime] = []
@@ -103,8 +104,9 @@ async def serve_reloading(
                     continue
                 before = now
                 fresh = await anyio.to_thread.run_sync(load)
-                if fresh is None:
-                    log("reload refused: the changed files have errors (above); still serving the previous version")
+                if not isinstance(fresh, Runtime):  # None, or why, in one line
+                    log(f"reload refused: {fresh or 'the changed files have errors'}; still serving the previous "
+                        "version")
                     continue
                 if holder and await holder[0].swap(fresh):
                     current = fresh

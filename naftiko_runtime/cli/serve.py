@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +16,7 @@ from naftiko_runtime.errors import BindingError, ConfigError
 if TYPE_CHECKING:
     import anyio
 
+    from naftiko_runtime.errors import Diagnostic
     from naftiko_runtime.expose.serve import Server
     from naftiko_runtime.runtime import Runtime
     from naftiko_runtime.telemetry import Telemetry
@@ -82,32 +83,47 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
     hosts = _allowed_hosts(allowed_hosts)
     made: list[Telemetry] = []  # one for the process: metrics keep counting across reloads
 
-    def start(env: Mapping[str, str], *, reloading: bool = False, silent: bool = False) -> Runtime | None:
+    def start(env: Mapping[str, str]) -> Runtime | None:
         """Load, check and bind once: every diagnostic and every missing bind variable is named
-        before anything listens (``silent``: a worker reloading what its supervisor already checked)."""
-        loaded = load_or_none(paths, env, strict=strict, quiet=reloading, silent=silent, upstreams=routes)
+        before anything listens."""
+        loaded = load_or_none(paths, env, strict=strict, upstreams=routes)
         if loaded is None:
             return None
-        if not made:
-            made.append(_telemetry(metrics or wants_metrics(loaded.capabilities)))
+        made.append(_telemetry(metrics or wants_metrics(loaded.capabilities)))
         try:
             return runtime(loaded.capabilities, env, upstreams=routes, sandbox=sandbox, telemetry=made[0])
         except ConfigError as exc:
-            if reloading:
-                click.echo(f"naftiko: {exc}", err=True)
-                return None
             raise click.BadParameter(str(exc), param_hint="--upstream") from None
         except BindingError as exc:
             click.echo(f"naftiko: {exc}; set them in the environment or with --env-file", err=True)
             return None
 
+    def candidate() -> Runtime | str:
+        """A reload's new version (loaded, checked and bound as at start), or why it is refused, in
+        one line: a reload must not flood the log, and the running version keeps serving."""
+        from naftiko_runtime.app import load
+
+        env = environment(env_file)
+        loaded = load(paths, env, upstreams=routes)
+        if loaded.failed(strict=strict):
+            return _refusal(loaded.diagnostics, strict)
+        if not loaded.capabilities:
+            return "no capability found in " + ", ".join(str(p) for p in paths)
+        try:
+            return runtime(loaded.capabilities, env, upstreams=routes, sandbox=sandbox, telemetry=made[0])
+        except ConfigError as exc:
+            return str(exc)
+        except BindingError as exc:
+            return f"{exc}; set them in the environment or with --env-file"
+
     servers: list[Server] = []
 
     async def reload_now() -> str:
-        """The control port's ``POST /config/reload``: load, check and bind off the event loop, swap."""
-        fresh = await anyio.to_thread.run_sync(lambda: start(environment(env_file), reloading=True, silent=count > 1))
-        if fresh is None:
-            return "refused: the capability files have errors (see the server log); still serving the previous version"
+        """The control port's ``POST /config/reload`` (and SIGHUP with --workers): load, check and
+        bind off the event loop, swap."""
+        fresh = await anyio.to_thread.run_sync(candidate)
+        if isinstance(fresh, str):
+            return f"refused: {fresh}; still serving the previous version"
         if servers and await servers[0].swap(fresh):
             return "reloaded"
         return "refused: the new version needs other listeners; restart the server"
@@ -128,18 +144,14 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
     if first is None:
         sys.exit(1)
     if count > 1:
-        sys.exit(_supervise(first, count, run, lambda: start(environment(env_file), reloading=True),
-                            paths if reload_ else (), log_format, hosts, address, port, transport, grace))
+        sys.exit(_supervise(first, count, run, candidate, paths if reload_ else (), log_format, hosts, address,
+                            port, transport, grace))
     if not reload_:
         sys.exit(anyio.run(run, first) or 0)
 
     from naftiko_runtime.reload import serve_reloading
 
-    def log(text: str) -> None:
-        click.echo(f"naftiko: {text}", err=True)
-
-    sys.exit(anyio.run(lambda: serve_reloading(
-        list(paths), first, lambda: start(environment(env_file), reloading=True), run, log=log)) or 0)
+    sys.exit(anyio.run(lambda: serve_reloading(list(paths), first, candidate, run, log=_reload_log)) or 0)
 
 
 def _worker_count(value: str) -> int:
@@ -161,7 +173,7 @@ def _share_metrics() -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="naftiko-metrics-")
 
 
-def _supervise(first: Runtime, count: int, run: Callable[..., Any], reload: Callable[[], Runtime | None],
+def _supervise(first: Runtime, count: int, run: Callable[..., Any], reload: Callable[[], Runtime | str],
                watched: tuple[Path, ...], log_format: str, hosts: list[str], address: str | None,
                port: int | None, transport: str | None, grace: float) -> int:
     """Bind every listener here, then fork the workers (each serves on the same sockets)."""
@@ -189,7 +201,7 @@ def _supervise(first: Runtime, count: int, run: Callable[..., Any], reload: Call
 
 
 def _watcher(paths: tuple[Path, ...], first: Runtime,
-             reload: Callable[[], Runtime | None]) -> Callable[[], bool] | None:
+             reload: Callable[[], Runtime | str]) -> Callable[[], bool] | None:
     """With --reload: a check the supervisor runs between its rounds; True when the files changed
     into a valid set (checked here once, so each worker's own reload is quiet)."""
     if not paths:
@@ -204,14 +216,32 @@ def _watcher(paths: tuple[Path, ...], first: Runtime,
             return False
         state["snapshot"] = now
         fresh = reload()
-        if fresh is None:
-            click.echo("naftiko: reload refused: the changed files have errors (above); still serving the "
-                       "previous version", err=True)
+        if isinstance(fresh, str):
+            _reload_log(f"reload refused: {fresh}; still serving the previous version")
             return False
         state["capabilities"] = fresh.capabilities
         return True
 
     return changed
+
+
+def _refusal(diagnostics: Sequence[Diagnostic], strict: bool, shown: int = 2) -> str:
+    """The errors that refuse a reload, in one line: the first ``shown``, then how many more."""
+    from naftiko_runtime.errors import Severity
+
+    errors = [d for d in diagnostics if d.severity is Severity.ERROR or strict]
+    text = " | ".join(str(d) for d in errors[:shown])
+    return text + (f" (and {len(errors) - shown} more)" if len(errors) > shown else "")
+
+
+def _reload_log(text: str) -> None:
+    """Reload outcomes go to the log (text or JSON lines, as configured) under ``naftiko.reload``."""
+    import logging
+
+    refused = text.startswith("reload refused")
+    event = "reload-refused" if refused else "reloaded" if text.startswith("reloaded") else "reload-restart"
+    logging.getLogger("naftiko.reload").log(logging.WARNING if refused else logging.INFO, text,
+                                            extra={"fields": {"event": event}})
 
 
 def _emitter(log_format: str) -> Callable[[str, dict[str, Any]], None]:
