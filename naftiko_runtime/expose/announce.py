@@ -71,12 +71,12 @@ def announce(emit: Emit, listeners: Sequence[Listener], stdio: Sequence[McpEntry
 
 def keep_traces(runtime: Runtime, emit: Emit) -> None:
     """A control port asks for the last spans in memory (``observability.traces.local``)."""
-    from naftiko_runtime.expose.control import flag
+    from naftiko_runtime.expose.control import local_enabled
     from naftiko_runtime.telemetry import traces
 
     for capability in runtime.capabilities:
         for control in capability.controls:
-            if flag(control.observability, "traces", "local", "enabled"):
+            if local_enabled(control.observability, "traces"):
                 local = control.observability.get("traces", {}).get("local", {})
                 size = local.get("buffer-size", 100) if hasattr(local, "get") else 100
                 warning = traces.keep_locally(size if isinstance(size, int) else 100)

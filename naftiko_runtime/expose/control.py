@@ -6,9 +6,10 @@ What the spec's ``management`` and ``observability`` blocks switch on:
 * ``management.health`` (default on): ``GET /health/live`` and ``GET /health/ready``, never behind
   authentication (probes carry no credentials);
 * ``management.info``: ``GET /status`` (capabilities, versions, uptime, listeners, upstreams);
-* ``observability.metrics.local.enabled`` (or ``--metrics``): ``GET /metrics``, Prometheus text;
-* ``observability.traces.local.enabled``: ``GET /traces`` and ``/traces/{id}``, the last spans kept
-  in memory (503 when no OpenTelemetry SDK records spans);
+* ``observability.metrics.local`` (unless ``enabled: false``; or ``--metrics``): ``GET /metrics``,
+  Prometheus text;
+* ``observability.traces.local`` (unless ``enabled: false``): ``GET /traces`` and ``/traces/{id}``,
+  the last spans kept in memory (503 when no OpenTelemetry SDK records spans);
 * ``management.reload``: ``POST /config/reload`` swaps in the capability files as they are now;
 * ``management.validate``: ``POST /config/validate`` checks a capability sent as the body, on its
   own (its imports are not followed: they would read this server's files).
@@ -34,7 +35,7 @@ from naftiko_runtime.model import ControlExposure
 from naftiko_runtime.telemetry import traces
 from naftiko_runtime.telemetry.metrics import CONTENT_TYPE
 
-__all__ = ["control_app", "flag", "metrics_enabled"]
+__all__ = ["control_app", "flag", "local_enabled", "metrics_enabled"]
 
 Reload = Callable[[], Awaitable[str]]
 _STARTED = time.time()
@@ -53,8 +54,22 @@ def flag(settings: Mapping[str, Any], *path: str, default: bool = False) -> bool
     return default
 
 
+def local_enabled(observability: Mapping[str, Any], kind: str) -> bool:
+    """Whether ``observability.<kind>.local`` turns its endpoint on (``/metrics``, ``/traces``): a
+    ``local`` block is on unless it says ``enabled: false`` (the spec's default), and nothing is on
+    when ``observability.enabled`` is false."""
+    if observability.get("enabled") is False:
+        return False
+    block = observability.get(kind)
+    local = block.get("local") if hasattr(block, "get") else None
+    if not hasattr(local, "get"):
+        return False
+    enabled = local.get("enabled")
+    return enabled if isinstance(enabled, bool) else True
+
+
 def metrics_enabled(control: ControlExposure) -> bool:
-    return flag(control.observability, "metrics", "local", "enabled")
+    return local_enabled(control.observability, "metrics")
 
 
 def control_app(control: ControlExposure, health: Health, auth: InboundAuth | None,
@@ -73,7 +88,7 @@ def control_app(control: ControlExposure, health: Health, auth: InboundAuth | No
             return Response(registry.render(), media_type=CONTENT_TYPE)
 
         protected.append(Route("/metrics", scrape, methods=["GET"]))
-    if flag(control.observability, "traces", "local", "enabled"):
+    if local_enabled(control.observability, "traces"):
         protected += _trace_routes()
     if flag(management, "reload") and reload is not None:
         async def do_reload(request: Request) -> Response:
