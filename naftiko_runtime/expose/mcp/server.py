@@ -51,10 +51,18 @@ class _Measured:
             seconds = time.perf_counter() - started
             if error is not None:
                 self.metrics.mcp_request(ctx.method, tool, error, seconds)
-        if isinstance(result, types.CallToolResult) and result.is_error:
+        if _is_tool_error(result):
             error = "tool_error"
         self.metrics.mcp_request(ctx.method, tool, error, seconds)
         return result
+
+
+def _is_tool_error(result: Any) -> bool:
+    """A failed tool call, as the handler returned it or already in its wire form (a dict): the SDK
+    serialises results inside the middleware chain."""
+    if isinstance(result, types.CallToolResult):
+        return result.is_error is True
+    return isinstance(result, dict) and result.get("isError") is True
 
 
 class McpServer(Server[Any]):
