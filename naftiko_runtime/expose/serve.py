@@ -135,6 +135,7 @@ class Server:
         self.endpoints = Endpoints()  # MCP endpoints, kept across hot reloads with their sessions
         self._plan = self.endpoints.plan()
         self.listeners = self._listeners(runtime, self.health, self._plan)
+        self.planned = self.keys()  # as configured: port 0 until bound
         self.apps = [_Swappable(listener.app) for listener in self.listeners]
         try:
             self.stdio_app, self.stdio = stdio_server(runtime, transport)
@@ -148,6 +149,7 @@ class Server:
         self.failed = False
         self.worker = False  # one of several workers: the supervisor decides when to stop at once
         self._retire = anyio.Event()
+        self._retiring: set[Runtime] = set()  # replaced versions still finishing their calls
 
     def _listeners(self, runtime: Runtime, health: Health, plan: Plan) -> list[Listener]:
         return build_listeners(runtime, health=health, endpoints=plan, **self.options)  # type: ignore[arg-type]
@@ -266,15 +268,20 @@ class Server:
             return
         self._stopping = True
         self.health.draining = True
-        self.runtime.draining = True
+        versions = [self.runtime, *self._retiring]  # with versions a hot reload is still closing
+        for runtime in versions:
+            runtime.draining = True
         with anyio.move_on_after(self.grace_period):
-            await self.runtime.idle()
-        if self.runtime.in_flight:
-            logger.warning("%d call(s) still running after %g s: ending them", self.runtime.in_flight,
-                           self.grace_period)
-            self.runtime.cut()
+            for runtime in versions:
+                await runtime.idle()
+        running = sum(runtime.in_flight for runtime in versions)
+        if running:
+            logger.warning("%d call(s) still running after %g s: ending them", running, self.grace_period)
+            for runtime in versions:
+                runtime.cut()
             with anyio.move_on_after(1):
-                await self.runtime.idle()
+                for runtime in versions:
+                    await runtime.idle()
         self._close()
 
     def _close(self, force: bool = False) -> None:
@@ -289,13 +296,16 @@ class Server:
     async def swap(self, runtime: Runtime) -> bool:
         """Serve ``runtime`` instead, on the same sockets: new requests go to it at once; MCP
         sessions stay open (told when a list changed); requests and calls already running finish on
-        the old version, which is then closed. False (nothing changed) when the new version needs
-        other listeners (a port or address change): the caller restarts."""
+        the old version, which is closed in the background. Returns once the new version serves;
+        False (nothing changed) when it needs other listeners (a port or address change): the
+        caller restarts."""
         plan = self.endpoints.plan()
         health = Health(runtime, started=True)
         listeners = self._listeners(runtime, health, plan)
-        if [(x.address, x.port) for x in listeners] != self.keys() or stdio_server(runtime, None)[1]:
+        if [(x.address, x.port) for x in listeners] != self.planned or stdio_server(runtime, None)[1]:
             return False
+        for listener, serving in zip(listeners, self.listeners, strict=True):
+            listener.port = serving.port  # the bound port (`--port 0` picks one)
         try:
             await runtime.start()
             await plan.start(self._versions)
@@ -307,20 +317,29 @@ class Server:
         changes = plan.apply()  # from here to the switch of every app: no await
         old_apps = [app.switch(listener.app) for app, listener in zip(self.apps, listeners, strict=True)]
         self.runtime, self.health, self.listeners, self._retire = runtime, health, listeners, retire
+        self._retiring.add(old_runtime)
         self._versions.start_soon(changes.notify)
-        # The old version is not refused anything: a request that reached it just before the switch
-        # is served by it. It closes once those requests and its calls are over (or the grace ends).
-        with anyio.move_on_after(self.grace_period):
-            for app in old_apps:
-                await app.quiet()
-            await old_runtime.idle()
-        old_runtime.cut()
-        old_retire.set()
-        for kept in changes.dropped:
-            kept.retire.set()
-        await old_runtime.aclose()
-        freeze_startup_heap()
+        # In the background: the request that asked for this reload (the control port's) may be one
+        # of those the old version is answering.
+        retire_old = [old_retire, *(kept.retire for kept in changes.dropped)]
+        self._versions.start_soon(self._close_version, old_runtime, old_apps, retire_old)
         return True
+
+    async def _close_version(self, runtime: Runtime, apps: list[_Counted], retire: list[anyio.Event]) -> None:
+        """A replaced version is not refused anything: a request that reached it just before the
+        switch is served by it. It closes once those requests and its calls are over (at most the
+        grace period)."""
+        with anyio.move_on_after(self.grace_period):
+            for app in apps:
+                await app.quiet()
+            await runtime.idle()
+        runtime.cut()
+        for event in retire:
+            event.set()
+        with anyio.CancelScope(shield=True):
+            await runtime.aclose()
+        self._retiring.discard(runtime)
+        freeze_startup_heap()
 
 
 async def serve(
