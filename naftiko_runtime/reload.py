@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import anyio
 import anyio.to_thread
 
+from naftiko_runtime.errors import ServeError
 from naftiko_runtime.load import resolve_location
 from naftiko_runtime.model import Capability
 from naftiko_runtime.runtime import Runtime
@@ -108,8 +109,15 @@ async def serve_reloading(
                     log(f"reload refused: {fresh or 'the changed files have errors'}; still serving the previous "
                         "version")
                     continue
-                if holder and await holder[0].swap(fresh):
+                try:
+                    swapped = bool(holder) and await holder[0].swap(fresh)
+                except ServeError:  # a signal arrived meanwhile: the server is stopping, not reloading
+                    return
+                if swapped:
                     current = fresh
+                    # files the new version reads for the first time (a new import) are watched from now on
+                    seen = await _scan(paths, fresh.capabilities)
+                    before = {path: now.get(path, state) for path, state in seen.items()}
                     log("reloaded: now serving the changed capabilities")
                     continue
                 pending.append(fresh)  # other listeners: restart them

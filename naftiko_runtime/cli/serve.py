@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from naftiko_runtime.cli.common import ENV_FILE, EXISTING, SANDBOX, UPSTREAM, environment, load_or_none, upstreams
-from naftiko_runtime.errors import BindingError, ConfigError
+from naftiko_runtime.errors import BindingError, ConfigError, ServeError
 
 if TYPE_CHECKING:
     import anyio
@@ -124,8 +124,11 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
         fresh = await anyio.to_thread.run_sync(candidate)
         if isinstance(fresh, str):
             return f"refused: {fresh}; still serving the previous version"
-        if servers and await servers[0].swap(fresh):
-            return "reloaded"
+        try:
+            if servers and await servers[0].swap(fresh):
+                return "reloaded"
+        except ServeError as exc:
+            return f"refused: {exc}"
         return "refused: the new version needs other listeners; restart the server"
 
     async def run(built: Runtime, stop_when: anyio.Event | None = None,

@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
 import anyio
 import uvicorn
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from naftiko_runtime.errors import ServeError
 from naftiko_runtime.expose.announce import Emit, announce, keep_traces, printer
@@ -29,6 +28,7 @@ from naftiko_runtime.expose.endpoints import Endpoints, Plan
 from naftiko_runtime.expose.guards import is_wildcard
 from naftiko_runtime.expose.health import Health
 from naftiko_runtime.expose.listeners import Listener, Reload, RestRoutesFactory, build_listeners, stdio_server
+from naftiko_runtime.expose.versions import Counted, Swappable
 from naftiko_runtime.runtime import Runtime
 from naftiko_runtime.telemetry.logs import configure as configure_logging
 
@@ -53,51 +53,6 @@ class _Uvicorn(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
         self.listening.set()
-
-
-class _Counted:
-    """One version's app on one socket, counting the requests it is answering, so that a hot reload
-    can let them finish before that version closes. The long-lived GET streams of MCP sessions are
-    not counted: their endpoints outlive versions (``expose.endpoints``)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.active = 0
-        self._quiet = anyio.Event()
-        self._quiet.set()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (scope.get("method") == "GET" and str(scope.get("path", "")).startswith("/mcp")):
-            await self.app(scope, receive, send)
-            return
-        if self.active == 0:
-            self._quiet = anyio.Event()
-        self.active += 1
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            self.active -= 1
-            if self.active == 0:
-                self._quiet.set()
-
-    async def quiet(self) -> None:
-        await self._quiet.wait()
-
-
-class _Swappable:
-    """The ASGI app uvicorn serves on one socket; replaced in place on a hot reload (each request
-    goes to the version current when it arrives). Each version's lifespan is run by ``Server``."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.current = _Counted(app)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.current(scope, receive, send)
-
-    def switch(self, app: ASGIApp) -> _Counted:
-        """Send new requests to ``app``; returns the previous version's app."""
-        previous, self.current = self.current, _Counted(app)
-        return previous
 
 
 def _bind(address: str, port: int) -> socket.socket:
@@ -136,7 +91,7 @@ class Server:
         self._plan = self.endpoints.plan()
         self.listeners = self._listeners(runtime, self.health, self._plan)
         self.planned = self.keys()  # as configured: port 0 until bound
-        self.apps = [_Swappable(listener.app) for listener in self.listeners]
+        self.apps = [Swappable(listener.app) for listener in self.listeners]
         try:
             self.stdio_app, self.stdio = stdio_server(runtime, transport)
         except ServeError as exc:
@@ -150,9 +105,15 @@ class Server:
         self.worker = False  # one of several workers: the supervisor decides when to stop at once
         self._retire = anyio.Event()
         self._retiring: set[Runtime] = set()  # replaced versions still finishing their calls
+        self._ended = False
 
     def _listeners(self, runtime: Runtime, health: Health, plan: Plan) -> list[Listener]:
         return build_listeners(runtime, health=health, endpoints=plan, **self.options)  # type: ignore[arg-type]
+
+    @property
+    def stopping(self) -> bool:
+        """A drain has begun, or serving has ended: no new version may be swapped in."""
+        return self._stopping or self._ended
 
     def keys(self) -> list[tuple[str, int]]:
         return [(listener.address, listener.port) for listener in self.listeners]
@@ -183,6 +144,7 @@ class Server:
                         tg.start_soon(self._announce_ready, ready)
                     outer.cancel_scope.cancel()
             finally:
+                self._ended = True
                 self._retire.set()
                 self.endpoints.retire_all()
         return 1 if self.failed else 0
@@ -298,7 +260,9 @@ class Server:
         sessions stay open (told when a list changed); requests and calls already running finish on
         the old version, which is closed in the background. Returns once the new version serves;
         False (nothing changed) when it needs other listeners (a port or address change): the
-        caller restarts."""
+        caller restarts. Raises ``ServeError`` when the server is stopping."""
+        if self.stopping:
+            raise ServeError("the server is stopping")
         plan = self.endpoints.plan()
         health = Health(runtime, started=True)
         listeners = self._listeners(runtime, health, plan)
@@ -313,6 +277,12 @@ class Server:
         except BaseException:
             plan.discard()
             raise
+        if self.stopping:  # a signal arrived while the new version was starting
+            plan.discard()
+            retire.set()
+            with anyio.CancelScope(shield=True):
+                await runtime.aclose()
+            raise ServeError("the server is stopping")
         old_runtime, old_retire = self.runtime, self._retire
         changes = plan.apply()  # from here to the switch of every app: no await
         old_apps = [app.switch(listener.app) for app, listener in zip(self.apps, listeners, strict=True)]
@@ -325,7 +295,7 @@ class Server:
         self._versions.start_soon(self._close_version, old_runtime, old_apps, retire_old)
         return True
 
-    async def _close_version(self, runtime: Runtime, apps: list[_Counted], retire: list[anyio.Event]) -> None:
+    async def _close_version(self, runtime: Runtime, apps: list[Counted], retire: list[anyio.Event]) -> None:
         """A replaced version is not refused anything: a request that reached it just before the
         switch is served by it. It closes once those requests and its calls are over (at most the
         grace period)."""
