@@ -144,7 +144,7 @@ async def test_text_logs_at_warning_level_show_failures_and_refusals_only(tmp_pa
     assert logged and all(" INFO " not in line and " DEBUG " not in line for line in logged)
     (call,) = [line for line in logged if " naftiko.call: " in line]
     assert re.fullmatch(r"\S+ \S+ WARNING naftiko\.call: tool list-items upstream-unavailable [0-9.]+ms "
-                        r"shop\.list-items=- request_id=\S+ caller=ops-agent", call), call
+                        r"shop\.list-items=- request_id=\S+ caller=ops-agent( trace_id=[0-9a-f]{32})?", call), call
     (refused,) = [line for line in logged if "refused a request" in line]
     assert "WARNING naftiko.serve:" in refused and "`evil.example`" in refused and "--allowed-host" in refused
     assert "agents.example.com" in output  # start-up says which Host names are accepted
