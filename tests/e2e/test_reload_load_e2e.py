@@ -16,7 +16,7 @@ from mcp import Client, types
 from processes import ROOT, SERVE, child_env, free_port, start, stop, wait_for_port
 from test_reload_e2e import wait_for_log
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(300)
 EDITS = 20
 TOOL = """
         - name: hms-ping-{n}
@@ -82,7 +82,7 @@ async def test_twenty_reloads_under_load_drop_no_call_and_reach_every_session(tm
 
     try:
         wait_for_port(process, port)
-        with anyio.fail_after(100):
+        with anyio.fail_after(240):  # about 20 s on an idle machine; reloads slow down under CPU contention
             async with anyio.create_task_group() as group, \
                     Client(load.url, mode="legacy", message_handler=on_message) as listener:
                 for mode in ("auto", "auto", "legacy"):
