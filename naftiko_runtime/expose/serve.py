@@ -2,10 +2,11 @@
 
 ``Server`` binds every socket before anything starts, runs one uvicorn server per listener in one
 event loop and stdio MCP beside them. It stops on SIGINT/SIGTERM in two steps: readiness turns false
-and new calls are refused (503, a JSON-RPC error) while running calls get ``grace_period`` seconds to
-finish; calls still running then are cut with the same clean error, and the listeners close. A
-second signal stops at once. ``swap`` replaces the runtime in place on the same sockets (hot
-reload): new requests go to the new version while running calls finish on the old one.
+and new calls are refused (REST: a 503 problem with Retry-After; MCP: an error result) while running
+calls get ``grace_period`` seconds to finish; calls still running then are cut with the same clean
+answer, and the listeners close. A second signal stops at once. ``swap`` replaces the runtime in
+place on the same sockets (hot reload): new requests go to the new version, MCP sessions stay open
+(``expose.endpoints``) and running calls finish on the old version.
 """
 
 from __future__ import annotations
