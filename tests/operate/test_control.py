@@ -24,6 +24,8 @@ from operate_support import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
+from naftiko_runtime.expose.control import local_enabled
+
 pytestmark = pytest.mark.timeout(60)
 
 PING = """\
@@ -160,3 +162,14 @@ async def test_validate_checks_the_posted_document_without_reading_the_files_it_
 
         broken = (await http.post("/config/validate", content="naftiko: [", headers=CONTROL_AUTH)).json()
         assert broken["valid"] is False and broken["diagnostics"][0]["code"] == "yaml-syntax"
+
+
+@pytest.mark.parametrize(("observability", "on"), [
+    ({}, False),
+    ({"metrics": {}}, False),
+    ({"metrics": {"local": {}}}, True),  # the spec's default: a local endpoint is enabled
+    ({"metrics": {"local": {"enabled": False}}}, False),
+    ({"enabled": False, "metrics": {"local": {"enabled": True}}}, False),
+])
+def test_a_local_block_turns_its_endpoint_on_unless_disabled(observability: dict[str, Any], on: bool) -> None:
+    assert local_enabled(observability, "metrics") is on
