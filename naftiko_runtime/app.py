@@ -59,9 +59,7 @@ def load(paths: Iterable[str | Path], env: Mapping[str, str] | None = None, *, t
 
 def wants_metrics(capabilities: Iterable[Capability]) -> bool:
     """Whether a control exposure asks for metrics (``observability.metrics.local.enabled``)."""
-    from naftiko_runtime.expose.control import metrics_enabled
-
-    return any(metrics_enabled(control) for capability in capabilities for control in capability.controls)
+    return any(control.metrics for capability in capabilities for control in capability.controls)
 
 
 def check_upstreams(upstreams: Mapping[str, str], capabilities: Iterable[Capability]) -> None:

@@ -63,6 +63,8 @@ _LOAD = _table(
      "`import` names a namespace of the imported file, in the same section"),
     ("import-cycle", _E, "an import leads back to a file that is already being imported",
      "shared consumes files should not import the files that use them"),
+    ("import-not-followed", _W, "an import is not followed where a document is checked on its own",
+     "check the capability with its imported files: `naftiko validate PATH`"),
     ("import-not-capability", _E, "an import points at a file that is not a capability YAML file",
      "import a Naftiko YAML file that declares `consumes`"),
     ("load-time-template", _E, "a `<<...>>` load-time template could not be rendered",

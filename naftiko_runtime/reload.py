@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import anyio
 import anyio.to_thread
 
+from naftiko_runtime.errors import ServeError
 from naftiko_runtime.load import resolve_location
 from naftiko_runtime.model import Capability
 from naftiko_runtime.runtime import Runtime
@@ -77,7 +78,7 @@ async def _scan(paths: list[Path], capabilities: list[Capability]) -> Snapshot:
 async def serve_reloading(
     paths: list[Path],
     runtime: Runtime,
-    load: Callable[[], Runtime | None],
+    load: Callable[[], Runtime | str | None],
     run: Callable[[Runtime, anyio.Event, Callable[[Server], None]], Awaitable[int]],
     *,
     log: Callable[[str], None],
@@ -86,7 +87,8 @@ async def serve_reloading(
     """Serve ``runtime`` with ``run(runtime, stop_when, server_ready)``; each time the files change
     into a valid set, swap the new version in on the same sockets (in-flight calls finish on the old
     one). A change that needs other listeners (a port) restarts them. ``load`` runs in a worker
-    thread, so validating a large or broken edit never holds up the calls being served."""
+    thread, so validating a large or broken edit never holds up the calls being served; it returns
+    the new runtime, or None or a one-line reason when the change cannot be served."""
     while True:
         restart = anyio.Event()
         pending: list[Runtime] = []
@@ -103,11 +105,19 @@ async def serve_reloading(
                     continue
                 before = now
                 fresh = await anyio.to_thread.run_sync(load)
-                if fresh is None:
-                    log("reload refused: the changed files have errors (above); still serving the previous version")
+                if not isinstance(fresh, Runtime):  # None, or why, in one line
+                    log(f"reload refused: {fresh or 'the changed files have errors'}; still serving the previous "
+                        "version")
                     continue
-                if holder and await holder[0].swap(fresh):
+                try:
+                    swapped = bool(holder) and await holder[0].swap(fresh)
+                except ServeError:  # a signal arrived meanwhile: the server is stopping, not reloading
+                    return
+                if swapped:
                     current = fresh
+                    # files the new version reads for the first time (a new import) are watched from now on
+                    seen = await _scan(paths, fresh.capabilities)
+                    before = {path: now.get(path, state) for path, state in seen.items()}
                     log("reloaded: now serving the changed capabilities")
                     continue
                 pending.append(fresh)  # other listeners: restart them

@@ -22,6 +22,7 @@ VALID = FIXTURES / "valid"
 NOT_FROM_ONE_FILE = {
     "file-not-found": "test_a_missing_path_is_reported_as_file_not_found",
     "file-too-large": "test_a_file_over_the_size_limit_is_refused_unread",
+    "import-not-followed": "test_text_loaded_without_following_imports_reads_no_other_file",  # load_text only
 }
 # Codes the registry (codes.py) declares but nothing in the package emits yet. Each needs a fixture
 # once it is emitted; `test_codes_not_emitted_yet_are_not_emitted` flags an entry that went stale.

@@ -373,6 +373,18 @@ def test_absolute_file_uri_import_is_followed(tmp_path: Path) -> None:
     assert doc.diagnostics == []
 
 
+def test_text_loaded_without_following_imports_reads_no_other_file(tmp_path: Path) -> None:
+    """What the control port's /config/validate does with a posted document."""
+    write(tmp_path / "shared" / "registry.yml", SHARED)
+    text = IMPORTING.format(location=tmp_path / "shared" / "registry.yml", name="registry", extra="      as: reg\n")
+    doc = load_text(text, tmp_path / "posted.yaml", follow_imports=False)
+    problem = only(doc, "import-not-followed")
+    assert problem.severity is Severity.WARNING and problem.location.pointer == "/capability/consumes/0/location"
+    assert doc.imports == [] and doc.unresolved_imports == {"reg"} and doc.ok
+    assert doc.data["capability"]["consumes"][0]["import"] == "registry"  # left as written, not inlined
+    assert load_text(text, tmp_path / "posted.yaml").data["capability"]["consumes"][0]["namespace"] == "reg"
+
+
 def test_missing_import_file_is_a_warning_and_records_the_namespace(tmp_path: Path) -> None:
     doc = importing(tmp_path, location="./shared/nowhere.yml", extra="      as: reg\n")
     problem = only(doc, "import-not-found")

@@ -241,8 +241,8 @@ def test_render_native_renders_mapping_keys_as_text_and_walks_containers() -> No
 
 
 def test_render_native_is_the_one_implementation_used_by_the_runtime_and_the_consumer() -> None:
-    from naftiko_runtime.runtime import calls
     from naftiko_runtime.consume import request
+    from naftiko_runtime.runtime import calls
 
     assert calls.render_native is render_native
     assert request.render_native is render_native

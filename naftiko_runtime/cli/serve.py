@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from naftiko_runtime.cli.common import ENV_FILE, EXISTING, SANDBOX, UPSTREAM, environment, load_or_none, upstreams
-from naftiko_runtime.errors import BindingError, ConfigError
+from naftiko_runtime.errors import BindingError, ConfigError, ServeError
 
 if TYPE_CHECKING:
     import anyio
 
+    from naftiko_runtime.errors import Diagnostic
     from naftiko_runtime.expose.serve import Server
     from naftiko_runtime.runtime import Runtime
     from naftiko_runtime.telemetry import Telemetry
@@ -53,15 +54,23 @@ def _allowed_hosts(given: tuple[str, ...]) -> list[str]:
               help="Serve Prometheus metrics at /metrics on every listener. [env NAFTIKO_METRICS]")
 @click.option("--workers", envvar="NAFTIKO_WORKERS", default="1", metavar="N|auto", show_default=True,
               help="Worker processes sharing every listener (`auto`: one per core). [env NAFTIKO_WORKERS]")
+@click.option("--grace-period", envvar="NAFTIKO_GRACE_PERIOD", type=click.FloatRange(0, 3600), default=None,
+              metavar="SECONDS", help="On SIGTERM or Ctrl-C, how long running calls may finish; calls still running "
+              "then get a clean error (MCP: an error result, REST: 503 problem) and the server exits 0. A second "
+              "signal stops at once. [default: 10; env NAFTIKO_GRACE_PERIOD]")
 @click.option("--strict", is_flag=True, help="Refuse to start on warnings too.")
 def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transport: str | None,
           upstream: tuple[str, ...], sandbox: bool, env_file: Path | None, reload_: bool, log_format: str,
-          log_level: str, allowed_hosts: tuple[str, ...], metrics: bool, workers: str, strict: bool) -> None:
+          log_level: str, allowed_hosts: tuple[str, ...], metrics: bool, workers: str, grace_period: float | None,
+          strict: bool) -> None:
     """Serve the MCP and REST exposures of capability files."""
     import anyio
 
     from naftiko_runtime.app import runtime, wants_metrics
+    from naftiko_runtime.expose.serve import GRACE_PERIOD
     from naftiko_runtime.expose.serve import serve as serve_exposures
+
+    grace = GRACE_PERIOD if grace_period is None else grace_period
 
     count = _worker_count(workers)
     if count > 1 and transport == "stdio":
@@ -74,34 +83,52 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
     hosts = _allowed_hosts(allowed_hosts)
     made: list[Telemetry] = []  # one for the process: metrics keep counting across reloads
 
-    def start(env: Mapping[str, str], *, reloading: bool = False, silent: bool = False) -> Runtime | None:
+    def start(env: Mapping[str, str]) -> Runtime | None:
         """Load, check and bind once: every diagnostic and every missing bind variable is named
-        before anything listens (``silent``: a worker reloading what its supervisor already checked)."""
-        loaded = load_or_none(paths, env, strict=strict, quiet=reloading, silent=silent, upstreams=routes)
+        before anything listens."""
+        loaded = load_or_none(paths, env, strict=strict, upstreams=routes)
         if loaded is None:
             return None
-        if not made:
-            made.append(_telemetry(metrics or wants_metrics(loaded.capabilities)))
+        made.append(_telemetry(metrics or wants_metrics(loaded.capabilities)))
         try:
             return runtime(loaded.capabilities, env, upstreams=routes, sandbox=sandbox, telemetry=made[0])
         except ConfigError as exc:
-            if reloading:
-                click.echo(f"naftiko: {exc}", err=True)
-                return None
             raise click.BadParameter(str(exc), param_hint="--upstream") from None
         except BindingError as exc:
             click.echo(f"naftiko: {exc}; set them in the environment or with --env-file", err=True)
             return None
 
+    def candidate() -> Runtime | str:
+        """A reload's new version (loaded, checked and bound as at start), or why it is refused, in
+        one line: a reload must not flood the log, and the running version keeps serving."""
+        from naftiko_runtime.app import load
+
+        env = environment(env_file)
+        loaded = load(paths, env, upstreams=routes)
+        if loaded.failed(strict=strict):
+            return _refusal(loaded.diagnostics, strict)
+        if not loaded.capabilities:
+            return "no capability found in " + ", ".join(str(p) for p in paths)
+        try:
+            return runtime(loaded.capabilities, env, upstreams=routes, sandbox=sandbox, telemetry=made[0])
+        except ConfigError as exc:
+            return str(exc)
+        except BindingError as exc:
+            return f"{exc}; set them in the environment or with --env-file"
+
     servers: list[Server] = []
 
     async def reload_now() -> str:
-        """The control port's ``POST /config/reload``: load, check and bind off the event loop, swap."""
-        fresh = await anyio.to_thread.run_sync(lambda: start(environment(env_file), reloading=True, silent=count > 1))
-        if fresh is None:
-            return "refused: the capability files have errors (see the server log); still serving the previous version"
-        if servers and await servers[0].swap(fresh):
-            return "reloaded"
+        """The control port's ``POST /config/reload`` (and SIGHUP with --workers): load, check and
+        bind off the event loop, swap."""
+        fresh = await anyio.to_thread.run_sync(candidate)
+        if isinstance(fresh, str):
+            return f"refused: {fresh}; still serving the previous version"
+        try:
+            if servers and await servers[0].swap(fresh):
+                return "reloaded"
+        except ServeError as exc:
+            return f"refused: {exc}"
         return "refused: the new version needs other listeners; restart the server"
 
     async def run(built: Runtime, stop_when: anyio.Event | None = None,
@@ -114,24 +141,20 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
         return await serve_exposures(built, address=address, port=port, transport=transport, log_format=log_format,
                                      log_level=log_level, allowed_hosts=hosts, stop_when=stop_when,
                                      server_ready=ready, reload=reload_now, sockets=sockets,
-                                     quiet=sockets is not None)
+                                     quiet=sockets is not None, grace_period=grace)
 
     first = start(env)
     if first is None:
         sys.exit(1)
     if count > 1:
-        sys.exit(_supervise(first, count, run, lambda: start(environment(env_file), reloading=True),
-                            paths if reload_ else (), log_format, hosts, address, port, transport))
+        sys.exit(_supervise(first, count, run, candidate, paths if reload_ else (), log_format, hosts, address,
+                            port, transport, grace))
     if not reload_:
         sys.exit(anyio.run(run, first) or 0)
 
     from naftiko_runtime.reload import serve_reloading
 
-    def log(text: str) -> None:
-        click.echo(f"naftiko: {text}", err=True)
-
-    sys.exit(anyio.run(lambda: serve_reloading(
-        list(paths), first, lambda: start(environment(env_file), reloading=True), run, log=log)) or 0)
+    sys.exit(anyio.run(lambda: serve_reloading(list(paths), first, candidate, run, log=_reload_log)) or 0)
 
 
 def _worker_count(value: str) -> int:
@@ -153,14 +176,14 @@ def _share_metrics() -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="naftiko-metrics-")
 
 
-def _supervise(first: Runtime, count: int, run: Callable[..., Any], reload: Callable[[], Runtime | None],
+def _supervise(first: Runtime, count: int, run: Callable[..., Any], reload: Callable[[], Runtime | str],
                watched: tuple[Path, ...], log_format: str, hosts: list[str], address: str | None,
-               port: int | None, transport: str | None) -> int:
+               port: int | None, transport: str | None, grace: float) -> int:
     """Bind every listener here, then fork the workers (each serves on the same sockets)."""
     import anyio
 
     from naftiko_runtime.errors import ServeError
-    from naftiko_runtime.expose.serve import GRACE_PERIOD, Server, announce, bind_sockets, configure_logging
+    from naftiko_runtime.expose.serve import Server, announce, bind_sockets, configure_logging
     from naftiko_runtime.expose.workers import Supervisor
 
     configure_logging(log_format)
@@ -177,11 +200,11 @@ def _supervise(first: Runtime, count: int, run: Callable[..., Any], reload: Call
     def work(inherited: Any) -> int:
         return anyio.run(lambda: run(first, None, None, inherited)) or 0
 
-    return Supervisor(count, sockets, work, GRACE_PERIOD, watch=_watcher(watched, first, reload)).run()
+    return Supervisor(count, sockets, work, grace, watch=_watcher(watched, first, reload)).run()
 
 
 def _watcher(paths: tuple[Path, ...], first: Runtime,
-             reload: Callable[[], Runtime | None]) -> Callable[[], bool] | None:
+             reload: Callable[[], Runtime | str]) -> Callable[[], bool] | None:
     """With --reload: a check the supervisor runs between its rounds; True when the files changed
     into a valid set (checked here once, so each worker's own reload is quiet)."""
     if not paths:
@@ -196,14 +219,32 @@ def _watcher(paths: tuple[Path, ...], first: Runtime,
             return False
         state["snapshot"] = now
         fresh = reload()
-        if fresh is None:
-            click.echo("naftiko: reload refused: the changed files have errors (above); still serving the "
-                       "previous version", err=True)
+        if isinstance(fresh, str):
+            _reload_log(f"reload refused: {fresh}; still serving the previous version")
             return False
         state["capabilities"] = fresh.capabilities
         return True
 
     return changed
+
+
+def _refusal(diagnostics: Sequence[Diagnostic], strict: bool, shown: int = 2) -> str:
+    """The errors that refuse a reload, in one line: the first ``shown``, then how many more."""
+    from naftiko_runtime.errors import Severity
+
+    errors = [d for d in diagnostics if d.severity is Severity.ERROR or strict]
+    text = " | ".join(str(d) for d in errors[:shown])
+    return text + (f" (and {len(errors) - shown} more)" if len(errors) > shown else "")
+
+
+def _reload_log(text: str) -> None:
+    """Reload outcomes go to the log (text or JSON lines, as configured) under ``naftiko.reload``."""
+    import logging
+
+    refused = text.startswith("reload refused")
+    event = "reload-refused" if refused else "reloaded" if text.startswith("reloaded") else "reload-restart"
+    logging.getLogger("naftiko.reload").log(logging.WARNING if refused else logging.INFO, text,
+                                            extra={"fields": {"event": event}})
 
 
 def _emitter(log_format: str) -> Callable[[str, dict[str, Any]], None]:

@@ -380,6 +380,8 @@ class HttpConsumer:
             record.status = response.status_code
             if span is not None:
                 span.set_attribute("http.response.status_code", response.status_code)
+                if response.status_code >= 400:  # the HTTP client conventions: the status is the error type
+                    traces.failed(span, str(response.status_code))
             return response, content, release
 
     async def _attempts(

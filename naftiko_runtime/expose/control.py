@@ -6,18 +6,20 @@ What the spec's ``management`` and ``observability`` blocks switch on:
 * ``management.health`` (default on): ``GET /health/live`` and ``GET /health/ready``, never behind
   authentication (probes carry no credentials);
 * ``management.info``: ``GET /status`` (capabilities, versions, uptime, listeners, upstreams);
-* ``observability.metrics.local.enabled`` (or ``--metrics``): ``GET /metrics``, Prometheus text;
-* ``observability.traces.local.enabled``: ``GET /traces`` and ``/traces/{id}``, the last spans kept
-  in memory (503 when no OpenTelemetry SDK records spans);
+* ``observability.metrics.local`` (unless ``enabled: false``; or ``--metrics``): ``GET /metrics``,
+  Prometheus text;
+* ``observability.traces.local`` (unless ``enabled: false``): ``GET /traces`` and ``/traces/{id}``,
+  the last spans kept in memory (503 when no OpenTelemetry SDK records spans);
 * ``management.reload``: ``POST /config/reload`` swaps in the capability files as they are now;
-* ``management.validate``: ``POST /config/validate`` checks a capability sent as the body.
+* ``management.validate``: ``POST /config/validate`` checks a capability sent as the body, on its
+  own (its imports are not followed: they would read this server's files).
 """
 
 from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -33,53 +35,36 @@ from naftiko_runtime.model import ControlExposure
 from naftiko_runtime.telemetry import traces
 from naftiko_runtime.telemetry.metrics import CONTENT_TYPE
 
-__all__ = ["control_app", "flag", "metrics_enabled"]
+__all__ = ["control_app"]
 
 Reload = Callable[[], Awaitable[str]]
 _STARTED = time.time()
 MAX_VALIDATE_BYTES = 1024 * 1024
 
 
-def flag(settings: Mapping[str, Any], *path: str, default: bool = False) -> bool:
-    """A boolean deep in the control settings (``management.info``); a missing one is ``default``."""
-    node: Any = settings
-    for key in path:
-        node = node.get(key) if hasattr(node, "get") else None
-    if isinstance(node, bool):
-        return node
-    if hasattr(node, "get") and isinstance(node.get("enabled"), bool):  # `logs: {…}` style blocks
-        return bool(node.get("enabled"))
-    return default
-
-
-def metrics_enabled(control: ControlExposure) -> bool:
-    return flag(control.observability, "metrics", "local", "enabled")
-
-
 def control_app(control: ControlExposure, health: Health, auth: InboundAuth | None,
                 reload: Reload | None = None, *, metrics: bool = False) -> ASGIApp:
     """The control port's app; ``metrics`` serves ``/metrics`` even when the exposure does not ask."""
-    management = control.management
     routes: list[BaseRoute] = []
     protected: list[BaseRoute] = []
     registry = health.runtime.telemetry.metrics
-    if flag(management, "health", default=True):
+    if control.health:
         routes += [r for r in health_routes(health) if getattr(r, "path", "").startswith("/health")]
-    if flag(management, "info"):
+    if control.info:
         protected.append(Route("/status", _status(health), methods=["GET"]))
-    if registry is not None and (metrics or metrics_enabled(control)):
+    if registry is not None and (metrics or control.metrics):
         async def scrape(request: Request) -> Response:
             return Response(registry.render(), media_type=CONTENT_TYPE)
 
         protected.append(Route("/metrics", scrape, methods=["GET"]))
-    if flag(control.observability, "traces", "local", "enabled"):
+    if control.traces:
         protected += _trace_routes()
-    if flag(management, "reload") and reload is not None:
+    if control.reload and reload is not None:
         async def do_reload(request: Request) -> Response:
             return JSONResponse({"result": await reload()})
 
         protected.append(Route("/config/reload", do_reload, methods=["POST"]))
-    if flag(management, "validate"):
+    if control.validate:
         protected.append(Route("/config/validate", _validate, methods=["POST"]))
     inner = Starlette(routes=protected)
     guarded: ASGIApp = _Authenticated(inner, auth) if auth is not None else inner
@@ -164,7 +149,8 @@ async def _validate(request: Request) -> Response:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return JSONResponse({"detail": "the body is not UTF-8 text"}, status_code=400)
-    doc = load_text(text, Path("capability.yaml"), env={})
+    # The sender's document only: following its imports would read files of this server's.
+    doc = load_text(text, Path("capability.yaml"), env={}, follow_imports=False)
     _, diagnostics = check_documents([doc])
     errors = sum(1 for d in diagnostics if str(d.severity) == "error")
     return JSONResponse({"valid": errors == 0, "diagnostics": [d.as_dict() for d in diagnostics]})

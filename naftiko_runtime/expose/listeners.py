@@ -24,6 +24,7 @@ from naftiko_runtime.expose.auth import (
     HttpClientFactory,
     InboundAuth,
 )
+from naftiko_runtime.expose.endpoints import Plan
 from naftiko_runtime.expose.guards import MAX_BODY_SIZE, AccessLog, BodyLimit, HostGuard, allowed_hosts_for
 from naftiko_runtime.expose.health import Health, health_routes
 from naftiko_runtime.expose.limits import Limits
@@ -135,13 +136,15 @@ def build_listeners(
     health: Health | None = None,
     reload: Reload | None = None,
     limits: Limits | None = None,
+    endpoints: Plan | None = None,
 ) -> list[Listener]:
     """One ``Listener`` per ``address:port`` of the runtime's HTTP exposures (the runtime is started),
     each with the health endpoints (and ``/metrics`` when metrics are on).
 
     ``address``/``port`` override every exposure's own; ``transport="http"`` also serves ``stdio``
     exposures over HTTP, ``"stdio"`` leaves MCP off HTTP. ``limits`` gives the MCP session limits.
-    Raises ``ServeError``.
+    With ``endpoints`` (a hot-reloading server) the MCP endpoints come from that plan, which runs
+    them; otherwise each listener's lifespan runs its own. Raises ``ServeError``.
     """
     factory, handlers, openapi = _rest_factory(rest_routes_factory)
     health = health or Health(runtime, started=True)
@@ -149,7 +152,8 @@ def build_listeners(
     # Metrics go to the control port when there is one, else to every listener.
     on_listeners = runtime.telemetry.metrics is not None and not controls
     return [
-        _ListenerBuilder(group, allowed_hosts, http_client_factory, max_body_size, health, limits or Limits()).build(
+        _ListenerBuilder(group, allowed_hosts, http_client_factory, max_body_size, health, limits or Limits(),
+                         endpoints).build(
             factory, handlers, openapi, metrics=on_listeners)
         for group in _groups(runtime, address, port, transport)
     ] + controls
@@ -184,10 +188,12 @@ class _ListenerBuilder:
         max_body_size: int,
         health: Health,
         limits: Limits,
+        endpoints: Plan | None = None,
     ) -> None:
         self.group = group
         self.limits = limits
         self.health = health
+        self.endpoints = endpoints
         self.hosts, self.origins = allowed_hosts_for(group.address, allowed_hosts)
         self.http_client_factory = http_client_factory
         self.max_body_size = max_body_size
@@ -213,15 +219,21 @@ class _ListenerBuilder:
     def _endpoint(self, entries: Sequence[McpEntry], name: str, auth: InboundAuth | None) -> ASGIApp:
         from naftiko_runtime.expose.mcp import build_server, http_endpoint
 
+        stateless = any(e.stateless for e, _ in entries)
         try:
-            server = build_server(entries, name=name, instructions=instructions(entries))
+            if self.endpoints is not None:
+                http, new = self.endpoints.endpoint((self.group.address, self.group.port, name), entries,
+                                                    instructions=instructions(entries), stateless=stateless,
+                                                    max_body_size=self.max_body_size, limits=self.limits)
+            else:
+                server = build_server(entries, name=name, instructions=instructions(entries))
+                http, new = http_endpoint(server, stateless=stateless, max_body_size=self.max_body_size,
+                                          session_idle_timeout=self.limits.session_idle_timeout,
+                                          max_sessions=self.limits.max_sessions), True
+                self.runs.append(http.run)
         except ServeError as exc:
             raise ServeError(f"{self.group.address}:{self.group.port}: {exc}") from None
-        http = http_endpoint(server, stateless=any(e.stateless for e, _ in entries), max_body_size=self.max_body_size,
-                             session_idle_timeout=self.limits.session_idle_timeout,
-                             max_sessions=self.limits.max_sessions)
-        self.runs.append(http.run)
-        if self.health.runtime.telemetry.metrics is not None:
+        if new and self.health.runtime.telemetry.metrics is not None:
             self.health.runtime.telemetry.metrics.count_sessions(http.sessions)
         return AuthMiddleware(http.app, auth) if auth is not None else http.app
 

@@ -32,7 +32,7 @@ from starlette.routing import BaseRoute
 from starlette.routing import Route as Route_
 from starlette.types import Receive, Scope, Send
 
-from naftiko_runtime.errors import InputError, InvocationError, UpstreamError
+from naftiko_runtime.errors import InputError, InvocationError, UnavailableError, UpstreamError
 from naftiko_runtime.expose.auth import caller_of
 from naftiko_runtime.expose.guards import CALLED, ROUTE
 from naftiko_runtime.formats import BinaryBody, RawBody
@@ -70,6 +70,7 @@ _TITLES = {
     "not-found": "Not found",
     "method-not-allowed": "Method not allowed",
     "internal-error": "Internal error",
+    "unavailable": "Service unavailable",
 }
 _TEXT_SOURCES = ("path", "query", "header", "cookie")
 _INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
@@ -103,7 +104,10 @@ def error_problem(exc: InvocationError) -> JSONResponse:
         status = exc.status if 400 <= exc.status <= 599 else 502
     if isinstance(exc, InputError):
         extra["errors"] = exc.problems
-    return problem(status, exc.kind, exc.message, **extra)
+    headers = None
+    if isinstance(exc, UnavailableError) and exc.retry_after is not None:  # draining, circuit open, bulkhead full
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+    return problem(status, exc.kind, exc.message, headers=headers, **extra)
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:

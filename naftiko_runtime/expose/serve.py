@@ -2,10 +2,11 @@
 
 ``Server`` binds every socket before anything starts, runs one uvicorn server per listener in one
 event loop and stdio MCP beside them. It stops on SIGINT/SIGTERM in two steps: readiness turns false
-and new calls are refused (503, a JSON-RPC error) while running calls get ``grace_period`` seconds to
-finish; calls still running then are cut with the same clean error, and the listeners close. A
-second signal stops at once. ``swap`` replaces the runtime in place on the same sockets (hot
-reload): new requests go to the new version while running calls finish on the old one.
+and new calls are refused (REST: a 503 problem with Retry-After; MCP: an error result) while running
+calls get ``grace_period`` seconds to finish; calls still running then are cut with the same clean
+answer, and the listeners close. A second signal stops at once. ``swap`` replaces the runtime in
+place on the same sockets (hot reload): new requests go to the new version, MCP sessions stay open
+(``expose.endpoints``) and running calls finish on the old version.
 
 Each listener's connections are held to ``limits.Limits`` (read from ``NAFTIKO_*`` variables) by
 ``connections.Gate``; ``accept()`` failures are counted, not logged one traceback each.
@@ -16,28 +17,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import json
 import logging
 import os
 import signal
 import socket
-import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 import anyio
 import uvicorn
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from naftiko_runtime.errors import ServeError
+from naftiko_runtime.expose.announce import Emit, announce, keep_traces, printer
 from naftiko_runtime.expose.auth import HttpClientFactory
 from naftiko_runtime.expose.connections import ACCEPT_BATCH, LISTEN_BACKLOG, Gate, quiet_floods
-from naftiko_runtime.expose.guards import allowed_hosts_for, is_loopback, is_wildcard
+from naftiko_runtime.expose.endpoints import Endpoints, Plan
+from naftiko_runtime.expose.guards import is_wildcard
 from naftiko_runtime.expose.health import Health
 from naftiko_runtime.expose.limits import Limits, connection_cap
 from naftiko_runtime.expose.listeners import Listener, Reload, RestRoutesFactory, build_listeners, stdio_server
-from naftiko_runtime.model import McpExposure
+from naftiko_runtime.expose.versions import Counted, Swappable
 from naftiko_runtime.runtime import Runtime
 from naftiko_runtime.telemetry.logs import configure as configure_logging
 
@@ -46,8 +46,6 @@ __all__ = ["GRACE_PERIOD", "Server", "announce", "bind_sockets", "configure_logg
 logger = logging.getLogger("naftiko.serve")
 
 GRACE_PERIOD = 10.0
-McpEntry = tuple[McpExposure, Runtime]
-Emit = Callable[[str, dict[str, Any]], None]
 
 
 class _Uvicorn(uvicorn.Server):
@@ -68,17 +66,6 @@ class _Uvicorn(uvicorn.Server):
         self.listening.set()
 
 
-class _Swappable:
-    """The ASGI app uvicorn serves on one socket; ``app`` is replaced in place on a hot reload.
-    (Each version's lifespan is run by ``Server``, not by uvicorn.)"""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
-
-
 def _bind(address: str, port: int) -> socket.socket:
     infos = socket.getaddrinfo(address or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     family, kind, proto, _, sockaddr = infos[0]
@@ -96,71 +83,6 @@ def _bind(address: str, port: int) -> socket.socket:
     return sock
 
 
-def _printer(log_format: str) -> Emit:
-    def emit(text: str, data: dict[str, Any]) -> None:
-        line = json.dumps(data) if log_format == "json" else text
-        print(line, file=sys.stderr, flush=True)
-
-    return emit
-
-
-def announce(emit: Emit, listeners: Sequence[Listener], stdio: Sequence[McpEntry],
-             runtime: Runtime | None = None, allowed_hosts: Sequence[str] = ()) -> None:
-    """What the process serves, where, who may reach it and where each consumer's calls go."""
-    for listener in listeners:
-        for kind, namespace, path in listener.endpoints:
-            url = listener.url(path)
-            emit(f"{kind} {namespace}  {url}", {"event": "listening", "kind": kind, "namespace": namespace, "url": url})
-        for text in listener.warnings:
-            emit(f"warning: {text}", {"event": "warning", "message": text})
-        if listener.unauthenticated and not is_loopback(listener.address):
-            names = ", ".join(listener.unauthenticated)
-            emit(
-                f"warning: {names} on {listener.address}:{listener.port} accept requests without "
-                "authentication from anyone who can reach that address",
-                {
-                    "event": "warning",
-                    "message": "unauthenticated exposure on a non-loopback address",
-                    "namespaces": listener.unauthenticated,
-                    "address": listener.address,
-                    "port": listener.port,
-                },
-            )
-        if is_wildcard(listener.address):
-            hosts, _ = allowed_hosts_for(listener.address, allowed_hosts)
-            shown = "any host" if hosts is None else ", ".join(h for h in hosts if not h.endswith(":*"))
-            emit(f"{listener.address}:{listener.port} accepts the Host names {shown}; add others with "
-                 "--allowed-host (or NAFTIKO_ALLOWED_HOSTS)",
-                 {"event": "allowed-hosts", "address": listener.address, "port": listener.port,
-                  "hosts": hosts if hosts is not None else ["*"]})
-    for exposure, _ in stdio:
-        emit(
-            f"MCP {exposure.namespace}  stdio",
-            {"event": "listening", "kind": "MCP", "namespace": exposure.namespace, "transport": "stdio"},
-        )
-    for upstream in runtime.upstreams if runtime is not None else ():
-        if upstream.target == "injected":
-            continue  # the embedding program chose that transport itself
-        where = "the bundled sandbox" if upstream.target == "sandbox" else upstream.url
-        emit(f"upstream {upstream.namespace} -> {where} ({upstream.target})",
-             {"event": "upstream", "namespace": upstream.namespace, "target": upstream.target, "url": upstream.url})
-
-
-def _keep_traces(runtime: Runtime, emit: Emit) -> None:
-    """A control port asks for the last spans in memory (``observability.traces.local``)."""
-    from naftiko_runtime.expose.control import flag
-    from naftiko_runtime.telemetry import traces
-
-    for capability in runtime.capabilities:
-        for control in capability.controls:
-            if flag(control.observability, "traces", "local", "enabled"):
-                local = control.observability.get("traces", {}).get("local", {})
-                size = local.get("buffer-size", 100) if hasattr(local, "get") else 100
-                warning = traces.keep_locally(size if isinstance(size, int) else 100)
-                if warning:
-                    emit(f"warning: {warning}", {"event": "warning", "message": warning})
-
-
 class Server:
     """Every listener of one ``naftiko serve`` process, for as long as it runs."""
 
@@ -176,11 +98,14 @@ class Server:
             address=address, port=port, transport=transport, allowed_hosts=allowed_hosts,
             rest_routes_factory=rest_routes_factory, http_client_factory=http_client_factory, reload=reload,
             limits=self.limits)
-        _keep_traces(runtime, emit)
+        keep_traces(runtime, emit)
         self.grace_period = grace_period
         self.health = Health(runtime)
-        self.listeners = self._listeners(runtime, self.health)
-        self.apps = [_Swappable(listener.app) for listener in self.listeners]
+        self.endpoints = Endpoints()  # MCP endpoints, kept across hot reloads with their sessions
+        self._plan = self.endpoints.plan()
+        self.listeners = self._listeners(runtime, self.health, self._plan)
+        self.planned = self.keys()  # as configured: port 0 until bound
+        self.apps = [Swappable(listener.app) for listener in self.listeners]
         try:
             self.stdio_app, self.stdio = stdio_server(runtime, transport)
         except ServeError as exc:
@@ -195,9 +120,17 @@ class Server:
         self._stopping = False
         self.failed = False
         self.worker = False  # one of several workers: the supervisor decides when to stop at once
+        self._retire = anyio.Event()
+        self._retiring: set[Runtime] = set()  # replaced versions still finishing their calls
+        self._ended = False
 
-    def _listeners(self, runtime: Runtime, health: Health) -> list[Listener]:
-        return build_listeners(runtime, health=health, **self.options)
+    def _listeners(self, runtime: Runtime, health: Health, plan: Plan) -> list[Listener]:
+        return build_listeners(runtime, health=health, endpoints=plan, **self.options)
+
+    @property
+    def stopping(self) -> bool:
+        """A drain has begun, or serving has ended: no new version may be swapped in."""
+        return self._stopping or self._ended
 
     def keys(self) -> list[tuple[str, int]]:
         return [(listener.address, listener.port) for listener in self.listeners]
@@ -219,8 +152,10 @@ class Server:
     async def _run(self, sockets: list[socket.socket], ready: Callable[[list[Listener]], None] | None,
                    stop_when: anyio.Event | None, signals: AsyncIterator[int] | None) -> int:
         async with anyio.create_task_group() as self._versions:
-            self._retire = await self._start_version(self.listeners)
             try:
+                await self._plan.start(self._versions)
+                self._plan.apply()
+                self._retire = await self._start_version(self.listeners)
                 async with anyio.create_task_group() as outer:
                     if signals is not None:
                         outer.start_soon(self._watch_signals, signals)
@@ -234,12 +169,14 @@ class Server:
                         tg.start_soon(self._announce_ready, ready)
                     outer.cancel_scope.cancel()
             finally:
+                self._ended = True
                 self._retire.set()
+                self.endpoints.retire_all()
         return 1 if self.failed else 0
 
     async def _start_version(self, listeners: list[Listener]) -> anyio.Event:
-        """Start the lifespans of one version's listeners (its MCP session managers) in a task of
-        their own; setting the returned event ends them."""
+        """Start the lifespans of one version's listeners in a task of their own; setting the
+        returned event ends them. (Their MCP endpoints are run by ``self.endpoints``.)"""
         started, retire = anyio.Event(), anyio.Event()
 
         async def hold() -> None:
@@ -317,15 +254,20 @@ class Server:
             return
         self._stopping = True
         self.health.draining = True
-        self.runtime.draining = True
+        versions = [self.runtime, *self._retiring]  # with versions a hot reload is still closing
+        for runtime in versions:
+            runtime.draining = True
         with anyio.move_on_after(self.grace_period):
-            await self.runtime.idle()
-        if self.runtime.in_flight:
-            logger.warning("%d call(s) still running after %g s: ending them", self.runtime.in_flight,
-                           self.grace_period)
-            self.runtime.cut()
+            for runtime in versions:
+                await runtime.idle()
+        running = sum(runtime.in_flight for runtime in versions)
+        if running:
+            logger.warning("%d call(s) still running after %g s: ending them", running, self.grace_period)
+            for runtime in versions:
+                runtime.cut()
             with anyio.move_on_after(1):
-                await self.runtime.idle()
+                for runtime in versions:
+                    await runtime.idle()
         self._close()
 
     def _close(self, force: bool = False) -> None:
@@ -338,27 +280,60 @@ class Server:
     # ------------------------------------------------------------------------------------ swap
 
     async def swap(self, runtime: Runtime) -> bool:
-        """Serve ``runtime`` instead, on the same sockets: new requests go to it at once, running
-        calls finish on the old version, which is then closed. False (nothing changed) when the
-        new version needs other listeners (a port or address change): the caller restarts."""
+        """Serve ``runtime`` instead, on the same sockets: new requests go to it at once; MCP
+        sessions stay open (told when a list changed); requests and calls already running finish on
+        the old version, which is closed in the background. Returns once the new version serves;
+        False (nothing changed) when it needs other listeners (a port or address change): the
+        caller restarts. Raises ``ServeError`` when the server is stopping."""
+        if self.stopping:
+            raise ServeError("the server is stopping")
+        plan = self.endpoints.plan()
         health = Health(runtime, started=True)
-        listeners = self._listeners(runtime, health)
-        if [(x.address, x.port) for x in listeners] != self.keys() or stdio_server(runtime, None)[1]:
+        listeners = self._listeners(runtime, health, plan)
+        if [(x.address, x.port) for x in listeners] != self.planned or stdio_server(runtime, None)[1]:
             return False
-        await runtime.start()
-        retire = await self._start_version(listeners)
+        for listener, serving in zip(listeners, self.listeners, strict=True):
+            listener.port = serving.port  # the bound port (`--port 0` picks one)
+        try:
+            await runtime.start()
+            await plan.start(self._versions)
+            retire = await self._start_version(listeners)
+        except BaseException:
+            plan.discard()
+            raise
+        if self.stopping:  # a signal arrived while the new version was starting
+            plan.discard()
+            retire.set()
+            with anyio.CancelScope(shield=True):
+                await runtime.aclose()
+            raise ServeError("the server is stopping")
         old_runtime, old_retire = self.runtime, self._retire
-        for app, listener in zip(self.apps, listeners, strict=True):
-            app.app = listener.app
+        changes = plan.apply()  # from here to the switch of every app: no await
+        old_apps = [app.switch(listener.app) for app, listener in zip(self.apps, listeners, strict=True)]
         self.runtime, self.health, self.listeners, self._retire = runtime, health, listeners, retire
-        old_runtime.draining = True
-        with anyio.move_on_after(self.grace_period):
-            await old_runtime.idle()
-        old_runtime.cut()
-        old_retire.set()
-        await old_runtime.aclose()
-        freeze_startup_heap()
+        self._retiring.add(old_runtime)
+        self._versions.start_soon(changes.notify)
+        # In the background: the request that asked for this reload (the control port's) may be one
+        # of those the old version is answering.
+        retire_old = [old_retire, *(kept.retire for kept in changes.dropped)]
+        self._versions.start_soon(self._close_version, old_runtime, old_apps, retire_old)
         return True
+
+    async def _close_version(self, runtime: Runtime, apps: list[Counted], retire: list[anyio.Event]) -> None:
+        """A replaced version is not refused anything: a request that reached it just before the
+        switch is served by it. It closes once those requests and its calls are over (at most the
+        grace period)."""
+        with anyio.move_on_after(self.grace_period):
+            for app in apps:
+                await app.quiet()
+            await runtime.idle()
+        runtime.cut()
+        for event in retire:
+            event.set()
+        with anyio.CancelScope(shield=True):
+            await runtime.aclose()
+        self._retiring.discard(runtime)
+        freeze_startup_heap()
 
 
 async def serve(
@@ -393,7 +368,7 @@ async def serve(
     ``Limits.from_env(os.environ)``.
     """
     configure_logging(log_format, log_level)
-    emit: Emit = _printer(log_format) if log is None else (lambda text, data: log(text))
+    emit: Emit = printer(log_format) if log is None else (lambda text, data: log(text))
     async with contextlib.AsyncExitStack() as stack:
         # Catch SIGINT/SIGTERM before any socket listens: one arriving during start-up is then
         # handled gracefully (queued until the watcher runs) instead of killing the process.

@@ -147,13 +147,17 @@ def _undecodable(path: Path, raw: bytes, exc: UnicodeDecodeError) -> Document:
 
 
 def load_text(text: str, path: Path, *, env: Mapping[str, str] | None = None,
-              strict_env: bool = False) -> Document:
-    """Like ``load_file`` for text already in memory; imports are resolved against ``path``'s folder."""
-    return _load_text(text, Path(path), env, strict_env, ())
+              strict_env: bool = False, follow_imports: bool = True) -> Document:
+    """Like ``load_file`` for text already in memory; imports are resolved against ``path``'s folder.
+
+    ``follow_imports=False`` reads no other file (text from an untrusted sender: an import could
+    otherwise make this process read, and report on, any YAML file it can see); each import is
+    then left unresolved with an ``import-not-followed`` warning."""
+    return _load_text(text, Path(path), env, strict_env, (), follow_imports=follow_imports)
 
 
 def _load_text(text: str, path: Path, env: Mapping[str, str] | None, strict_env: bool,
-               chain: tuple[Path, ...], *, as_written: bool = False) -> Document:
+               chain: tuple[Path, ...], *, as_written: bool = False, follow_imports: bool = True) -> Document:
     source, diagnostics = parse(text, str(path))
     doc = Document(path, source, diagnostics=list(diagnostics))
     if source.data is None:
@@ -170,7 +174,7 @@ def _load_text(text: str, path: Path, env: Mapping[str, str] | None, strict_env:
         return doc
     check_version_features(doc)
     check_not_run(doc)
-    inline_imports(doc, env, strict_env, (*chain, identity(path)))
+    inline_imports(doc, env, strict_env, (*chain, identity(path)), follow_imports)
     return doc
 
 

@@ -29,7 +29,7 @@ def resolve_location(location: str, base: Path) -> Path:
 
 
 def inline_imports(doc: Document, env: Mapping[str, str] | None, strict_env: bool,
-                    chain: tuple[Path, ...]) -> None:
+                   chain: tuple[Path, ...], follow: bool = True) -> None:
     """Replace each ``{location, import, as}`` entry of a section with the entry it names.
 
     ``consumes`` imports are Naftiko's; Ikanos imports in every section (``binds``, ``exposes``,
@@ -41,7 +41,13 @@ def inline_imports(doc: Document, env: Mapping[str, str] | None, strict_env: boo
             if not isinstance(entries, list):
                 continue
             for i, entry in enumerate(entries):
-                if ikanos.is_naftiko_import(entry):
+                if ikanos.is_naftiko_import(entry) and not follow:
+                    pointer = join(container, i)
+                    doc.unresolved_imports.add(str(entry.get("as") or entry["import"]))
+                    doc.diagnostics.append(doc.diag(
+                        "import-not-followed", f"the import of {entry['location']} is not followed here: this "
+                        "document is checked on its own", join(pointer, "location")))
+                elif ikanos.is_naftiko_import(entry):
                     imported = _import_one(doc, section, entry, join(container, i), env, strict_env, chain)
                     if imported is not None:
                         entries[i] = imported

@@ -164,12 +164,7 @@ def build_exposures(r: Reader, cap: dict[str, Any], consumers: Mapping[str, Cons
             built.append(RestExposure(type="rest", resources=_rest_resources(r, spec, ptr, namespace, scope),
                                       **common))  # type: ignore[arg-type]
         elif kind == "control":
-            management, _ = r.child(spec, "management", ptr)
-            observability, _ = r.child(spec, "observability", ptr)
-            built.append(ControlExposure(
-                type="control", management=freeze(management if isinstance(management, dict) else {}),
-                observability=freeze(observability if isinstance(observability, dict) else {}),
-                **common))  # type: ignore[arg-type]
+            built.append(_control(r, spec, ptr, common))
         elif kind == "skill":
             built.append(SkillExposure(type="skill", skills=_skills(r, spec, ptr, base_dir),
                                        **common))  # type: ignore[arg-type]
@@ -423,3 +418,42 @@ def _resolve_skills(exposures: tuple[Exposure, ...]) -> tuple[Exposure, ...]:
             exposure = replace(exposure, skills=skills)
         resolved.append(exposure)
     return tuple(resolved)
+
+
+def _control(r: Reader, spec: dict[str, Any], ptr: str, common: dict[str, Any]) -> ControlExposure:
+    management, mptr = r.child(spec, "management", ptr)
+    management = management if isinstance(management, dict) else None
+    observability, optr = r.child(spec, "observability", ptr)
+    observability = observability if isinstance(observability, dict) else None
+
+    def switch(node: dict[str, Any] | None, pointer: str, key: str, default: bool = False) -> bool:
+        """``key: true`` or ``key: {enabled: true}`` (the spec writes both)."""
+        value, vptr = r.child(node, key, pointer) if node is not None else (None, "")
+        if isinstance(value, dict):
+            return r.flag(value, "enabled", vptr, True)
+        return value if isinstance(value, bool) else default
+
+    def local(kind: str) -> tuple[bool, dict[str, Any] | None]:
+        """Whether ``observability.<kind>.local`` is on (a written block is, unless it says otherwise)."""
+        if observability is None or observability.get("enabled") is False:
+            return False, None
+        block, bptr = r.child(observability, kind, optr)
+        found, lptr = r.child(block, "local", bptr) if isinstance(block, dict) else (None, "")
+        if not isinstance(found, dict):
+            return False, None
+        return r.flag(found, "enabled", lptr, True), found
+
+    metrics, _ = local("metrics")
+    traces, traces_local = local("traces")
+    kept = traces_local.get("buffer-size") if traces_local is not None else None
+    exporters, eptr = r.child(observability, "exporters", optr) if observability is not None else (None, "")
+    otlp, xptr = r.child(exporters, "otlp", eptr) if isinstance(exporters, dict) else (None, "")
+    endpoint, endpoint_ptr = r.child(otlp, "endpoint", xptr) if isinstance(otlp, dict) else (None, "")
+    return ControlExposure(
+        type="control", health=switch(management, mptr, "health", True), info=switch(management, mptr, "info"),
+        reload=switch(management, mptr, "reload"), validate=switch(management, mptr, "validate"),
+        metrics=metrics, traces=traces,
+        traces_kept=kept if isinstance(kept, int) and not isinstance(kept, bool) and kept > 0 else 100,
+        otlp_endpoint=Value.of(endpoint, endpoint_ptr) if isinstance(endpoint, str) else None,
+        **common)
+

@@ -372,7 +372,18 @@ class SkillExposure(Exposure):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class ControlExposure(Exposure):
-    """The control port: health, info, metrics, traces settings and management endpoints."""
+    """The control port: what its ``management`` and ``observability`` blocks switch on.
 
-    management: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
-    observability: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    ``health`` (default on), ``info``, ``reload`` and ``validate`` are management endpoints;
+    ``metrics`` and ``traces`` are on when their ``observability.<kind>.local`` block is written
+    (unless it says ``enabled: false``) and observability is not turned off as a whole;
+    ``traces_kept`` is how many spans the traces buffer holds; ``otlp_endpoint`` is the exporter's."""
+
+    health: bool = True
+    info: bool = False
+    reload: bool = False
+    validate: bool = False
+    metrics: bool = False
+    traces: bool = False
+    traces_kept: int = 100
+    otlp_endpoint: Value | None = None

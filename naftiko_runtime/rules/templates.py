@@ -95,13 +95,8 @@ def exposed(ctx: Context) -> None:
             for value in exposure.authentication.fields.values():
                 check_template(ctx, value, (), "server authentication (bind variables only)",
                                code="unbound-credential")
-        if isinstance(exposure, ControlExposure):
-            exporters = exposure.observability.get("exporters")
-            otlp = exporters.get("otlp") if isinstance(exporters, dict) else None
-            endpoint = otlp.get("endpoint") if isinstance(otlp, dict) else None
-            if isinstance(endpoint, str):
-                pointer = join(exposure.pointer, "observability") + "/exporters/otlp/endpoint"
-                check_template(ctx, Value.of(endpoint, pointer), (), "the OTLP endpoint (bind variables only)")
+        if isinstance(exposure, ControlExposure) and exposure.otlp_endpoint is not None:
+            check_template(ctx, exposure.otlp_endpoint, (), "the OTLP endpoint (bind variables only)")
 
 
 def outputs(ctx: Context) -> None:

@@ -122,8 +122,10 @@ def _cancelled(error: BaseException | None) -> bool:
 
 
 def log_call(kind: str, name: str, context: CallContext, outcome: str, duration: float) -> None:
-    """The one line a call leaves in the log: what ran, where it went, how it ended, for whom."""
-    if not _log.isEnabledFor(logging.INFO):
+    """The one line a call leaves in the log: what ran, where it went, how it ended, for whom (info
+    when it worked or the caller or upstream said no, warning when it failed here)."""
+    level = logging.INFO if outcome in ("ok", "invalid-arguments", "upstream-error") else logging.WARNING
+    if not _log.isEnabledFor(level):
         return
     upstream = [{"operation": u.operation, "status": u.status, "duration_ms": u.duration_ms}
                 for u in context.upstream]
@@ -141,7 +143,6 @@ def log_call(kind: str, name: str, context: CallContext, outcome: str, duration:
     parts = [f"{kind} {name} {outcome} {fields['duration_ms']}ms"]
     parts += [f"{u['operation']}={u['status'] if u['status'] is not None else '-'}" for u in upstream]
     parts += [f"{key}={fields[key]}" for key in ("request_id", "caller", "trace_id") if key in fields]
-    level = logging.INFO if outcome in ("ok", "invalid-arguments", "upstream-error") else logging.WARNING
     _log.log(level, " ".join(parts), extra={"fields": fields})
 
 

@@ -92,6 +92,8 @@ class Metrics:
     def upstream(self, operation: str, method: str, server: str, status: int | None, outcome: str,
                  seconds: float) -> None:
         error = "" if outcome == "ok" else outcome
+        if not error and status is not None and status >= 400:  # as the HTTP client conventions say
+            error = str(status)
         self._client.labels(method, server, str(status or ""), error, operation).observe(seconds)
 
     def call(self, kind: str, unit: str, transport: str, outcome: str, seconds: float) -> None:

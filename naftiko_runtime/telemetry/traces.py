@@ -6,7 +6,8 @@ Without an OpenTelemetry SDK configured, no span is recorded (the API is a no-op
 ``traceparent`` still reaches the upstream. ``configure_from_environment`` sets up OTLP export when
 the standard ``OTEL_*`` variables ask for it and the ``naftiko[otel]`` extra is installed.
 
-The only module that imports opentelemetry.
+The only module that imports opentelemetry (with ``telemetry.ring``, which needs the SDK and is
+imported only when a control port keeps spans).
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, StatusCode
+
+if TYPE_CHECKING:
+    from naftiko_runtime.telemetry.ring import Ring
 
 __all__ = ["client_span", "configure_from_environment", "current_trace_id", "inject", "keep_locally", "local_buffer",
            "server_span"]
@@ -90,50 +94,10 @@ def configure_from_environment(environ: Mapping[str, str] = os.environ) -> str |
     return None
 
 
-class _Ring:
-    """A span processor keeping the last ``size`` finished spans, for the control port's ``/traces``."""
-
-    def __init__(self, size: int) -> None:
-        from collections import deque
-
-        self.spans: deque[dict[str, Any]] = deque(maxlen=size)
-
-    def on_start(self, span: Any, parent_context: Any = None) -> None:
-        return None
-
-    def on_end(self, span: Any) -> None:
-        context = span.get_span_context()
-        parent = span.parent.span_id if span.parent is not None else None
-        self.spans.append({
-            "name": span.name, "trace_id": format(context.trace_id, "032x"), "span_id": format(context.span_id, "016x"),
-            "parent_id": format(parent, "016x") if parent else None, "kind": span.kind.name,
-            "start_ns": span.start_time, "duration_ms": round((span.end_time - span.start_time) / 1e6, 3),
-            "status": span.status.status_code.name, "attributes": dict(span.attributes or {}),
-        })
-
-    def shutdown(self) -> None:
-        return None
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
-
-    def summaries(self) -> list[dict[str, Any]]:
-        traces: dict[str, dict[str, Any]] = {}
-        for span in self.spans:
-            entry = traces.setdefault(span["trace_id"], {"trace_id": span["trace_id"], "spans": 0, "root": None})
-            entry["spans"] += 1
-            if span["parent_id"] is None or entry["root"] is None:
-                entry["root"] = span["name"]
-        return list(traces.values())
-
-    def trace(self, trace_id: str) -> list[dict[str, Any]]:
-        return [span for span in self.spans if span["trace_id"] == trace_id]
+_ring: Ring | None = None
 
 
-_ring: _Ring | None = None
-
-
-def local_buffer() -> _Ring | None:
+def local_buffer() -> Ring | None:
     return _ring
 
 
@@ -145,12 +109,14 @@ def keep_locally(size: int = 100) -> str | None:
         return None
     try:
         from opentelemetry.sdk.trace import TracerProvider
+
+        from naftiko_runtime.telemetry.ring import Ring
     except ImportError:
         return "the control port's traces need the OpenTelemetry SDK: pip install 'naftiko[otel]'"
     provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):
         provider = TracerProvider()
         trace.set_tracer_provider(provider)
-    _ring = _Ring(max(10, min(size, 10_000)))
-    provider.add_span_processor(_ring)  # type: ignore[arg-type]
+    _ring = Ring(max(10, min(size, 10_000)))
+    provider.add_span_processor(_ring)
     return None
