@@ -29,7 +29,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from naftiko_runtime import __version__
-from naftiko_runtime.expose.auth import InboundAuth
+from naftiko_runtime.expose.auth import AuthMiddleware, InboundAuth
 from naftiko_runtime.expose.health import Health, health_routes
 from naftiko_runtime.model import ControlExposure
 from naftiko_runtime.telemetry import traces
@@ -67,7 +67,7 @@ def control_app(control: ControlExposure, health: Health, auth: InboundAuth | No
     if control.validate:
         protected.append(Route("/config/validate", _validate, methods=["POST"]))
     inner = Starlette(routes=protected)
-    guarded: ASGIApp = _Authenticated(inner, auth) if auth is not None else inner
+    guarded: ASGIApp = AuthMiddleware(inner, auth) if auth is not None else inner
     return Starlette(routes=[*routes, _Fallback(guarded)])
 
 
@@ -83,20 +83,6 @@ class _Fallback(BaseRoute):
         return Match.FULL, {}
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
-
-
-class _Authenticated:
-    def __init__(self, app: ASGIApp, auth: InboundAuth) -> None:
-        self.app = app
-        self.auth = auth
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            denied = await self.auth.check(Request(scope))
-            if denied is not None:
-                await denied(scope, receive, send)
-                return
         await self.app(scope, receive, send)
 
 

@@ -29,7 +29,7 @@ from naftiko_runtime.expose.auth import InboundAuth, caller_of
 from naftiko_runtime.expose.files import MAX_STATIC_BYTES, mime_type, safe_file, walk_files
 from naftiko_runtime.expose.guards import CALLED
 from naftiko_runtime.expose.rest import answer, error_problem, problem, told_truncated
-from naftiko_runtime.model import McpExposure, Skill, SkillExposure, SkillTool
+from naftiko_runtime.model import McpExposure, Skill, SkillExposure, SkillTool, plain
 from naftiko_runtime.model import Route as RestRoute
 from naftiko_runtime.runtime import CallContext, Runtime
 
@@ -59,23 +59,15 @@ def _tool(tool: SkillTool, exposures: Mapping[str, str]) -> dict[str, Any]:
 
 def _detail(skill: Skill, exposures: Mapping[str, str]) -> dict[str, Any]:
     front = {k: v for k, v in skill.metadata.items() if not isinstance(v, Mapping) or k == "metadata"}
-    return {"name": skill.name, "description": skill.description, **_plain(front),
+    return {"name": skill.name, "description": skill.description, **plain(front),
             "location": skill.location, "tools": [_tool(t, exposures) for t in skill.tools]}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def skill_markdown(skill: Skill) -> str:
     """A ``SKILL.md`` for a skill whose folder has none: YAML front matter, then its tools."""
     lines = ["---", f"name: {json.dumps(skill.name)}", f"description: {json.dumps(skill.description or '')}"]
     for key, value in skill.metadata.items():
-        lines.append(f"{key}: {json.dumps(_plain(value), ensure_ascii=False)}")
+        lines.append(f"{key}: {json.dumps(plain(value), ensure_ascii=False)}")
     lines += ["---", "", f"# {skill.name}", "", skill.description or "", "", "## Tools", ""]
     for tool in skill.tools:
         where = f" (instructions: `{tool.instruction}`)" if tool.instruction else ""

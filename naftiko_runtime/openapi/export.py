@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from naftiko_runtime.errors import ConfigError
-from naftiko_runtime.model import Capability, Input, Invocation, OutputParam, RestExposure, RestResource, Route
+from naftiko_runtime.model import Capability, Input, Invocation, OutputParam, RestExposure, RestResource, Route, plain
 from naftiko_runtime.model.exposes import BODY_METHODS, GREEDY_VARIABLE, openapi_path
 from naftiko_runtime.model.refs import placeholders
 from naftiko_runtime.model.schemas import JSON_TYPES, output_schema, usable
@@ -269,7 +269,7 @@ def param_schema(param: Input) -> dict[str, Any]:
     """The JSON Schema of one exposed input."""
     schema: dict[str, Any] = {"type": param.type} if param.type in JSON_TYPES else {}
     if param.schema and usable(param.schema):  # the `schema` extension's keywords
-        schema.update(_plain(param.schema))
+        schema.update(plain(param.schema))
     if param.pattern and schema.get("type") == "string":
         schema["pattern"] = param.pattern
     return schema
@@ -341,18 +341,10 @@ def result_schema(invocation: Invocation) -> dict[str, Any]:
         return {}
     mapped = output_schema(outputs)
     if mapped is not None:
-        return _plain(mapped)
+        return plain(mapped)
     if outputs and outputs[0].type == "array":
         return {"type": "array"}
     return {}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
