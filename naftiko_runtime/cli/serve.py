@@ -121,7 +121,7 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
         sys.exit(1)
     if count > 1:
         sys.exit(_supervise(first, count, run, lambda: start(environment(env_file), reloading=True),
-                            paths if reload_ else (), log_format, hosts, address, port, transport))
+                            paths if reload_ else (), log_format, log_level, hosts, address, port, transport))
     if not reload_:
         sys.exit(anyio.run(run, first) or 0)
 
@@ -154,7 +154,7 @@ def _share_metrics() -> None:
 
 
 def _supervise(first: Runtime, count: int, run: Callable[..., Any], reload: Callable[[], Runtime | None],
-               watched: tuple[Path, ...], log_format: str, hosts: list[str], address: str | None,
+               watched: tuple[Path, ...], log_format: str, log_level: str, hosts: list[str], address: str | None,
                port: int | None, transport: str | None) -> int:
     """Bind every listener here, then fork the workers (each serves on the same sockets)."""
     import anyio
@@ -163,7 +163,7 @@ def _supervise(first: Runtime, count: int, run: Callable[..., Any], reload: Call
     from naftiko_runtime.expose.serve import GRACE_PERIOD, Server, announce, bind_sockets, configure_logging
     from naftiko_runtime.expose.workers import Supervisor
 
-    configure_logging(log_format)
+    configure_logging(log_format, log_level, pid=True)
     emit = _emitter(log_format)
     try:
         planned = Server(first, emit, address=address, port=port, transport=transport, allowed_hosts=hosts)

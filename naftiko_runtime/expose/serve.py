@@ -368,7 +368,7 @@ async def serve(
     a signal would. ``sockets`` are listening sockets bound by a supervisor, one per listener in
     order (``--workers``); ``quiet`` leaves the announcement to it.
     """
-    configure_logging(log_format, log_level)
+    configure_logging(log_format, log_level, pid=sockets is not None)  # a worker says which one wrote
     emit: Emit = _printer(log_format) if log is None else (lambda text, data: log(text))
     async with contextlib.AsyncExitStack() as stack:
         # Catch SIGINT/SIGTERM before any socket listens: one arriving during start-up is then
