@@ -167,6 +167,11 @@ def _supervise(first: Runtime, count: int, run: Callable[..., Any], reload: Call
     emit = _emitter(log_format)
     try:
         planned = Server(first, emit, address=address, port=port, transport=transport, allowed_hosts=hosts)
+        if planned.stdio:  # the spec asks for stdio: every worker would read the one stdin
+            names = ", ".join(repr(exposure.namespace) for exposure, _ in planned.stdio)
+            raise click.BadParameter(f"the MCP exposure {names} uses stdio, which serves the one client that "
+                                     "started the server: use one worker (or --transport http)",
+                                     param_hint="--workers")
         sockets = bind_sockets(planned)
     except ServeError as exc:
         click.echo(f"naftiko: {exc}", err=True)
