@@ -13,6 +13,7 @@ that era needs `stateless: true` or one worker). The 2026-07-28 era is stateless
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -21,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-__all__ = ["Supervisor", "cores"]
+__all__ = ["Supervisor", "cores", "die_with_parent"]
 
 logger = logging.getLogger("naftiko.workers")
 
@@ -34,6 +35,17 @@ def _forget(pid: int) -> None:
         from naftiko_runtime.telemetry.metrics import worker_exited
 
         worker_exited(pid)
+
+
+def die_with_parent(signum: int, parent: int) -> None:
+    """Have the kernel send ``signum`` to this process when its parent dies (Linux), so that a
+    supervisor killed outright leaves no worker serving on its own; a parent already gone counts too."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signum, 0, 0, 0)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signum)
 
 
 def cores() -> int:
@@ -74,10 +86,12 @@ class Supervisor:
                 sock.close()
 
     def _spawn(self) -> None:
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the worker: default signal handling, then serve until told to stop
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 signal.signal(sig, signal.SIG_DFL)
+            die_with_parent(signal.SIGTERM, parent)  # drain and stop if the supervisor is killed
             code = 1
             try:
                 code = self.work(self.sockets)
