@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from naftiko_runtime.expose.serve import Server
     from naftiko_runtime.runtime import Runtime
+    from naftiko_runtime.sandbox.shared import SharedSandbox
     from naftiko_runtime.telemetry import Telemetry
 
 LEVELS = ("debug", "info", "warning", "error")
@@ -60,7 +61,7 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
     """Serve the MCP and REST exposures of capability files."""
     import anyio
 
-    from naftiko_runtime.app import runtime, wants_metrics
+    from naftiko_runtime.app import runtime, simulated_hosts, wants_metrics
     from naftiko_runtime.expose.serve import serve as serve_exposures
 
     count = _worker_count(workers)
@@ -73,6 +74,7 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
     routes = upstreams(upstream)
     hosts = _allowed_hosts(allowed_hosts)
     made: list[Telemetry] = []  # one for the process: metrics keep counting across reloads
+    shared = _shared_sandbox() if sandbox and count > 1 else None  # one simulator the workers share
 
     def start(env: Mapping[str, str], *, reloading: bool = False, silent: bool = False) -> Runtime | None:
         """Load, check and bind once: every diagnostic and every missing bind variable is named
@@ -82,8 +84,11 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
             return None
         if not made:
             made.append(_telemetry(metrics or wants_metrics(loaded.capabilities)))
+        if shared is not None and not reloading and shared.pid is None:
+            shared.start(simulated_hosts(loaded.capabilities))
         try:
-            return runtime(loaded.capabilities, env, upstreams=routes, sandbox=sandbox, telemetry=made[0])
+            return runtime(loaded.capabilities, env, upstreams=routes, sandbox=sandbox, telemetry=made[0],
+                           shared_sandbox=shared.urls if shared is not None else None)
         except ConfigError as exc:
             if reloading:
                 click.echo(f"naftiko: {exc}", err=True)
@@ -116,12 +121,18 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
                                      server_ready=ready, reload=reload_now, sockets=sockets,
                                      quiet=sockets is not None)
 
+    if count > 1:
+        try:
+            first = start(env)
+            sys.exit(1 if first is None else _supervise(
+                first, count, run, lambda: start(environment(env_file), reloading=True), paths if reload_ else (),
+                log_format, log_level, hosts, address, port, transport))
+        finally:
+            if shared is not None:
+                shared.close()
     first = start(env)
     if first is None:
         sys.exit(1)
-    if count > 1:
-        sys.exit(_supervise(first, count, run, lambda: start(environment(env_file), reloading=True),
-                            paths if reload_ else (), log_format, log_level, hosts, address, port, transport))
     if not reload_:
         sys.exit(anyio.run(run, first) or 0)
 
@@ -132,6 +143,12 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
 
     sys.exit(anyio.run(lambda: serve_reloading(
         list(paths), first, lambda: start(environment(env_file), reloading=True), run, log=log)) or 0)
+
+
+def _shared_sandbox() -> SharedSandbox:
+    from naftiko_runtime.sandbox.shared import SharedSandbox
+
+    return SharedSandbox()
 
 
 def _worker_count(value: str) -> int:
