@@ -196,33 +196,44 @@ def _supervise(first: Runtime, count: int, run: Callable[..., Any], reload: Call
     announce(emit, planned.listeners, planned.stdio, first, hosts)
     emit(f"{count} workers", {"event": "workers", "count": count})
 
+    latest = [first]  # the version a worker started from now on serves
+
     def work(inherited: Any) -> int:
-        return anyio.run(lambda: run(first, None, None, inherited)) or 0
+        return anyio.run(lambda: run(latest[0], None, None, inherited)) or 0
 
-    return Supervisor(count, sockets, work, GRACE_PERIOD, watch=_watcher(watched, first, reload)).run()
+    def refresh() -> bool:
+        """Check the files here once (each worker's own reload is then quiet); keep a valid version."""
+        fresh = reload()
+        if fresh is None:
+            click.echo("naftiko: reload refused: the files have errors (above); still serving the previous version",
+                       err=True)
+            return False
+        latest[0] = fresh
+        return True
+
+    watch = _watcher(watched, lambda: latest[0])
+    return Supervisor(count, sockets, work, GRACE_PERIOD, watch=watch, refresh=refresh).run()
 
 
-def _watcher(paths: tuple[Path, ...], first: Runtime,
-             reload: Callable[[], Runtime | None]) -> Callable[[], bool] | None:
-    """With --reload: a check the supervisor runs between its rounds; True when the files changed
-    into a valid set (checked here once, so each worker's own reload is quiet)."""
+def _watcher(paths: tuple[Path, ...], version: Callable[[], Runtime]) -> Callable[[], bool] | None:
+    """With --reload: a check the supervisor runs between its rounds; True when the watched files
+    (the paths, and the files the served version imports or binds) changed."""
     if not paths:
         return None
     from naftiko_runtime.reload import snapshot, watched_files
 
-    state = {"capabilities": first.capabilities, "snapshot": snapshot(watched_files(paths, first.capabilities))}
+    served = version()
+    state = {"served": served, "snapshot": snapshot(watched_files(paths, served.capabilities))}
 
     def changed() -> bool:
-        now = snapshot(watched_files(paths, state["capabilities"]))  # type: ignore[arg-type]
+        served = version()
+        now = snapshot(watched_files(paths, served.capabilities))
+        if served is not state["served"]:  # a new version was loaded: its files are the new baseline
+            state.update(served=served, snapshot=now)
+            return False
         if now == state["snapshot"]:
             return False
         state["snapshot"] = now
-        fresh = reload()
-        if fresh is None:
-            click.echo("naftiko: reload refused: the changed files have errors (above); still serving the "
-                       "previous version", err=True)
-            return False
-        state["capabilities"] = fresh.capabilities
         return True
 
     return changed

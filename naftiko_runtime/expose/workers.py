@@ -3,8 +3,10 @@
 The supervisor binds every listening socket, then forks the workers; each one runs its own event
 loop, runtime and upstream connection pools on the inherited sockets, and the kernel hands each new
 connection to one of them. The supervisor restarts a worker that dies (with a backoff if it keeps
-dying), forwards SIGTERM/SIGINT so that every worker drains, and forwards SIGHUP (a reload: each
-worker loads, checks and swaps the changed files itself).
+dying), forwards SIGTERM/SIGINT so that every worker drains, and reloads on SIGHUP (from a user, a
+worker's control port, or the ``--reload`` file watcher): it checks the files itself first, keeps the
+new version for the workers it starts from then on, and tells every worker to swap it in (each one
+loads, checks and swaps the files itself).
 
 Per worker, not shared: OAuth2 token caches, rate limits, circuit breakers, HTTP caches and the
 sessions of the older, session-based MCP era (a session lives in the worker that created it, so
@@ -60,15 +62,18 @@ class Supervisor:
     """Forks ``count`` workers that each call ``work(sockets)`` and exit with its return code."""
 
     def __init__(self, count: int, sockets: Sequence[socket.socket], work: Callable[[Sequence[socket.socket]], int],
-                 grace_period: float, watch: Callable[[], bool] | None = None, tick: float = 0.2) -> None:
+                 grace_period: float, watch: Callable[[], bool] | None = None,
+                 refresh: Callable[[], bool] | None = None, tick: float = 0.2) -> None:
         self.count = count
         self.sockets = list(sockets)
         self.work = work
         self.grace_period = grace_period
-        self.watch = watch  # True when the files changed into a valid set: the workers reload
+        self.watch = watch  # True when the watched files changed
+        self.refresh = refresh  # load and check the files again: True when the workers should reload
         self.tick = tick
         self.workers: dict[int, float] = {}  # pid -> when it started
         self.stopping = False
+        self._reload = False
         self._failures: list[float] = []
 
     def run(self) -> int:
@@ -103,8 +108,8 @@ class Supervisor:
         logger.info("worker %d started (%d of %d)", pid, len(self.workers), self.count)
 
     def _on_signal(self, signum: int, frame: object) -> None:
-        if signum == signal.SIGHUP:
-            self._forward(signal.SIGHUP)
+        if signum == signal.SIGHUP:  # reloaded between rounds, not in a signal handler
+            self._reload = True
             return
         if self.stopping:  # a second signal: stop now
             self._forward(signal.SIGKILL)
@@ -121,14 +126,16 @@ class Supervisor:
                 self.workers.pop(pid, None)
 
     def _supervise(self) -> int:
-        """Reap workers, restart one that died unasked, watch the files; return once every worker
-        has stopped after a signal (with the first non-zero exit code)."""
+        """Reap workers, restart one that died unasked, reload when asked or when the files change;
+        return once every worker has stopped after a signal (with the first non-zero exit code)."""
         code = 0
         while self.workers:
             code = self._reap(code)
-            if self.watch is not None and not self.stopping and self.watch():
-                logger.info("change detected: every worker reloads")
-                self._forward(signal.SIGHUP)
+            if not self.stopping and (self._reload or (self.watch is not None and self.watch())):
+                self._reload = False
+                if self.refresh is None or self.refresh():
+                    logger.info("every worker reloads")
+                    self._forward(signal.SIGHUP)
             time.sleep(self.tick)
         return code
 
