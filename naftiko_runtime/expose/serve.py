@@ -14,6 +14,7 @@ import contextlib
 import gc
 import json
 import logging
+import os
 import signal
 import socket
 import sys
@@ -166,6 +167,7 @@ class Server:
                             reload=reload)
         _keep_traces(runtime, emit)
         self.grace_period = grace_period
+        self.reload_here = reload  # what SIGHUP runs: swap in the files as they are now, in this process
         self.health = Health(runtime)
         self.listeners = self._listeners(runtime, self.health)
         self.apps = [_Swappable(listener.app) for listener in self.listeners]
@@ -267,7 +269,7 @@ class Server:
         async with anyio.create_task_group() as tg:
             async for signum in signals:
                 if signum == signal.SIGHUP:  # a supervisor asks every worker to reload
-                    if self.options.get("reload") is not None and not self._stopping:
+                    if self.reload_here is not None and not self._stopping:
                         tg.start_soon(self._reload_on_signal)
                     continue
                 count += 1
@@ -282,9 +284,8 @@ class Server:
                     self._close(force=True)
 
     async def _reload_on_signal(self) -> None:
-        reload = self.options["reload"]
-        assert reload is not None
-        logger.info("reload: %s", await reload())  # type: ignore[operator]
+        assert self.reload_here is not None
+        logger.info("reload: %s", await self.reload_here())
 
     # ------------------------------------------------------------------------------------ stop
 
@@ -378,11 +379,15 @@ async def serve(
             signals = stack.enter_context(anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
         if not runtime.started:
             await stack.enter_async_context(runtime)
+        control_reload = reload
+        if sockets is not None and reload is not None:  # a worker: a control port's reload is for all
+            control_reload = _ask_supervisor
         try:
             server = Server(runtime, emit, address=address, port=port, transport=transport,
                             allowed_hosts=allowed_hosts, grace_period=grace_period,
                             rest_routes_factory=rest_routes_factory, http_client_factory=http_client_factory,
-                            reload=reload)
+                            reload=control_reload)
+            server.reload_here = reload
             bound = list(sockets) if sockets is not None else bind_sockets(server)
         except ServeError as exc:
             emit(f"error: {exc}", {"event": "error", "message": str(exc)})
@@ -403,6 +408,12 @@ async def serve(
             if server.runtime is not runtime:  # a version a hot reload started
                 with anyio.CancelScope(shield=True):
                     await server.runtime.aclose()
+
+
+async def _ask_supervisor() -> str:
+    """A worker's ``POST /config/reload``: the supervisor checks the files, then every worker swaps."""
+    os.kill(os.getppid(), signal.SIGHUP)
+    return "requested: the supervisor checks the files, then every worker swaps them in (see the server log)"
 
 
 def bind_sockets(server: Server) -> list[socket.socket]:
