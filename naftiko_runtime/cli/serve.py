@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -68,8 +69,7 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
     if count > 1 and transport == "stdio":
         raise click.BadParameter("stdio serves the one client that started the server: use one worker",
                                  param_hint="--workers")
-    if count > 1:
-        _share_metrics()
+    metrics_dir = _share_metrics() if count > 1 else None
     env = environment(env_file)
     routes = upstreams(upstream)
     hosts = _allowed_hosts(allowed_hosts)
@@ -130,6 +130,8 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
         finally:
             if shared is not None:
                 shared.close()
+            if metrics_dir is not None:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
     first = start(env)
     if first is None:
         sys.exit(1)
@@ -162,12 +164,19 @@ def _worker_count(value: str) -> int:
                              param_hint="--workers")
 
 
-def _share_metrics() -> None:
-    """Workers write their metrics to files one /metrics sums (set before prometheus_client loads)."""
+def _share_metrics() -> str | None:
+    """Workers write their metrics to files one /metrics sums (set before prometheus_client loads).
+    A folder made here is returned (removed at exit); one the environment names is emptied of an
+    earlier run's files first, as prometheus_client requires (else their values would be summed in)."""
     import tempfile
 
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="naftiko-metrics-")
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        for stale in Path(given).glob("*.db"):
+            stale.unlink(missing_ok=True)
+        return None
+    made = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="naftiko-metrics-")
+    return made
 
 
 def _supervise(first: Runtime, count: int, run: Callable[..., Any], reload: Callable[[], Runtime | None],
