@@ -204,6 +204,12 @@ def _supervise(first: Runtime, count: int, run: Callable[..., Any], reload: Call
         return 1
     announce(emit, planned.listeners, planned.stdio, first, hosts)
     emit(f"{count} workers", {"event": "workers", "count": count})
+    sessions = [e.namespace for c in first.capabilities for e in c.mcp if not e.stateless]
+    if sessions:
+        text = (f"a session of the older MCP era (2025-11-25) lives in the worker that opened it: set `stateless: "
+                f"true` on {', '.join(sessions)} or keep each such client on one worker (2026-07-28 clients need "
+                "neither)")
+        emit(f"warning: {text}", {"event": "warning", "message": text, "namespaces": sessions})
 
     latest = [first]  # the version a worker started from now on serves
 
