@@ -55,6 +55,7 @@ class Running:
 
     port: int
     roles: dict[str, list[int]]
+    servers: list[Server]
 
 
 def descendants(pid: int) -> list[int]:
@@ -102,6 +103,8 @@ class Scale:
         if args.balancer == "haproxy" and not self.haproxy:
             raise SystemExit("--balancer haproxy: no haproxy (give --haproxy PATH)")
         self.systems = [f"{n} worker{'s' if n > 1 else ''}" for n in args.workers] + ["LB 1", "LB 2"]
+        if args.only:
+            self.systems = [name for name in self.systems if name in args.only]
 
     # -------------------------------------------------------------------------------- systems
 
@@ -122,7 +125,7 @@ class Scale:
                 started.append(server)
                 server.wait_ready(tools_listed(port))
                 worker_pids(port, count)
-                yield Running(port, {"naftiko": descendants(server.pid), "upstream": upstream})
+                yield Running(port, {"naftiko": descendants(server.pid), "upstream": upstream}, started)
                 return
             backends = [self.naftiko(f"{name}-{n}", 1) for n in range(int(name.split()[1]))]
             started += [server for server, _ in backends]
@@ -133,7 +136,8 @@ class Scale:
             started.append(balancer)
             balancer.wait_ready(tools_listed(port))
             naftiko = [pid for server, _ in backends for pid in descendants(server.pid)]
-            yield Running(port, {"naftiko": naftiko, "balancer": descendants(balancer.pid), "upstream": upstream})
+            yield Running(port, {"naftiko": naftiko, "balancer": descendants(balancer.pid), "upstream": upstream},
+                          started)
         finally:
             for server in reversed(started):
                 server.close()
@@ -188,6 +192,11 @@ backend naftiko
             (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / wall)
         calls = result.get("calls") or 0
         result["naftiko_cpu_ms_per_call"] = (result["cores"]["naftiko"] * window * 1000 / calls) if calls else None
+        if result.get("errors"):  # keep what the servers said, to tell why
+            result["log_tails"] = {s.name: problems(s) for s in running.servers}
+        if result.get("errors", 0) > calls:
+            raise RuntimeError(f"most calls failed ({result['errors']} errors, {calls} good): "
+                               + json.dumps(result["log_tails"], indent=1)[:4000])
         return result
 
     def rounds(self) -> list[dict[str, Any]]:
@@ -203,6 +212,12 @@ backend naftiko
                 progress(f"round {index + 1}/{self.args.rounds} {name}: {brief(round_[name])}")
             out.append(round_)
         return out
+
+
+def problems(server: Server) -> list[str]:
+    """The first and the last lines of a server's log that are not a successful call."""
+    lines = [line for line in server.log_tail(1_000_000).splitlines() if " ok " not in line]
+    return lines[:12] + (["...", *lines[-5:]] if len(lines) > 17 else lines[12:])
 
 
 def brief(result: dict[str, Any]) -> str:
@@ -284,6 +299,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--balancer", choices=["auto", "haproxy", "python"], default="auto",
                         help="auto: haproxy when found, else balancer.py")
     parser.add_argument("--haproxy", help="path of haproxy (default: on the PATH)")
+    parser.add_argument("--only", action="append", metavar="SYSTEM", help="measure only this system, e.g. 'LB 2'")
     parser.add_argument("--output", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
     if args.workers is None:
