@@ -40,6 +40,11 @@ __all__ = ["GRACE_PERIOD", "Server", "announce", "bind_sockets", "configure_logg
 logger = logging.getLogger("naftiko.serve")
 
 GRACE_PERIOD = 10.0
+LISTEN_BACKLOG = 2048
+# A worker accepts one connection per wake-up of its event loop (asyncio takes up to its ``backlog``
+# argument at once): every worker is woken for a new connection on the shared socket, so the idler
+# ones take the next ones, instead of the first awake taking a whole burst of keep-alive clients.
+WORKER_ACCEPT_BATCH = 1
 McpEntry = tuple[McpExposure, Runtime]
 Emit = Callable[[str, dict[str, Any]], None]
 
@@ -57,6 +62,9 @@ class _Uvicorn(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
+        if self.config.backlog < LISTEN_BACKLOG:  # asyncio listened with the accept batch: queue as many as before
+            for sock in sockets or ():
+                sock.listen(LISTEN_BACKLOG)
         self.listening.set()
 
 
@@ -80,7 +88,7 @@ def _bind(address: str, port: int) -> socket.socket:
         if family == socket.AF_INET6 and is_wildcard(address):
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         sock.bind(sockaddr)
-        sock.listen(2048)
+        sock.listen(LISTEN_BACKLOG)
         sock.set_inheritable(True)
     except OSError:
         sock.close()
@@ -194,8 +202,9 @@ class Server:
     async def run(self, sockets: list[socket.socket], ready: Callable[[list[Listener]], None] | None,
                   stop_when: anyio.Event | None, signals: AsyncIterator[int] | None) -> int:
         timeout = max(1, round(self.grace_period))
+        batch = WORKER_ACCEPT_BATCH if self.worker else LISTEN_BACKLOG
         self.servers = [_Uvicorn(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
-                                                timeout_graceful_shutdown=timeout, ws="none"))
+                                                timeout_graceful_shutdown=timeout, ws="none", backlog=batch))
                         for app in self.apps]
         async with anyio.create_task_group() as self._versions:
             self._retire = await self._start_version(self.listeners)
