@@ -11,6 +11,8 @@ loads, checks and swaps the files itself).
 Per worker, not shared: OAuth2 token caches, rate limits, circuit breakers, HTTP caches and the
 sessions of the older, session-based MCP era (a session lives in the worker that created it, so
 that era needs `stateless: true` or one worker). The 2026-07-28 era is stateless: any worker answers.
+Shared: the listening sockets, the metrics (multiprocess files one scrape sums) and, with
+``--sandbox``, one simulator process (``sandbox/shared.py``), so the sandbox acts as one API.
 """
 
 from __future__ import annotations
