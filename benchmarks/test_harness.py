@@ -10,12 +10,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import report
+import scale
 import specs
 from common import cpu_seconds, mcp_body, mcp_ok, percentile, rss_mib, summarize
 
@@ -100,3 +102,28 @@ def test_generated_capabilities_validate_cleanly(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "naftiko_runtime.cli", "validate", "--together", str(tmp_path)],
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _scaled(throughput: float, naftiko: float = 1.0) -> dict[str, Any]:
+    return {"throughput": throughput, "p50_ms": 10.0, "p99_ms": 20.0, "errors": 0, "calls": 100,
+            "naftiko_cpu_ms_per_call": 2.0, "cores": {"naftiko": naftiko, "upstream": 0.2, "driver": 0.1}}
+
+
+def test_scale_ratios_are_per_round_against_one_worker_and_one_balanced_process() -> None:
+    rounds = [{"1 worker": _scaled(100), "2 workers": _scaled(180), "LB 1": _scaled(90), "LB 2": _scaled(162)},
+              {"1 worker": _scaled(200), "2 workers": _scaled(300), "LB 1": {"error": "boom"}, "LB 2": _scaled(150)}]
+    summary = scale.summarize_rounds(rounds, ["1 worker", "2 workers", "LB 1", "LB 2"])
+    assert summary["2 workers"]["vs_1_worker"]["median"] == pytest.approx(1.65)  # median of 1.8 and 1.5
+    assert summary["LB 2"]["vs_lb_1"] == {"median": pytest.approx(1.8), "min": pytest.approx(1.8),
+                                          "max": pytest.approx(1.8), "n": 1}
+    assert summary["LB 1"]["failed_rounds"] == 1
+    assert summary["1 worker"]["cores"]["naftiko"] == 1.0
+
+
+def test_descendants_finds_the_children_of_a_process() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert child.pid in scale.descendants(os.getpid())
+    finally:
+        child.kill()
+        child.wait()

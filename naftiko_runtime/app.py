@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from naftiko_runtime.errors import BindingError, ConfigError, Diagnostic
 from naftiko_runtime.model import Capability, Consumer
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from naftiko_runtime.sandbox.saved import SandboxState
     from naftiko_runtime.telemetry import Telemetry
 
-__all__ = ["Loaded", "check_upstreams", "load", "runtime", "wants_metrics"]
+__all__ = ["Loaded", "check_upstreams", "load", "runtime", "simulated_hosts", "wants_metrics"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,7 @@ class _Plan:
     transports: dict[str, Any] = field(default_factory=dict)
     defaults: dict[str, str] = field(default_factory=dict)
     routes: list[Upstream] = field(default_factory=list)
+    bases: dict[str, str] = field(default_factory=dict)  # namespace -> base URI replacing the spec's
 
 
 def _sandbox_credentials(consumer: Consumer) -> set[str]:
@@ -87,29 +89,38 @@ def _sandbox_credentials(consumer: Consumer) -> set[str]:
 
 
 def _plan(capability: Capability, upstreams: Mapping[str, str], sandbox: bool,
-          transports: Mapping[str, httpx2.AsyncBaseTransport], sandbox_state: SandboxState | None = None) -> _Plan:
+          transports: Mapping[str, httpx2.AsyncBaseTransport], shared: Mapping[str, str],
+          sandbox_state: SandboxState | None = None) -> _Plan:
     from naftiko_runtime.runtime import Upstream
 
     plan = _Plan(capability)
     for namespace, consumer in capability.consumers.items():
         if namespace in transports:
             plan.transports[namespace] = transports[namespace]
+            if namespace in upstreams:
+                plan.bases[namespace] = upstreams[namespace]
             plan.routes.append(Upstream(capability.file, namespace, "injected", upstreams.get(namespace, "")))
             continue
         if namespace in upstreams:
+            plan.bases[namespace] = upstreams[namespace]
             plan.routes.append(Upstream(capability.file, namespace, "upstream", upstreams[namespace]))
             continue
-        simulator = _sandbox(consumer, sandbox_state) if sandbox else None
-        if simulator is not None:
-            from naftiko_runtime.consume import in_process
-
-            plan.transports[namespace] = in_process(simulator)
-            from naftiko_runtime.sandbox import SANDBOX_TOKEN
-
-            plan.defaults.update(dict.fromkeys(_sandbox_credentials(consumer), SANDBOX_TOKEN))
-            plan.routes.append(Upstream(capability.file, namespace, "sandbox", _base(consumer)))
-        else:
+        host = _simulated_host(consumer) if sandbox else None
+        if host is None:
             plan.routes.append(Upstream(capability.file, namespace, "live", _base(consumer)))
+            continue
+        from naftiko_runtime.sandbox import SANDBOX_TOKEN
+
+        plan.defaults.update(dict.fromkeys(_sandbox_credentials(consumer), SANDBOX_TOKEN))
+        if host in shared:  # the simulator process the workers share: over HTTP, same path
+            plan.bases[namespace] = shared[host].rstrip("/") + urlsplit(_base(consumer)).path
+            plan.routes.append(Upstream(capability.file, namespace, "sandbox", plan.bases[namespace]))
+        else:
+            from naftiko_runtime.consume import in_process
+            from naftiko_runtime.sandbox import sandbox_for
+
+            plan.transports[namespace] = in_process(sandbox_for(_base(consumer), sandbox_state))
+            plan.routes.append(Upstream(capability.file, namespace, "sandbox", _base(consumer)))
     return plan
 
 
@@ -117,19 +128,28 @@ def _base(consumer: Consumer) -> str:
     return str(consumer.base_uri.raw) if consumer.base_uri is not None else ""
 
 
-def _sandbox(consumer: Consumer, state: SandboxState | None) -> Any:
-    from naftiko_runtime.sandbox import sandbox_for
+def _simulated_host(consumer: Consumer) -> str | None:
+    from naftiko_runtime.sandbox import simulated_host
 
-    return sandbox_for(_base(consumer), state)
+    return simulated_host(_base(consumer))
+
+
+def simulated_hosts(capabilities: Iterable[Capability]) -> list[str]:
+    """The upstream hosts of these capabilities that ``--sandbox`` would simulate."""
+    hosts = (_simulated_host(consumer) for capability in capabilities for consumer in capability.consumers.values())
+    return sorted({host for host in hosts if host is not None})
 
 
 def runtime(capabilities: Iterable[Capability], env: Mapping[str, str], *,
             upstreams: Mapping[str, str] | None = None, sandbox: bool = False,
             transports: Mapping[str, httpx2.AsyncBaseTransport] | None = None,
-            telemetry: Telemetry | None = None, sandbox_state: SandboxState | None = None) -> Runtime:
+            telemetry: Telemetry | None = None, shared_sandbox: Mapping[str, str] | None = None,
+            sandbox_state: SandboxState | None = None) -> Runtime:
     """Bind every capability once and build the runtime (not started: ``async with`` it).
 
-    ``sandbox_state``: the simulators continue from it (``state.save()`` writes theirs back).
+    With ``sandbox``, a consumer of a simulated host calls an in-process simulator of its own, or the
+    one at ``shared_sandbox[host]`` (a base URL: the process several workers share). With
+    ``sandbox_state`` the in-process simulators continue from it (``state.save()`` writes theirs back).
 
     Raises ``BindingError`` naming every missing variable of every capability, ``ConfigError`` for
     an ``--upstream`` naming no consumer."""
@@ -145,7 +165,7 @@ def runtime(capabilities: Iterable[Capability], env: Mapping[str, str], *,
     details: list[str] = []
     routes: list[Upstream] = []
     for capability in capabilities:
-        plan = _plan(capability, upstreams, sandbox, transports or {}, sandbox_state)
+        plan = _plan(capability, upstreams, sandbox, transports or {}, shared_sandbox or {}, sandbox_state)
         routes += plan.routes
         try:
             variables = resolve_binds(capability.binds, env, defaults=plan.defaults)
@@ -153,7 +173,7 @@ def runtime(capabilities: Iterable[Capability], env: Mapping[str, str], *,
             missing += [m for m in exc.missing if m not in missing]
             details += [exc.detail] if exc.detail else []
             continue
-        consumers = {ns: HttpConsumer(c, variables=variables, base_uri=upstreams.get(ns),
+        consumers = {ns: HttpConsumer(c, variables=variables, base_uri=plan.bases.get(ns),
                                       transport=plan.transports.get(ns), telemetry=telemetry)
                      for ns, c in capability.consumers.items()}
         bound.append(Bound(capability, variables, consumers))

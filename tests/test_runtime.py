@@ -267,6 +267,28 @@ async def test_sandbox_runs_the_bundled_capability_without_a_token() -> None:
 
 
 @pytest.mark.anyio
+async def test_runtimes_sharing_a_sandbox_process_see_one_state() -> None:
+    """``--sandbox --workers N``: every worker's runtime calls the one simulator process over HTTP."""
+    from naftiko_runtime.sandbox.shared import SharedSandbox
+
+    cap = capability(HMS.read_text(encoding="utf-8"))
+    shared = SharedSandbox()
+    try:
+        urls = shared.start(app.simulated_hosts([cap]))
+        assert list(urls) == ["api.100ms.live"]
+        async with app.runtime([cap], {}, sandbox=True, shared_sandbox=urls) as one, \
+                app.runtime([cap], {}, sandbox=True, shared_sandbox=urls) as two:
+            started = await one.invoke(tool(cap, "hms-start-live-stream"), {"room_id": "665f1c2e9a1b2c3d4e5f6a7b",
+                                                                           "body": {}})
+            found = await two.invoke(tool(cap, "hms-get-live-stream"), {"stream_id": started["id"]})
+        assert found["id"] == started["id"]
+        assert [(u.target, u.url) for u in one.upstreams] == [("sandbox", urls["api.100ms.live"] + "/v2")]
+    finally:
+        shared.close()
+    assert shared.pid is None
+
+
+@pytest.mark.anyio
 async def test_upstream_override_replaces_the_base_uri() -> None:
     cap = capability(HMS.read_text(encoding="utf-8"))
     seen: list[str] = []

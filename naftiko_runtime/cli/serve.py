@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from naftiko_runtime.errors import Diagnostic
     from naftiko_runtime.expose.serve import Server
     from naftiko_runtime.runtime import Runtime
+    from naftiko_runtime.sandbox.shared import SharedSandbox
     from naftiko_runtime.telemetry import Telemetry
 
 LEVELS = ("debug", "info", "warning", "error")
@@ -66,7 +68,7 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
     """Serve the MCP and REST exposures of capability files."""
     import anyio
 
-    from naftiko_runtime.app import runtime, wants_metrics
+    from naftiko_runtime.app import runtime, simulated_hosts, wants_metrics
     from naftiko_runtime.expose.serve import GRACE_PERIOD
     from naftiko_runtime.expose.serve import serve as serve_exposures
 
@@ -76,12 +78,12 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
     if count > 1 and transport == "stdio":
         raise click.BadParameter("stdio serves the one client that started the server: use one worker",
                                  param_hint="--workers")
-    if count > 1:
-        _share_metrics()
+    metrics_dir = _share_metrics() if count > 1 else None
     env = environment(env_file)
     routes = upstreams(upstream)
     hosts = _allowed_hosts(allowed_hosts)
     made: list[Telemetry] = []  # one for the process: metrics keep counting across reloads
+    shared = _shared_sandbox() if sandbox and count > 1 else None  # one simulator the workers share
 
     def start(env: Mapping[str, str]) -> Runtime | None:
         """Load, check and bind once: every diagnostic and every missing bind variable is named
@@ -89,9 +91,13 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
         loaded = load_or_none(paths, env, strict=strict, upstreams=routes)
         if loaded is None:
             return None
-        made.append(_telemetry(metrics or wants_metrics(loaded.capabilities)))
+        if not made:
+            made.append(_telemetry(metrics or wants_metrics(loaded.capabilities)))
+        if shared is not None and shared.pid is None:
+            shared.start(simulated_hosts(loaded.capabilities))
         try:
-            return runtime(loaded.capabilities, env, upstreams=routes, sandbox=sandbox, telemetry=made[0])
+            return runtime(loaded.capabilities, env, upstreams=routes, sandbox=sandbox, telemetry=made[0],
+                           shared_sandbox=shared.urls if shared is not None else None)
         except ConfigError as exc:
             raise click.BadParameter(str(exc), param_hint="--upstream") from None
         except BindingError as exc:
@@ -110,7 +116,8 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
         if not loaded.capabilities:
             return "no capability found in " + ", ".join(str(p) for p in paths)
         try:
-            return runtime(loaded.capabilities, env, upstreams=routes, sandbox=sandbox, telemetry=made[0])
+            return runtime(loaded.capabilities, env, upstreams=routes, sandbox=sandbox, telemetry=made[0],
+                           shared_sandbox=shared.urls if shared is not None else None)
         except ConfigError as exc:
             return str(exc)
         except BindingError as exc:
@@ -143,18 +150,32 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
                                      server_ready=ready, reload=reload_now, sockets=sockets,
                                      quiet=sockets is not None, grace_period=grace)
 
+    if count > 1:
+        try:
+            first = start(env)
+            sys.exit(1 if first is None else _supervise(
+                first, count, run, candidate, paths if reload_ else (), log_format, log_level, hosts, address, port,
+                transport, grace))
+        finally:
+            if shared is not None:
+                shared.close()
+            if metrics_dir is not None:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
     first = start(env)
     if first is None:
         sys.exit(1)
-    if count > 1:
-        sys.exit(_supervise(first, count, run, candidate, paths if reload_ else (), log_format, hosts, address,
-                            port, transport, grace))
     if not reload_:
         sys.exit(anyio.run(run, first) or 0)
 
     from naftiko_runtime.reload import serve_reloading
 
     sys.exit(anyio.run(lambda: serve_reloading(list(paths), first, candidate, run, log=_reload_log)) or 0)
+
+
+def _shared_sandbox() -> SharedSandbox:
+    from naftiko_runtime.sandbox.shared import SharedSandbox
+
+    return SharedSandbox()
 
 
 def _worker_count(value: str) -> int:
@@ -168,16 +189,23 @@ def _worker_count(value: str) -> int:
                              param_hint="--workers")
 
 
-def _share_metrics() -> None:
-    """Workers write their metrics to files one /metrics sums (set before prometheus_client loads)."""
+def _share_metrics() -> str | None:
+    """Workers write their metrics to files one /metrics sums (set before prometheus_client loads).
+    A folder made here is returned (removed at exit); one the environment names is emptied of an
+    earlier run's files first, as prometheus_client requires (else their values would be summed in)."""
     import tempfile
 
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="naftiko-metrics-")
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        for stale in Path(given).glob("*.db"):
+            stale.unlink(missing_ok=True)
+        return None
+    made = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="naftiko-metrics-")
+    return made
 
 
 def _supervise(first: Runtime, count: int, run: Callable[..., Any], reload: Callable[[], Runtime | str],
-               watched: tuple[Path, ...], log_format: str, hosts: list[str], address: str | None,
+               watched: tuple[Path, ...], log_format: str, log_level: str, hosts: list[str], address: str | None,
                port: int | None, transport: str | None, grace: float) -> int:
     """Bind every listener here, then fork the workers (each serves on the same sockets)."""
     import anyio
@@ -186,43 +214,65 @@ def _supervise(first: Runtime, count: int, run: Callable[..., Any], reload: Call
     from naftiko_runtime.expose.serve import Server, announce, bind_sockets, configure_logging
     from naftiko_runtime.expose.workers import Supervisor
 
-    configure_logging(log_format)
+    configure_logging(log_format, log_level, pid=True)
     emit = _emitter(log_format)
     try:
         planned = Server(first, emit, address=address, port=port, transport=transport, allowed_hosts=hosts)
+        if planned.stdio:  # the spec asks for stdio: every worker would read the one stdin
+            names = ", ".join(repr(exposure.namespace) for exposure, _ in planned.stdio)
+            raise click.BadParameter(f"the MCP exposure {names} uses stdio, which serves the one client that "
+                                     "started the server: use one worker (or --transport http)",
+                                     param_hint="--workers")
         sockets = bind_sockets(planned)
     except ServeError as exc:
         click.echo(f"naftiko: {exc}", err=True)
         return 1
     announce(emit, planned.listeners, planned.stdio, first, hosts)
     emit(f"{count} workers", {"event": "workers", "count": count})
+    sessions = [e.namespace for c in first.capabilities for e in c.mcp if not e.stateless]
+    if sessions:
+        text = (f"a session of the older MCP era (2025-11-25) lives in the worker that opened it: set `stateless: "
+                f"true` on {', '.join(sessions)} or keep each such client on one worker (2026-07-28 clients need "
+                "neither)")
+        emit(f"warning: {text}", {"event": "warning", "message": text, "namespaces": sessions})
+
+    latest = [first]  # the version a worker started from now on serves
 
     def work(inherited: Any) -> int:
-        return anyio.run(lambda: run(first, None, None, inherited)) or 0
+        return anyio.run(lambda: run(latest[0], None, None, inherited)) or 0
 
-    return Supervisor(count, sockets, work, grace, watch=_watcher(watched, first, reload)).run()
-
-
-def _watcher(paths: tuple[Path, ...], first: Runtime,
-             reload: Callable[[], Runtime | str]) -> Callable[[], bool] | None:
-    """With --reload: a check the supervisor runs between its rounds; True when the files changed
-    into a valid set (checked here once, so each worker's own reload is quiet)."""
-    if not paths:
-        return None
-    from naftiko_runtime.reload import snapshot, watched_files
-
-    state = {"capabilities": first.capabilities, "snapshot": snapshot(watched_files(paths, first.capabilities))}
-
-    def changed() -> bool:
-        now = snapshot(watched_files(paths, state["capabilities"]))  # type: ignore[arg-type]
-        if now == state["snapshot"]:
-            return False
-        state["snapshot"] = now
+    def refresh() -> bool:
+        """Check the files here once (each worker's own reload is then quiet); keep a valid version."""
         fresh = reload()
         if isinstance(fresh, str):
             _reload_log(f"reload refused: {fresh}; still serving the previous version")
             return False
-        state["capabilities"] = fresh.capabilities
+        latest[0] = fresh
+        return True
+
+    watch = _watcher(watched, lambda: latest[0])
+    return Supervisor(count, sockets, work, grace, watch=watch, refresh=refresh).run()
+
+
+def _watcher(paths: tuple[Path, ...], version: Callable[[], Runtime]) -> Callable[[], bool] | None:
+    """With --reload: a check the supervisor runs between its rounds; True when the watched files
+    (the paths, and the files the served version imports or binds) changed."""
+    if not paths:
+        return None
+    from naftiko_runtime.reload import snapshot, watched_files
+
+    served = version()
+    state = {"served": served, "snapshot": snapshot(watched_files(paths, served.capabilities))}
+
+    def changed() -> bool:
+        served = version()
+        now = snapshot(watched_files(paths, served.capabilities))
+        if served is not state["served"]:  # a new version was loaded: its files are the new baseline
+            state.update(served=served, snapshot=now)
+            return False
+        if now == state["snapshot"]:
+            return False
+        state["snapshot"] = now
         return True
 
     return changed

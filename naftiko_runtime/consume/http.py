@@ -365,10 +365,10 @@ class HttpConsumer:
             traces.inject(request.headers)
             total = policy.timeouts.total
             try:
-                with anyio.fail_after(total):
+                with anyio.fail_after(total) as scope:
                     response, content, release = await self._attempts(
                         ref, request, plan, extra, policy, read=read, replayable=replayable,
-                        deadline=anyio.current_time() + total)
+                        deadline=scope.deadline)
             except TimeoutError:
                 traces.failed(span, UpstreamTimeout.kind)
                 raise UpstreamTimeout(
@@ -396,7 +396,7 @@ class HttpConsumer:
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
             delay: float | None = None
-            async with self.guards.admit(ref) as slot:
+            async with self.guards.admit(ref, deadline) as slot:
                 try:
                     response = await client.send(request, auth=plan.auth, stream=True)
                     _judge(slot, response.status_code)

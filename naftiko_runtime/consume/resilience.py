@@ -204,7 +204,9 @@ class Guards:
         return self.concurrency.limit - self.bulkhead.value
 
     @asynccontextmanager
-    async def admit(self, ref: str) -> AsyncIterator[Slot]:
+    async def admit(self, ref: str, deadline: float | None = None) -> AsyncIterator[Slot]:
+        """Admit one attempt; ``deadline`` (anyio time) is the call's total time limit: an attempt cut
+        by it counts as a failure, one cut because the caller went away counts as nothing."""
         self.breaker.before(ref)
         try:
             if self.bucket is not None:
@@ -217,8 +219,8 @@ class Guards:
         try:
             yield slot
         except anyio.get_cancelled_exc_class():
-            if slot.outcome is None:  # cut while sending or reading (the total deadline): the upstream was too slow
-                slot.outcome = False
+            if slot.outcome is None and deadline is not None and anyio.current_time() >= deadline:
+                slot.outcome = False  # cut by the total deadline while sending or reading: the upstream was too slow
             raise
         finally:
             if not slot.detached:

@@ -46,6 +46,10 @@ __all__ = ["GRACE_PERIOD", "Server", "announce", "bind_sockets", "configure_logg
 logger = logging.getLogger("naftiko.serve")
 
 GRACE_PERIOD = 10.0
+# A worker accepts one connection per wake-up of its event loop (asyncio takes up to its ``backlog``
+# argument at once): every worker is woken for a new connection on the shared socket, so the idler
+# ones take the next ones, instead of the first awake taking a whole burst of keep-alive clients.
+WORKER_ACCEPT_BATCH = 1
 
 
 class _Uvicorn(uvicorn.Server):
@@ -61,8 +65,9 @@ class _Uvicorn(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
-        for sock in sockets or ():  # asyncio listened with ``backlog`` (ACCEPT_BATCH): queue as many as before
-            sock.listen(LISTEN_BACKLOG)
+        if self.config.backlog < LISTEN_BACKLOG:  # asyncio listened with the accept batch: queue as many as before
+            for sock in sockets or ():
+                sock.listen(LISTEN_BACKLOG)
         self.listening.set()
 
 
@@ -75,7 +80,7 @@ def _bind(address: str, port: int) -> socket.socket:
         if family == socket.AF_INET6 and is_wildcard(address):
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         sock.bind(sockaddr)
-        sock.listen(2048)
+        sock.listen(LISTEN_BACKLOG)
         sock.set_inheritable(True)
     except OSError:
         sock.close()
@@ -100,6 +105,7 @@ class Server:
             limits=self.limits)
         keep_traces(runtime, emit)
         self.grace_period = grace_period
+        self.reload_here = reload  # what SIGHUP runs: swap in the files as they are now, in this process
         self.health = Health(runtime)
         self.endpoints = Endpoints()  # MCP endpoints, kept across hot reloads with their sessions
         self._plan = self.endpoints.plan()
@@ -140,9 +146,10 @@ class Server:
     async def run(self, sockets: list[socket.socket], ready: Callable[[list[Listener]], None] | None,
                   stop_when: anyio.Event | None, signals: AsyncIterator[int] | None) -> int:
         timeout = max(1, round(self.grace_period))
+        batch = WORKER_ACCEPT_BATCH if self.worker else ACCEPT_BATCH
         self.servers = [
             _Uvicorn(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
-                                    timeout_graceful_shutdown=timeout, ws="none", backlog=ACCEPT_BATCH,
+                                    timeout_graceful_shutdown=timeout, ws="none", backlog=batch,
                                     http=Gate(self.limits, self.max_connections, listener.url()).protocol(),
                                     h11_max_incomplete_event_size=self.limits.max_header_bytes))
             for app, listener in zip(self.apps, self.listeners, strict=True)]
@@ -227,7 +234,7 @@ class Server:
         async with anyio.create_task_group() as tg:
             async for signum in signals:
                 if signum == signal.SIGHUP:  # a supervisor asks every worker to reload
-                    if self.options.get("reload") is not None and not self._stopping:
+                    if self.reload_here is not None and not self._stopping:
                         tg.start_soon(self._reload_on_signal)
                     continue
                 count += 1
@@ -242,8 +249,8 @@ class Server:
                     self._close(force=True)
 
     async def _reload_on_signal(self) -> None:
-        reload: Reload = self.options["reload"]
-        logger.info("reload: %s", await reload())
+        assert self.reload_here is not None
+        logger.info("reload: %s", await self.reload_here())
 
     # ------------------------------------------------------------------------------------ stop
 
@@ -367,7 +374,7 @@ async def serve(
     order (``--workers``); ``quiet`` leaves the announcement to it. ``limits`` default to
     ``Limits.from_env(os.environ)``.
     """
-    configure_logging(log_format, log_level)
+    configure_logging(log_format, log_level, pid=sockets is not None)  # a worker says which one wrote
     emit: Emit = printer(log_format) if log is None else (lambda text, data: log(text))
     async with contextlib.AsyncExitStack() as stack:
         # Catch SIGINT/SIGTERM before any socket listens: one arriving during start-up is then
@@ -377,11 +384,15 @@ async def serve(
             signals = stack.enter_context(anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
         if not runtime.started:
             await stack.enter_async_context(runtime)
+        control_reload = reload
+        if sockets is not None and reload is not None:  # a worker: a control port's reload is for all
+            control_reload = _ask_supervisor
         try:
             server = Server(runtime, emit, address=address, port=port, transport=transport,
                             allowed_hosts=allowed_hosts, grace_period=grace_period,
                             rest_routes_factory=rest_routes_factory, http_client_factory=http_client_factory,
-                            reload=reload, limits=limits or Limits.from_env(os.environ))
+                            reload=control_reload, limits=limits or Limits.from_env(os.environ))
+            server.reload_here = reload
             bound = list(sockets) if sockets is not None else bind_sockets(server)
         except ServeError as exc:
             emit(f"error: {exc}", {"event": "error", "message": str(exc)})
@@ -402,6 +413,12 @@ async def serve(
             if server.runtime is not runtime:  # a version a hot reload started
                 with anyio.CancelScope(shield=True):
                     await server.runtime.aclose()
+
+
+async def _ask_supervisor() -> str:
+    """A worker's ``POST /config/reload``: the supervisor checks the files, then every worker swaps."""
+    os.kill(os.getppid(), signal.SIGHUP)
+    return "requested: the supervisor checks the files, then every worker swaps them in (see the server log)"
 
 
 def bind_sockets(server: Server) -> list[socket.socket]:

@@ -3,12 +3,16 @@
 The supervisor binds every listening socket, then forks the workers; each one runs its own event
 loop, runtime and upstream connection pools on the inherited sockets, and the kernel hands each new
 connection to one of them. The supervisor restarts a worker that dies (with a backoff if it keeps
-dying), forwards SIGTERM/SIGINT so that every worker drains, and forwards SIGHUP (a reload: each
-worker loads, checks and swaps the changed files itself).
+dying), forwards SIGTERM/SIGINT so that every worker drains, and reloads on SIGHUP (from a user, a
+worker's control port, or the ``--reload`` file watcher): it checks the files itself first, keeps the
+new version for the workers it starts from then on, and tells every worker to swap it in (each one
+loads, checks and swaps the files itself).
 
 Per worker, not shared: OAuth2 token caches, rate limits, circuit breakers, HTTP caches and the
 sessions of the older, session-based MCP era (a session lives in the worker that created it, so
 that era needs `stateless: true` or one worker). The 2026-07-28 era is stateless: any worker answers.
+Shared: the listening sockets, the metrics (multiprocess files one scrape sums) and, with
+``--sandbox``, one simulator process (``sandbox/shared.py``), so the sandbox acts as one API.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-__all__ = ["Supervisor", "cores"]
+from naftiko_runtime.processes import cores, die_with_parent
+
+__all__ = ["Supervisor", "cores", "die_with_parent"]
 
 logger = logging.getLogger("naftiko.workers")
 
@@ -36,27 +42,22 @@ def _forget(pid: int) -> None:
         worker_exited(pid)
 
 
-def cores() -> int:
-    """The cores this process may run on (``--workers auto``)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
 class Supervisor:
     """Forks ``count`` workers that each call ``work(sockets)`` and exit with its return code."""
 
     def __init__(self, count: int, sockets: Sequence[socket.socket], work: Callable[[Sequence[socket.socket]], int],
-                 grace_period: float, watch: Callable[[], bool] | None = None, tick: float = 0.2) -> None:
+                 grace_period: float, watch: Callable[[], bool] | None = None,
+                 refresh: Callable[[], bool] | None = None, tick: float = 0.2) -> None:
         self.count = count
         self.sockets = list(sockets)
         self.work = work
         self.grace_period = grace_period
-        self.watch = watch  # True when the files changed into a valid set: the workers reload
+        self.watch = watch  # True when the watched files changed
+        self.refresh = refresh  # load and check the files again: True when the workers should reload
         self.tick = tick
         self.workers: dict[int, float] = {}  # pid -> when it started
         self.stopping = False
+        self._reload = False
         self._failures: list[float] = []
 
     def run(self) -> int:
@@ -74,10 +75,12 @@ class Supervisor:
                 sock.close()
 
     def _spawn(self) -> None:
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the worker: default signal handling, then serve until told to stop
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 signal.signal(sig, signal.SIG_DFL)
+            die_with_parent(signal.SIGTERM, parent)  # drain and stop if the supervisor is killed
             code = 1
             try:
                 code = self.work(self.sockets)
@@ -89,8 +92,8 @@ class Supervisor:
         logger.info("worker %d started (%d of %d)", pid, len(self.workers), self.count)
 
     def _on_signal(self, signum: int, frame: object) -> None:
-        if signum == signal.SIGHUP:
-            self._forward(signal.SIGHUP)
+        if signum == signal.SIGHUP:  # reloaded between rounds, not in a signal handler
+            self._reload = True
             return
         if self.stopping:  # a second signal: stop now
             self._forward(signal.SIGKILL)
@@ -107,14 +110,16 @@ class Supervisor:
                 self.workers.pop(pid, None)
 
     def _supervise(self) -> int:
-        """Reap workers, restart one that died unasked, watch the files; return once every worker
-        has stopped after a signal (with the first non-zero exit code)."""
+        """Reap workers, restart one that died unasked, reload when asked or when the files change;
+        return once every worker has stopped after a signal (with the first non-zero exit code)."""
         code = 0
         while self.workers:
             code = self._reap(code)
-            if self.watch is not None and not self.stopping and self.watch():
-                logger.info("change detected: every worker reloads")
-                self._forward(signal.SIGHUP)
+            if not self.stopping and (self._reload or (self.watch is not None and self.watch())):
+                self._reload = False
+                if self.refresh is None or self.refresh():
+                    logger.info("every worker reloads")
+                    self._forward(signal.SIGHUP)
             time.sleep(self.tick)
         return code
 

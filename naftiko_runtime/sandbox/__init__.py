@@ -1,4 +1,5 @@
-"""Bundled API simulators ("sandboxes") that `--sandbox` routes consumers to, in-process.
+"""Bundled API simulators ("sandboxes") that `--sandbox` routes consumers to, in-process (with several
+workers, in one process they share: `shared.py`).
 
 The engine stays generic: it asks `sandbox_for(base_uri)` for an ASGI app and gets one only when a
 simulator is registered for that upstream host.
@@ -17,7 +18,7 @@ from . import hms
 if TYPE_CHECKING:
     from .saved import SandboxState
 
-__all__ = ["SANDBOXES", "SANDBOX_HOSTS", "SANDBOX_TOKEN", "sandbox_for"]
+__all__ = ["SANDBOXES", "SANDBOX_HOSTS", "SANDBOX_TOKEN", "sandbox_for", "simulated_host"]
 
 # Credential the engine injects in sandbox mode when the real one is unset; simulators accept it.
 SANDBOX_TOKEN = "sandbox-token"
@@ -29,17 +30,22 @@ SANDBOXES: dict[str, Callable[[], ASGIApp]] = {"hms": hms.create_app}
 SANDBOX_HOSTS: dict[str, Callable[[], ASGIApp]] = {"api.100ms.live": hms.create_app}
 
 
-def sandbox_for(base_uri: str, state: SandboxState | None = None) -> ASGIApp | None:
-    """A new simulator for the host of `base_uri`, or None when none is bundled for it; with `state`,
-    it continues from the saved state and is saved back by `state.save()`."""
+def simulated_host(base_uri: str) -> str | None:
+    """The host of `base_uri` when a simulator is bundled for it, else None."""
     try:
         host = urlsplit(base_uri).hostname
     except ValueError:
         return None
-    factory = SANDBOX_HOSTS.get(host or "")
-    if factory is None:
+    return host if host in SANDBOX_HOSTS else None
+
+
+def sandbox_for(base_uri: str, state: SandboxState | None = None) -> ASGIApp | None:
+    """A new simulator for the host of `base_uri`, or None when none is bundled for it; with `state`,
+    it continues from the saved state and is saved back by `state.save()`."""
+    host = simulated_host(base_uri)
+    if host is None:
         return None
-    app = factory()
+    app = SANDBOX_HOSTS[host]()
     if state is not None:
-        state.attach(host or "", app)
+        state.attach(host, app)
     return app

@@ -1,6 +1,7 @@
 """Logging: our logger names, text or JSON lines on stderr, one line per call.
 
-Everything logs to stderr, never stdout (it may be the MCP stdio wire). uvicorn's own lifecycle lines
+Everything logs to stderr, never stdout (it may be the MCP stdio wire). With ``--workers``, every line
+carries the pid of the process that wrote it (the workers share stderr). uvicorn's own lifecycle lines
 would repeat once per listener: they are folded into ``naftiko.http`` at warning level and above
 (``serve`` announces the listeners itself). What a flood can repeat thousands of times a second (a
 dropped connection, a failed ``accept()``) goes through a ``Tally``: one line per interval, with counts.
@@ -30,7 +31,11 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message and the record's fields."""
+    """One JSON object per line: time, level, logger, message (``pid`` when asked) and the record's fields."""
+
+    def __init__(self, pid: bool = False) -> None:
+        super().__init__()
+        self.pid = pid
 
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {
@@ -40,6 +45,8 @@ class JsonFormatter(logging.Formatter):
             "logger": _RENAMED.get(record.name, record.name),
             "message": record.getMessage(),
         }
+        if self.pid:
+            data["pid"] = record.process
         data.update(_fields(record))
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
@@ -47,11 +54,17 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """``TIME LEVEL logger: message key=value...`` for people."""
+    """``TIME LEVEL logger: message`` for people (``logger[pid]`` when asked)."""
+
+    def __init__(self, pid: bool = False) -> None:
+        super().__init__()
+        self.pid = pid
 
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created))
         name = _RENAMED.get(record.name, record.name)
+        if self.pid:
+            name = f"{name}[{record.process}]"
         text = f"{stamp} {record.levelname} {name}: {record.getMessage()}"
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
@@ -62,9 +75,10 @@ class _Handler(logging.StreamHandler):
     """Our handler: marked so ``configure`` can replace it instead of stacking another."""
 
 
-def configure(log_format: str = "text", level: str | int = "info") -> None:
-    """Log to stderr in ``log_format`` at ``level``. An application that already configured logging
-    (a root handler of its own) keeps it; ours is replaced on a second call."""
+def configure(log_format: str = "text", level: str | int = "info", *, pid: bool = False) -> None:
+    """Log to stderr in ``log_format`` at ``level``, each line with the writer's ``pid`` when asked
+    (several workers). An application that already configured logging (a root handler of its own)
+    keeps it; ours is replaced on a second call."""
     root = logging.getLogger()
     ours = [h for h in root.handlers if isinstance(h, _Handler)]
     if root.handlers and not ours:
@@ -72,7 +86,7 @@ def configure(log_format: str = "text", level: str | int = "info") -> None:
     for handler in ours:
         root.removeHandler(handler)
     handler = _Handler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    handler.setFormatter(JsonFormatter(pid) if log_format == "json" else TextFormatter(pid))
     root.addHandler(handler)
     numeric = level if isinstance(level, int) else logging.getLevelName(str(level).upper())
     root.setLevel(numeric if isinstance(numeric, int) else logging.INFO)

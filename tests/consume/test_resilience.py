@@ -269,6 +269,23 @@ async def test_client_errors_do_not_open_the_circuit_timeouts_do() -> None:
         assert client.health()["circuit"] == "open"
 
 
+async def test_calls_the_caller_abandons_do_not_open_the_circuit_the_total_deadline_does() -> None:
+    """A client that disconnects (or a shutdown that cuts calls) says nothing about the upstream."""
+    spec = {"resilience": {"retry": {"attempts": 1}, "circuitBreaker": {"failures": 2}}}
+    async with api(spec, blocking(anyio.Event())) as client:
+        for _ in range(3):
+            with anyio.move_on_after(0.05):
+                await call(client)
+        assert client.health()["circuit"] == "closed"
+
+    spec["resilience"]["timeout"] = {"total": 0.05}
+    async with api(spec, blocking(anyio.Event())) as client:
+        for _ in range(2):
+            with pytest.raises(UpstreamTimeout):
+                await call(client)
+        assert client.health()["circuit"] == "open"
+
+
 async def test_the_breaker_can_be_turned_off() -> None:
     spec = {"resilience": {"retry": {"attempts": 1}, "circuitBreaker": {"enabled": False, "failures": 1}}}
     upstream = Upstream(*[500] * 3)
