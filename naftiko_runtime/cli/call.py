@@ -6,14 +6,15 @@ import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from naftiko_runtime.cli.common import ENV_FILE, EXISTING, SANDBOX, UPSTREAM, capabilities, environment, fail, upstreams
 from naftiko_runtime.errors import BindingError, ConfigError, InvocationError, SandboxStateError
-from naftiko_runtime.model import Capability, Unit, plain
-from naftiko_runtime.model.exposes import openapi_path
+
+if TYPE_CHECKING:  # the model loads with the command, not with `naftiko --help`
+    from naftiko_runtime.model import Capability, Unit
 
 
 def _coerce(raw: str, schema: Mapping[str, Any] | None) -> Any:
@@ -38,6 +39,8 @@ def _arguments(unit: Unit, pairs: tuple[str, ...], as_json: str | None) -> dict[
         if not isinstance(loaded, dict):
             raise click.BadParameter("must be a JSON object", param_hint="--json")
         args.update(loaded)
+    from naftiko_runtime.model import plain
+
     properties = plain(unit.input_schema).get("properties", {})
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -71,6 +74,8 @@ def _save(state: Any) -> None:
 def _same_route(wanted: str, method: str, path: str) -> bool:
     """``GET /ships/{imo}`` and ``get /ships/{{imo}}`` both name the route ``GET /ships/{{imo}}``."""
     verb, _, where = wanted.strip().partition(" ")
+    from naftiko_runtime.model.exposes import openapi_path
+
     return verb.upper() == method and bool(where.strip()) and openapi_path(where) == openapi_path(path)
 
 

@@ -6,12 +6,14 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from naftiko_runtime.cli.common import EXISTING, capabilities
-from naftiko_runtime.model import Route, Tool, Unit, plain
+
+if TYPE_CHECKING:  # the model loads with the command, not with `naftiko --help`
+    from naftiko_runtime.model import Route, Tool, Unit
 
 _SHOWN_FIELDS = 8  # object fields named in a one-line shape
 
@@ -49,6 +51,8 @@ def shape(schema: Any, depth: int = 0) -> str:
 
 def arguments(unit: Unit) -> list[dict[str, Any]]:
     """Each argument a caller gives: name, type, required, description (and, for routes, where)."""
+    from naftiko_runtime.model import plain
+
     schema = plain(unit.input_schema)
     required = set(schema.get("required") or ())
     where = {i.name: i.in_ for i in unit.inputs}
@@ -67,6 +71,8 @@ def arguments(unit: Unit) -> list[dict[str, Any]]:
 def output(unit: Tool | Route) -> dict[str, Any] | None:
     """The shape of a tool's or route's result: its outputSchema, else what its outputs declare."""
     if unit.output_schema is not None:
+        from naftiko_runtime.model import plain
+
         return plain(unit.output_schema)
     if unit.invocation is None:
         return None
@@ -78,6 +84,8 @@ def output(unit: Tool | Route) -> dict[str, Any] | None:
 def _unit(kind: str, exposure: str, name: str, unit: Unit) -> dict[str, Any]:
     entry: dict[str, Any] = {"kind": kind, "exposure": exposure, "name": name, "description": unit.description,
              "arguments": arguments(unit)}
+    from naftiko_runtime.model import Route, Tool
+
     if isinstance(unit, Tool | Route):
         entry["output"] = output(unit)
     return entry

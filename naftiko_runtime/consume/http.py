@@ -65,6 +65,12 @@ def httpx_timeout(timeouts: Timeouts) -> httpx2.Timeout:
     return httpx2.Timeout(connect=timeouts.connect, read=timeouts.read, write=timeouts.read, pool=timeouts.read)
 
 
+@functools.lru_cache(maxsize=256)
+def _timeout_extension(timeouts: Timeouts) -> dict[str, float | None]:
+    """The request extension httpx2 reads its time limits from (one per policy, made once)."""
+    return httpx_timeout(timeouts).as_dict()
+
+
 class _ClientLogRedactor(logging.Filter):
     """httpx2 logs every request URL at INFO: redact the secrets of live consumers from those lines
     (an API key placed in the query would otherwise be written to the log)."""
@@ -392,7 +398,7 @@ class HttpConsumer:
         retry = policy.retry
         # never twice a request that may change something, nor one whose body was streamed out
         attempts = retry.attempts if request.method in retry.methods and replayable else 1
-        request.extensions["timeout"] = httpx_timeout(policy.timeouts).as_dict()
+        request.extensions["timeout"] = _timeout_extension(policy.timeouts)
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
             delay: float | None = None

@@ -233,17 +233,16 @@ class Guards:
                 self.breaker.release()
 
     async def _enter(self, ref: str) -> None:
+        try:
+            self.bulkhead.acquire_nowait()  # the usual case: a slot is free (no cancel scope to set up)
+            return
+        except anyio.WouldBlock:
+            pass
         wait = self.concurrency.max_wait
         if wait > 0:
             with anyio.move_on_after(wait):
                 await self.bulkhead.acquire()
                 return
-        else:
-            try:
-                self.bulkhead.acquire_nowait()
-                return
-            except anyio.WouldBlock:
-                pass
         raise UnavailableError(
             f"{self.name} already has {self.concurrency.limit} requests in flight and none finished within "
             f"{self.concurrency.max_wait:g} s; call again shortly", operation=ref, retry_after=1)

@@ -161,18 +161,18 @@ class Runtime:
             if unit.invocation is None:
                 raise InvocationError(f"{unit.label} has nothing to run", operation=unit.label)
             try:
-                async with self._heartbeats(context, unit.label):
+                if context.progress is None:  # the usual case: no progress to report, nothing to set up
                     result = await Execution(bound, context).run(unit.invocation, args)
+                else:
+                    async with self._heartbeats(context, unit.label):
+                        result = await Execution(bound, context).run(unit.invocation, args)
             except InvocationError as exc:
                 raise exc.with_operation(unit.label) from None
             return bound.redactor.tree(result)
 
     @asynccontextmanager
     async def _heartbeats(self, context: CallContext, label: str) -> AsyncIterator[None]:
-        """Report progress while the body runs, when the caller asked for it."""
-        if context.progress is None:
-            yield
-            return
+        """Report progress while the body runs (the caller asked for it)."""
         error: Exception | None = None
         async with anyio.create_task_group() as group:
             group.start_soon(self._beat, context, label)

@@ -85,6 +85,12 @@ def configure(log_format: str = "text", level: str | int = "info", *, pid: bool 
         return
     for handler in ours:
         root.removeHandler(handler)
+    # A call line is written on the event loop: skip what a record would gather and no line prints
+    # (the caller's file and line, thread and multiprocessing names); keep the pid for workers.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logMultiprocessing = False
+    logging.logProcesses = pid
     handler = _Handler(sys.stderr)
     handler.setFormatter(JsonFormatter(pid) if log_format == "json" else TextFormatter(pid))
     root.addHandler(handler)

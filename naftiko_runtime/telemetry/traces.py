@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -40,14 +41,26 @@ def current_trace_id() -> str | None:
 
 
 def inject(headers: MutableMapping[str, str]) -> None:
-    """Add the current trace context (``traceparent``) to an outgoing request's headers."""
-    propagate.inject(headers)
+    """Add the current trace context (``traceparent``) to an outgoing request's headers (none when
+    there is no valid span context: nothing recorded here, no inbound ``traceparent``)."""
+    if trace.get_current_span().get_span_context().is_valid:
+        propagate.inject(headers)
 
 
 @contextmanager
 def server_span(name: str, headers: Mapping[str, str], attributes: dict[str, Any]) -> Iterator[Any]:
     """A SERVER span for one inbound request, child of its ``traceparent``; current while it runs."""
     parent = propagate.extract(headers) if "traceparent" in headers else None
+    if not recording():  # no SDK: no span to make, but an inbound trace context still goes upstream
+        if parent is None:
+            yield None
+            return
+        token = otel_context.attach(parent)
+        try:
+            yield None
+        finally:
+            otel_context.detach(token)
+        return
     with _tracer.start_as_current_span(name, context=parent, kind=SpanKind.SERVER, attributes=attributes,
                                        record_exception=False) as span:
         yield span
