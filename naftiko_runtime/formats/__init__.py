@@ -10,33 +10,30 @@ holds the charset decoding and error helpers they share.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from naftiko_runtime.errors import DecodeError
 from naftiko_runtime.formats._text import Converter, excerpt
 from naftiko_runtime.formats.css import check_css_selector
-from naftiko_runtime.formats.delimited import delimited
-from naftiko_runtime.formats.html import convert_html
-from naftiko_runtime.formats.json import convert_json
-from naftiko_runtime.formats.markdown import convert_markdown
-from naftiko_runtime.formats.raw import BinaryBody, RawBody, convert_binary, convert_text, raw_body
-from naftiko_runtime.formats.xml import convert_xml
-from naftiko_runtime.formats.yaml import convert_yaml
+from naftiko_runtime.formats.raw import BinaryBody, RawBody, raw_body
 
 __all__ = ["SUPPORTED", "UNSUPPORTED", "BinaryBody", "RawBody", "check_css_selector", "convert", "raw_body"]
 
-_CONVERTERS: dict[str, Converter] = {
-    "json": convert_json,
-    "xml": convert_xml,
-    "csv": delimited("csv", ","),
-    "tsv": delimited("tsv", "\t"),
-    "psv": delimited("psv", "|"),
-    "yaml": convert_yaml,
-    "html": convert_html,
-    "markdown": convert_markdown,
-    "text": convert_text,
-    "binary": convert_binary,
+# format -> (module, converter): a format's module (and its parser library) loads on its first answer
+_CONVERTERS: dict[str, tuple[str, str]] = {
+    "json": ("json", "convert_json"),
+    "xml": ("xml", "convert_xml"),
+    "csv": ("delimited", "convert_csv"),
+    "tsv": ("delimited", "convert_tsv"),
+    "psv": ("delimited", "convert_psv"),
+    "yaml": ("yaml", "convert_yaml"),
+    "html": ("html", "convert_html"),
+    "markdown": ("markdown", "convert_markdown"),
+    "text": ("raw", "convert_text"),
+    "binary": ("raw", "convert_binary"),
 }
+_LOADED: dict[str, Converter] = {}
 
 SUPPORTED: frozenset[str] = frozenset(_CONVERTERS)
 UNSUPPORTED: frozenset[str] = frozenset({"avro", "protobuf"})
@@ -54,7 +51,10 @@ def convert(
     name = (fmt or "json").strip().lower()
     if name in UNSUPPORTED:
         raise DecodeError(f"response format {name!r} is not supported by this runtime")
-    converter = _CONVERTERS.get(name)
+    converter = _LOADED.get(name)
     if converter is None:
-        raise DecodeError(f"unknown response format {excerpt(fmt or '')!r}")
+        if name not in _CONVERTERS:
+            raise DecodeError(f"unknown response format {excerpt(fmt or '')!r}")
+        module, attribute = _CONVERTERS[name]
+        converter = _LOADED[name] = getattr(importlib.import_module(f"naftiko_runtime.formats.{module}"), attribute)
     return converter(body, schema, content_type)

@@ -32,3 +32,8 @@ def delimited(fmt: str, delimiter: str) -> Converter:
 def _filled(row: list[str]) -> bool:
     """False for a blank line (no cells, or a single whitespace-only cell)."""
     return bool(row) and not (len(row) == 1 and not row[0].strip())
+
+
+convert_csv = delimited("csv", ",")
+convert_tsv = delimited("tsv", "\t")
+convert_psv = delimited("psv", "|")

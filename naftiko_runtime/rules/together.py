@@ -59,20 +59,24 @@ def check_together(pairs: Sequence[tuple[Document, Capability]]) -> list[Diagnos
 def _pair(served: _Served, a: Endpoint, b: Endpoint) -> list[Diagnostic]:
     where = f"{b.address}:{b.port}"
     port_ptr = join(b.exposure.pointer, "port")
-    a_port = served.locate(a, join(a.exposure.pointer, "port"))
+
+    def a_port() -> Location:  # located only when reported: most pairs of a port do not clash
+        return served.locate(a, join(a.exposure.pointer, "port"))
+
     if "control" in (a.kind, b.kind):
         return [served.report(b, "control-port-singleton-and-unique",
                               f"port {b.port} is already used by another exposure; a control port is never shared",
-                              port_ptr, a_port)]
+                              port_ptr, a_port())]
     if not a.overlaps(b):
         return []
     if a.address != b.address:
         return [served.report(b, "address-port-conflict",
                               f"`{b.address}` and `{a.address}` both bind port {b.port} on the same host",
-                              port_ptr, a_port, hint=f"use the same address literal (`{a.address}`) to share the port")]
+                              port_ptr, a_port(),
+                              hint=f"use the same address literal (`{a.address}`) to share the port")]
     if a.kind == b.kind == "skill":
         return [served.report(b, "address-port-conflict", f"two skill catalogs cannot share /skills on {where}",
-                              port_ptr, a_port, hint="give one of them another port")]
+                              port_ptr, a_port(), hint="give one of them another port")]
     if a.kind == b.kind == "mcp":
         return _mcp_pair(served, a, b, where)
     if a.kind == b.kind == "rest":
@@ -81,9 +85,9 @@ def _pair(served: _Served, a: Endpoint, b: Endpoint) -> list[Diagnostic]:
     rest, other = (a, b) if a.kind == "rest" else (b, a)
     if rest.kind == "rest" and other.kind in ("mcp", "skill"):
         prefix = "mcp" if other.kind == "mcp" else "skills"
-        other_port = served.locate(other, join(other.exposure.pointer, "port"))
         return [served.report(rest, "rest-route-conflict", f"route `{path}` collides with /{prefix} of the "
-                              f"{other.kind} exposure on {where}", ptr, other_port)
+                              f"{other.kind} exposure on {where}", ptr,
+                              served.locate(other, join(other.exposure.pointer, "port")))
                 for ptr, path, segs in served.routes(rest) if segs[:1] == [prefix]]
     return []
 
