@@ -14,6 +14,7 @@ Load time produces ``Diagnostic`` values (collected, never raised one by one; th
     └─ InvocationError                 request time: a call failed; safe to show a client
         ├─ InputError(problems)        bad arguments: REST 400, MCP isError, before any upstream call
         ├─ UnavailableError            the runtime refuses the call (draining, overloaded, circuit open)
+        │   └─ ShuttingDown            refused while draining, or cut at the grace limit
         ├─ UpstreamError(status)       the upstream answered non-2xx
         ├─ UpstreamTimeout             the upstream did not answer in time
         ├─ UpstreamUnavailable         connection refused, DNS failure, TLS failure...
@@ -181,6 +182,11 @@ class UnavailableError(InvocationError):
     def __init__(self, message: str, *, operation: str | None = None, retry_after: float | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(message, operation=operation)
+
+
+class ShuttingDown(UnavailableError):
+    """The server is going away: the call was refused while draining or cut at the grace limit. Not
+    a failure of the tool, so MCP answers it as a JSON-RPC error (REST: 503 with Retry-After)."""
 
 
 class UpstreamError(InvocationError):

@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 
 from naftiko_runtime.consume import HttpConsumer
-from naftiko_runtime.errors import InputError, InvocationError, UnavailableError
+from naftiko_runtime.errors import InputError, InvocationError, ShuttingDown
 from naftiko_runtime.model import (
     Capability,
     Exposure,
@@ -235,7 +235,7 @@ class Runtime:
     def _tracked(self, label: str) -> Iterator[None]:
         """Run one call so that shutdown can wait for it, or cut it with a clean error."""
         if self.draining:
-            raise UnavailableError("the server is shutting down; call again on another instance",
+            raise ShuttingDown("the server is shutting down; call again on another instance",
                                    operation=label, retry_after=1)
         scope = anyio.CancelScope()
         self._running.add(scope)
@@ -248,7 +248,7 @@ class Runtime:
             if not self._running:
                 self._idle.set()
         if scope.cancelled_caught:
-            raise UnavailableError("the server shut down before this call finished; call it again",
+            raise ShuttingDown("the server shut down before this call finished; call it again",
                                    operation=label, retry_after=1)
 
     @property
@@ -260,7 +260,7 @@ class Runtime:
         await self._idle.wait()
 
     def cut(self) -> None:
-        """End every running call now: each answers ``UnavailableError`` (shutdown past its grace)."""
+        """End every running call now: each answers ``ShuttingDown`` (past its grace)."""
         for scope in list(self._running):
             scope.cancel()
 

@@ -1,5 +1,5 @@
 """SIGTERM while calls wait on a slow upstream: past the grace period (NAFTIKO_GRACE_PERIOD) they end
-with protocol answers (an MCP error result in both eras, a REST 503 problem with Retry-After), no
+with protocol answers (a JSON-RPC error in both MCP eras, a REST 503 problem with Retry-After), no
 traceback is printed and the process exits 0; a second SIGTERM stops at once, as cleanly."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-from mcp import Client
+from mcp import Client, MCPError, types
 from mcp.client.streamable_http import streamable_http_client
 from processes import SERVE, Process, child_env, free_port, start, stop, wait_for_port
 from test_reload_e2e import wait_for_log
@@ -30,7 +30,10 @@ def anyio_backend() -> str:
 async def mcp_call(url: str, mode: str, results: dict[str, Any]) -> None:
     async with httpx2.AsyncClient(headers=MCP_AUTH, timeout=60) as http, \
             Client(streamable_http_client(url, http_client=http), mode=mode) as client:
-        results[mode] = await client.call_tool("slow", {})
+        try:
+            results[mode] = await client.call_tool("slow", {})
+        except MCPError as exc:  # the answer arrived, as a JSON-RPC error
+            results[mode] = exc
 
 
 async def rest_call(url: str, results: dict[str, Any]) -> None:
@@ -67,9 +70,10 @@ async def test_calls_cut_at_the_grace_limit_get_protocol_errors_and_the_process_
     output = process.output()
     assert code == 0, output
     for mode in ("auto", "legacy"):
-        result = results[mode]  # a result, not an exception: the JSON-RPC response arrived
-        assert result.is_error is True and CUT in result.content[0].text
-        assert result.structured_content["error"] == "unavailable"
+        cut = results[mode]
+        assert isinstance(cut, MCPError), cut
+        assert cut.code == types.INTERNAL_ERROR and cut.message == CUT
+        assert cut.data == {"error": "unavailable", "retryAfter": 1}
     rest = results["rest"]
     assert rest.status_code == 503 and rest.headers["content-type"] == "application/problem+json"
     assert rest.json()["detail"] == CUT and rest.headers["retry-after"] == "1"
@@ -99,5 +103,5 @@ async def test_a_second_sigterm_stops_at_once_as_cleanly(tmp_path: Path) -> None
     output = process.output()
     assert code == 0, output
     assert "received SIGTERM, stopping now" in output
-    assert results["auto"].is_error is True and CUT in results["auto"].content[0].text
+    assert isinstance(results["auto"], MCPError) and results["auto"].message == CUT
     assert "Traceback" not in output and "CancelledError" not in output

@@ -14,6 +14,7 @@ from pathlib import Path
 import anyio
 import httpx2
 import pytest
+from mcp import MCPError, types
 from operate_support import REST_AUTH, FakeShop, mcp_client, serving, shop_runtime
 
 from naftiko_runtime import app
@@ -132,6 +133,12 @@ async def test_sigterm_makes_ready_503_draining_at_once_while_the_held_call_comp
                     assert refused.status_code == 503
                     assert refused.headers["content-type"].startswith("application/problem+json")
                     assert refused.headers["retry-after"] == "1"
+                    async with mcp_client(url) as late:  # over MCP: a JSON-RPC error, not a tool failure
+                        with pytest.raises(MCPError) as declined:
+                            await late.call_tool("slow", {})
+                    assert declined.value.code == types.INTERNAL_ERROR
+                    assert declined.value.data == {"error": "unavailable", "retryAfter": 1}
+                    assert "shutting down" in declined.value.message
                     assert "held" not in results and runtime.in_flight == 1  # still held, not cut
                     shop.release.set()
     finally:

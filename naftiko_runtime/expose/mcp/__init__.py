@@ -7,7 +7,8 @@ Error policy (the SDK turns any escaping exception into an opaque ``-32603``):
 - a tool failure (bad arguments, upstream status, timeout, mapping) is a result with
   ``isError: true`` and a message a model can act on;
 - a request that cannot be served at all (unknown tool, resource or prompt, missing prompt
-  argument) raises ``MCPError(INVALID_PARAMS)``;
+  argument) raises ``MCPError(INVALID_PARAMS)``; a call refused or cut because the server is
+  shutting down raises ``MCPError(INTERNAL_ERROR)`` with ``retryAfter`` in its data;
 - a dynamic resource that fails raises ``MCPError(INTERNAL_ERROR)`` with the client-safe message.
 
 Modules: ``entries`` (what is served, results and failure messages), ``registry`` (the handlers),

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 from mcp import MCPError, types
 from mcp.server.context import ServerRequestContext
 
-from naftiko_runtime.errors import InvocationError, ServeError
+from naftiko_runtime.errors import InvocationError, ServeError, ShuttingDown
 from naftiko_runtime.expose.auth import caller_of
 from naftiko_runtime.expose.files import mime_type, safe_file, walk_files
 from naftiko_runtime.expose.mcp.entries import (
@@ -87,6 +87,9 @@ class McpRegistry:
             result = tool_result(value, validator=entry.output_validator, name=name)
             if context.truncated is not None:
                 result = told_truncated(result, context.truncated)
+        except ShuttingDown as exc:  # the server is going away, not the tool failing: call again elsewhere
+            raise MCPError(types.INTERNAL_ERROR, exc.message,
+                           {"error": exc.kind, "retryAfter": exc.retry_after}) from None
         except InvocationError as exc:
             return error_result(entry, error_message(name, exc), exc.as_dict())
         except OutputMismatch:
