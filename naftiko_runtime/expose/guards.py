@@ -10,7 +10,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -105,8 +104,12 @@ class HostGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.hosts is not None:
-            headers = Headers(scope=scope)
-            host, origin = headers.get("host", ""), headers.get("origin")
+            host, origin = "", None
+            for name, value in scope["headers"]:  # one pass over the raw list: this runs per request
+                if name == b"host":
+                    host = value.decode("latin-1")
+                elif name == b"origin":
+                    origin = value.decode("latin-1")
             refusal = None
             if not _matches(host, self.hosts):
                 shown = _printable(host)
@@ -141,10 +144,15 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        chunked = False
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
                 await _too_large(scope, receive, send)
                 return
+            chunked = chunked or name == b"transfer-encoding"
+        if not chunked:  # no body, or one the server reads only up to its declared length: within the limit
+            await self.app(scope, receive, send)
+            return
         state = {"seen": 0, "started": False, "rejected": False}
 
         async def guarded_send(message: Message) -> None:
@@ -184,6 +192,10 @@ ROUTE = "naftiko.route"  # ASGI scope key: the REST route (as declared) that ans
 _QUIET = ("/health/", "/metrics")
 
 
+def _is_mcp(path: str) -> bool:
+    return path == "/mcp" or path.startswith("/mcp/")
+
+
 class AccessLog:
     """Every HTTP request of a listener: REST requests are measured (``http_server_request_duration``)
     and, unless a call already logged them, leave one log line; MCP requests are measured by the
@@ -194,7 +206,7 @@ class AccessLog:
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or _is_mcp(str(scope.get("path", ""))):  # the MCP adapter measures those
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -213,8 +225,6 @@ class AccessLog:
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
         path, method = str(scope.get("path", "")), str(scope.get("method", ""))
-        if path == "/mcp" or path.startswith("/mcp/"):
-            return
         route = scope.get(ROUTE)
         if self.metrics is not None and not path.startswith(_QUIET):
             self.metrics.http_request(method, route or "", status, str(status) if status >= 500 else None, seconds)
