@@ -236,7 +236,7 @@ class Runtime:
         """Run one call so that shutdown can wait for it, or cut it with a clean error."""
         if self.draining:
             raise ShuttingDown("the server is shutting down; call again on another instance",
-                                   operation=label, retry_after=1)
+                               operation=label, retry_after=1)
         scope = anyio.CancelScope()
         self._running.add(scope)
         self._idle = anyio.Event() if self._idle.is_set() else self._idle
@@ -249,7 +249,7 @@ class Runtime:
                 self._idle.set()
         if scope.cancelled_caught:
             raise ShuttingDown("the server shut down before this call finished; call it again",
-                                   operation=label, retry_after=1)
+                               operation=label, retry_after=1)
 
     @property
     def in_flight(self) -> int:
