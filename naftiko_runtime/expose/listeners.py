@@ -70,8 +70,9 @@ def _rest_factory(given: RestRoutesFactory | None) -> tuple[RestRoutesFactory, d
     of each for all its exposures.
     """
     from naftiko_runtime.expose import rest
+    from naftiko_runtime.expose.answers import rest_exception_handlers
 
-    handlers = rest.rest_exception_handlers()
+    handlers = rest_exception_handlers()
     if given is not None:
         return given, handlers, None
     return functools.partial(rest.build_rest_routes, listener_routes=False), handlers, rest.openapi_route

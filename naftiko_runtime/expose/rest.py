@@ -25,17 +25,16 @@ from urllib.parse import parse_qsl, unquote_plus
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
-from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute
 from starlette.routing import Route as Route_
 from starlette.types import Receive, Scope, Send
 
-from naftiko_runtime.errors import InputError, InvocationError, UnavailableError, UpstreamError
+from naftiko_runtime.errors import InputError, InvocationError
+from naftiko_runtime.expose.answers import answer, error_problem, problem, rest_exception_handlers, told_truncated
 from naftiko_runtime.expose.auth import caller_of
 from naftiko_runtime.expose.guards import CALLED, ROUTE
-from naftiko_runtime.formats import BinaryBody, RawBody
 from naftiko_runtime.model import Input, RestExposure, RestResource, Route
 from naftiko_runtime.model.exposes import GREEDY_VARIABLE
 from naftiko_runtime.model.refs import placeholders
@@ -46,82 +45,15 @@ from naftiko_runtime.telemetry import log_call, traces
 if TYPE_CHECKING:
     from starlette.types import Lifespan
 
-__all__ = [
-    "PROBLEM_TYPE_PREFIX",
-    "build_rest_app",
-    "build_rest_routes",
-    "openapi_route",
-    "problem",
-    "rest_exception_handlers",
-]
+__all__ = ["build_rest_app", "build_rest_routes", "openapi_route"]
 
 logger = logging.getLogger("naftiko.rest")
 
-PROBLEM_TYPE_PREFIX = "urn:naftiko:problem:"
-PROBLEM_MEDIA_TYPE = "application/problem+json"
-_TITLES = {
-    "invalid-arguments": "Invalid arguments",
-    "upstream-error": "Upstream error",
-    "upstream-timeout": "Upstream timeout",
-    "upstream-unavailable": "Upstream unavailable",
-    "undecodable-response": "Undecodable upstream response",
-    "mapping-error": "Output mapping failed",
-    "invocation-error": "Invocation failed",
-    "not-found": "Not found",
-    "method-not-allowed": "Method not allowed",
-    "internal-error": "Internal error",
-    "unavailable": "Service unavailable",
-}
 _TEXT_SOURCES = ("path", "query", "header", "cookie")
 _INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 _TRUE, _FALSE = frozenset({"true", "1"}), frozenset({"false", "0"})
 _MISSING = object()
-
-
-# ----------------------------------------------------------------------------------------------------
-# Problems (RFC 9457)
-# ----------------------------------------------------------------------------------------------------
-
-
-def problem(status: int, code: str, detail: str | None = None, *, headers: Mapping[str, str] | None = None,
-            **extra: Any) -> JSONResponse:
-    """An ``application/problem+json`` response: type, title, status, detail, plus extension members."""
-    body: dict[str, Any] = {"type": PROBLEM_TYPE_PREFIX + code, "title": _TITLES.get(code, code), "status": status}
-    if detail:
-        body["detail"] = detail
-    body["code"] = code
-    body.update({k: v for k, v in extra.items() if v is not None})
-    return JSONResponse(body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_MEDIA_TYPE)
-
-
-def error_problem(exc: InvocationError) -> JSONResponse:
-    """A runtime failure -> its problem. An upstream error status is passed on, as the reference does."""
-    status = exc.http_status
-    extra: dict[str, Any] = {"operation": exc.operation}
-    if isinstance(exc, UpstreamError):
-        extra["upstreamStatus"] = exc.status
-        status = exc.status if 400 <= exc.status <= 599 else 502
-    if isinstance(exc, InputError):
-        extra["errors"] = exc.problems
-    headers = None
-    if isinstance(exc, UnavailableError) and exc.retry_after is not None:  # draining, circuit open, bulkhead full
-        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
-    return problem(status, exc.kind, exc.message, headers=headers, **extra)
-
-
-async def _http_exception(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-    detail = None if exc.detail in (None, "Not Found", "Method Not Allowed") else str(exc.detail)
-    if exc.status_code == 404 and detail is None:
-        detail = f"no route matches {request.method} {request.url.path}"
-    return problem(exc.status_code, code, detail, headers=exc.headers)
-
-
-def rest_exception_handlers() -> dict[Any, Callable[[Request, Exception], Awaitable[Response]]]:
-    """Exception handlers that render Starlette's 404/405 (and other HTTP errors) as problems."""
-    return {HTTPException: _http_exception}
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -422,26 +354,6 @@ def _without(query: str, names: tuple[str, ...]) -> str:
         return query
     kept = [part for part in query.split("&") if unquote_plus(part.partition("=")[0]) not in names]
     return "&".join(kept)
-
-
-def answer(result: Any, status: int = 200, binary_media_type: str | None = None) -> Response:
-    """A unit's result as an HTTP answer: JSON, or the upstream's own bytes or text; 204 for nothing."""
-    if result is None:
-        return Response(status_code=204 if status == 200 else status)
-    if isinstance(result, BinaryBody):  # the upstream's bytes, as they came
-        return Response(bytes(result), status_code=status, media_type=binary_media_type or result.media_type)
-    if isinstance(result, RawBody):  # nothing mapped from a non-JSON upstream: its own body
-        return Response(result, status_code=status, media_type=result.media_type)
-    return JSONResponse(result, status_code=status)
-
-
-def told_truncated(response: Response, context: CallContext) -> Response:
-    """``Naftiko-Truncated`` on an answer whose pages stopped at a cap while the upstream had more."""
-    if context.truncated is not None:
-        from naftiko_runtime.paging import TRUNCATED_HEADER, truncation_header
-
-        response.headers[TRUNCATED_HEADER] = truncation_header(context.truncated)
-    return response
 
 
 async def _guarded(chunks: AsyncIterator[bytes], aclose: Callable[[], Awaitable[None]]) -> AsyncIterator[bytes]:

@@ -25,10 +25,10 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Route
 
 from naftiko_runtime.errors import InputError, InvocationError
+from naftiko_runtime.expose.answers import answer, error_problem, problem, told_truncated
 from naftiko_runtime.expose.auth import InboundAuth, caller_of
 from naftiko_runtime.expose.files import MAX_STATIC_BYTES, mime_type, safe_file, walk_files
 from naftiko_runtime.expose.guards import CALLED
-from naftiko_runtime.expose.rest import answer, error_problem, problem, told_truncated
 from naftiko_runtime.model import McpExposure, Skill, SkillExposure, SkillTool, plain
 from naftiko_runtime.model import Route as RestRoute
 from naftiko_runtime.runtime import CallContext, Runtime
