@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 import ssl
 import time
-import weakref
 from collections import ChainMap
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from random import random as uniform
 from typing import Any, cast
-from urllib.parse import quote_plus
 
 import anyio
 import httpx2
@@ -36,13 +33,21 @@ from naftiko_runtime.consume.cache import (
 )
 from naftiko_runtime.consume.forward import HOP_BY_HOP, connection_tokens, forward_headers, until_deadline
 from naftiko_runtime.consume.limits import limited_raw, read_body, too_large
-from naftiko_runtime.consume.messages import decode_message, parse_json, redacted, safe_reason, upstream_message
+from naftiko_runtime.consume.messages import (
+    CLIENT_LOG,
+    decode_message,
+    parse_json,
+    redacted,
+    safe_reason,
+    upstream_message,
+)
 from naftiko_runtime.consume.request import (
     DEFAULT_USER_AGENT,
     Built,
     build,
     consumer_headers,
     encode_forward_path,
+    follow,
     resolve_params,
 )
 from naftiko_runtime.consume.resilience import Circuit, Guards, Slot, retry_after
@@ -69,36 +74,6 @@ def httpx_timeout(timeouts: Timeouts) -> httpx2.Timeout:
 def _timeout_extension(timeouts: Timeouts) -> dict[str, float | None]:
     """The request extension httpx2 reads its time limits from (one per policy, made once)."""
     return httpx_timeout(timeouts).as_dict()
-
-
-class _ClientLogRedactor(logging.Filter):
-    """httpx2 logs every request URL at INFO: redact the secrets of live consumers from those lines
-    (an API key placed in the query would otherwise be written to the log)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.consumers: weakref.WeakSet[HttpConsumer] = weakref.WeakSet()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        consumers = list(self.consumers)
-        if consumers and isinstance(record.args, tuple):
-            secrets: set[str] = set().union(*(c._secrets() for c in consumers))
-            names = {n for c in consumers for n in c._query_secret_names()}
-            record.args = tuple(_clean_url_arg(a, secrets, names) for a in record.args)
-        return True
-
-
-def _clean_url_arg(arg: Any, secrets: set[str], names: set[str]) -> Any:
-    if not isinstance(arg, httpx2.URL | str):
-        return arg
-    text = str(arg)
-    for name in names:
-        text = re.sub(rf"([?&]{re.escape(quote_plus(name))}=)[^&#]*", r"\1***", text)
-    return Redactor(forms=secrets).text(text)
-
-
-_CLIENT_LOG_REDACTOR = _ClientLogRedactor()
-logging.getLogger("httpx2").addFilter(_CLIENT_LOG_REDACTOR)
 
 
 @dataclass(frozen=True)
@@ -178,13 +153,13 @@ class HttpConsumer:
                 limits=httpx2.Limits(max_connections=100, max_keepalive_connections=20),
                 headers={"User-Agent": self.user_agent},
             )
-            _CLIENT_LOG_REDACTOR.consumers.add(self)
+            CLIENT_LOG.consumers.add(self)
             if self.telemetry.metrics is not None:
                 self.telemetry.metrics.circuit_state(self.consumer.namespace, int(self.guards.breaker.state))
 
     async def aclose(self) -> None:
         client, self._client = self._client, None
-        _CLIENT_LOG_REDACTOR.consumers.discard(self)
+        CLIENT_LOG.consumers.discard(self)
         if client is not None:
             await client.aclose()
 
@@ -246,7 +221,7 @@ class HttpConsumer:
         (the forms are computed only when something has to be redacted)."""
         built = self._build(op, params)
         if url is not None:
-            built.request = _follow(built.request, url, op.ref)
+            built.request = follow(built.request, url, op.ref)
         plan = self.authenticator.plan(ChainMap(self.variables, dict(params)), operation=op.ref)
         extra = [*built.secrets, *plan.secrets]
         policy = self.consumer.policy(op)
@@ -339,6 +314,11 @@ class HttpConsumer:
         return response.status_code, out, body, aclose
 
     # ------------------------------------------------------------------ the exchange
+
+    def log_secrets(self) -> tuple[set[str], list[str]]:
+        """What the HTTP client's own log lines must not show: every secret form, and the names of
+        query parameters that carry one."""
+        return self._secrets(), self._query_secret_names()
 
     def _query_secret_names(self) -> list[str]:
         auth = self.consumer.authentication
@@ -477,18 +457,3 @@ def _judge(slot: Slot, status: int) -> None:
 
 def _nothing() -> None:
     return None
-
-
-def _follow(request: httpx2.Request, url: str, ref: str) -> httpx2.Request:
-    """``request`` sent to ``url`` instead: only on the same scheme, host and port, so a link in an
-    answer can never send this consumer's credentials elsewhere."""
-    try:
-        target = request.url.join(url)
-    except (httpx2.InvalidURL, ValueError):
-        raise InvocationError(f"{ref}: the next-page link is not a valid URL", operation=ref) from None
-    if (target.scheme, target.host, target.port) != (request.url.scheme, request.url.host, request.url.port):
-        raise InvocationError(f"{ref}: the next-page link points at another server; not followed", operation=ref)
-    headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() != "host"]
-    return httpx2.Request(request.method, target, headers=headers, content=request.content)
-
-

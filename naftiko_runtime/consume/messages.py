@@ -1,18 +1,22 @@
-"""What an upstream says when it fails: its own message, shortened, with secrets masked."""
+"""What an upstream says when it fails: its own message, shortened, with secrets masked; and the HTTP
+client's own log lines, masked the same way."""
 
 from __future__ import annotations
 
 import json
+import logging
 import re
+import weakref
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import quote_plus
 
 import httpx2
 
 from naftiko_runtime.errors import DecodeError, InvocationError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from naftiko_runtime.secrets import Redactor
 
-__all__ = ["decode_message", "parse_json", "redacted", "safe_reason", "upstream_message"]
+__all__ = ["CLIENT_LOG", "decode_message", "parse_json", "redacted", "safe_reason", "upstream_message"]
 
 _MAX_MESSAGE = 300
 _MAX_TEXT = 200
@@ -132,3 +136,44 @@ def redacted(exc: InvocationError, ref: str, secrets: set[str]) -> InvocationErr
     if type(exc) in (UpstreamTimeout, UpstreamUnavailable, DecodeError, InvocationError):
         return type(exc)(Redactor(forms=secrets).text(exc.message), operation=exc.operation or ref)
     return exc
+
+
+# ----------------------------------------------------------------------------- the client's log
+
+
+class _Secretive(Protocol):
+    def log_secrets(self) -> tuple[set[str], list[str]]: ...
+
+
+class _ClientLogRedactor(logging.Filter):
+    """httpx2 logs every request URL at INFO: redact the secrets of live consumers from those lines
+    (an API key placed in the query would otherwise be written to the log)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.consumers: weakref.WeakSet[_Secretive] = weakref.WeakSet()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        consumers = list(self.consumers)
+        if consumers and isinstance(record.args, tuple):
+            secrets: set[str] = set()
+            names: set[str] = set()
+            for consumer in consumers:
+                forms, query_names = consumer.log_secrets()
+                secrets |= forms
+                names.update(query_names)
+            record.args = tuple(_clean_url_arg(a, secrets, names) for a in record.args)
+        return True
+
+
+def _clean_url_arg(arg: Any, secrets: set[str], names: set[str]) -> Any:
+    if not isinstance(arg, httpx2.URL | str):
+        return arg
+    text = str(arg)
+    for name in names:
+        text = re.sub(rf"([?&]{re.escape(quote_plus(name))}=)[^&#]*", r"\1***", text)
+    return Redactor(forms=secrets).text(text)
+
+
+CLIENT_LOG = _ClientLogRedactor()  # live consumers register here while their client is open
+logging.getLogger("httpx2").addFilter(CLIENT_LOG)

@@ -40,6 +40,7 @@ __all__ = [
     "build",
     "cookie_header",
     "encode_forward_path",
+    "follow",
     "has_control",
     "header_items",
     "is_dot_segment",
@@ -385,3 +386,16 @@ def build(consumer: Consumer, op: Operation, params: Mapping[str, Any], *,
         raise InvocationError(f"could not build the request of {op.ref}: {type(exc).__name__}",
                               operation=op.ref) from None
     return Built(request, resolved.context, resolved.secrets)
+
+
+def follow(request: httpx2.Request, url: str, ref: str) -> httpx2.Request:
+    """``request`` sent to ``url`` instead: only on the same scheme, host and port, so a link in an
+    answer can never send this consumer's credentials elsewhere."""
+    try:
+        target = request.url.join(url)
+    except (httpx2.InvalidURL, ValueError):
+        raise InvocationError(f"{ref}: the next-page link is not a valid URL", operation=ref) from None
+    if (target.scheme, target.host, target.port) != (request.url.scheme, request.url.host, request.url.port):
+        raise InvocationError(f"{ref}: the next-page link points at another server; not followed", operation=ref)
+    headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() != "host"]
+    return httpx2.Request(request.method, target, headers=headers, content=request.content)
