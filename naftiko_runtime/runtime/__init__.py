@@ -219,6 +219,7 @@ class Runtime:
         consumer = bound.consumers.get(unit.target)
         context = context or CallContext()
         with self.telemetry.call(unit.kind, unit.label, context):
+            self._refuse_when_draining(unit.label)  # its body streams after this returns: never cut, only refused
             if consumer is None:
                 raise InvocationError(f"no consumed namespace {unit.target!r} to forward to", operation=unit.label)
             try:
@@ -234,9 +235,7 @@ class Runtime:
     @contextmanager
     def _tracked(self, label: str) -> Iterator[None]:
         """Run one call so that shutdown can wait for it, or cut it with a clean error."""
-        if self.draining:
-            raise ShuttingDown("the server is shutting down; call again on another instance",
-                               operation=label, retry_after=1)
+        self._refuse_when_draining(label)
         scope = anyio.CancelScope()
         self._running.add(scope)
         self._idle = anyio.Event() if self._idle.is_set() else self._idle
@@ -249,6 +248,11 @@ class Runtime:
                 self._idle.set()
         if scope.cancelled_caught:
             raise ShuttingDown("the server shut down before this call finished; call it again",
+                               operation=label, retry_after=1)
+
+    def _refuse_when_draining(self, label: str) -> None:
+        if self.draining:
+            raise ShuttingDown("the server is shutting down; call again on another instance",
                                operation=label, retry_after=1)
 
     @property

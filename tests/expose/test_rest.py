@@ -82,13 +82,16 @@ def tool_named(capability: Capability, name: str) -> Tool:
 
 @contextmanager
 def serve(capability: Capability, upstreams: Mapping[str, Upstream],
-          env: Mapping[str, str] | None = None) -> Iterator[TestClient]:
-    """A TestClient whose app lifespan starts the Runtime, then mounts the REST routes."""
+          env: Mapping[str, str] | None = None, started: list[Runtime] | None = None) -> Iterator[TestClient]:
+    """A TestClient whose app lifespan starts the Runtime (appended to ``started``), then mounts the
+    REST routes."""
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         transports = {ns: httpx2.MockTransport(u) for ns, u in upstreams.items()}
         async with app.runtime([capability], env or {}, transports=transports) as runtime:
+            if started is not None:
+                started.append(runtime)
             for exposure, owner in rest_entries(runtime):
                 rest_app.router.routes.extend(build_rest_routes(exposure, owner))
             yield
@@ -578,6 +581,19 @@ def test_forward_upstream_failure_is_a_502_problem(tmp_path: Path) -> None:
     with serve(cap, {"backend": Upstream(down)}, env={"BACKEND_TOKEN": "tok-1"}) as client:
         body = problem_of(client.get("/proxy/x"), 502)
     assert "tok-1" not in json.dumps(body)
+
+
+def test_a_forward_during_the_drain_is_refused_with_503_before_anything_is_sent(tmp_path: Path) -> None:
+    upstream = Upstream(backend)
+    started: list[Runtime] = []
+    cap = capability_from(tmp_path, FORWARD)
+    with serve(cap, {"backend": upstream}, {"BACKEND_TOKEN": "tok-1"}, started) as client:
+        assert client.get("/proxy/a").status_code == 201
+        started[0].draining = True
+        refused = client.get("/proxy/b")
+    body = problem_of(refused, 503)
+    assert refused.headers["retry-after"] == "1" and "shutting down" in body["detail"]
+    assert [r.url.path for r in upstream.requests] == ["/api/a"]
 
 
 @pytest.mark.anyio
