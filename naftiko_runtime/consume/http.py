@@ -41,6 +41,7 @@ from naftiko_runtime.consume.messages import (
     safe_reason,
     upstream_message,
 )
+from naftiko_runtime.consume.network import remember_sockets
 from naftiko_runtime.consume.request import (
     DEFAULT_USER_AGENT,
     Built,
@@ -153,6 +154,7 @@ class HttpConsumer:
                 limits=httpx2.Limits(max_connections=100, max_keepalive_connections=20),
                 headers={"User-Agent": self.user_agent},
             )
+            remember_sockets(self._client)
             CLIENT_LOG.consumers.add(self)
             if self.telemetry.metrics is not None:
                 self.telemetry.metrics.circuit_state(self.consumer.namespace, int(self.guards.breaker.state))
