@@ -127,3 +127,23 @@ def test_descendants_finds_the_children_of_a_process() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_instruction_counts_read_a_callgrind_dump_and_compare_each_load_with_its_reference(tmp_path: Path) -> None:
+    import instructions
+
+    dump = tmp_path / "x.callgrind.1"
+    dump.write_text("version: 1\nevents: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw\nfn=main\n0 1 2 3 4 5 6 7 8 9\n"
+                    "totals: 1000 50 40 3 2 1 2 1 0\n")
+    counted = instructions.totals(dump)
+    assert counted["Ir"] == 1000 and counted["DLmr"] == 1
+    assert instructions.cycles(counted) == 1000 + 10 * (3 + 2 + 1) + 100 * (2 + 1 + 0)
+    start = {"Ir": 2e9, "cycles": 3e9}
+    results = {"B": {"startup_and_warmup": start, "rest": {"Ir": 4e6, "cycles": 5e6}},
+               "C": {"startup_and_warmup": start, "mcp": {"Ir": 5e6, "cycles": 8e6}},
+               "N": {"startup_and_warmup": start, "rest": {"Ir": 3e6, "cycles": 4e6},
+                     "mcp": {"Ir": 6e6, "cycles": 8e6}}}
+    table = instructions.report(results)
+    assert "| N | rest | 3,000 k | 4,000 k | 0.750 | 0.800 |" in table
+    assert "| N | mcp | 6,000 k | 8,000 k | 1.200 | 1.000 |" in table
+    assert "| B | 2.00 G | 3.00 G |" in table
