@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 
 from naftiko_runtime import app
-from naftiko_runtime.errors import BindingError, InputError, InvocationError, UpstreamError
+from naftiko_runtime.errors import BindingError, InputError, InvocationError, ShuttingDown, UpstreamError
 from naftiko_runtime.load import load_text
 from naftiko_runtime.model import Capability, Tool, plain
 from naftiko_runtime.runtime import CallContext
@@ -612,3 +613,45 @@ async def test_a_declared_result_shape_is_kept_when_nothing_is_found() -> None:
     cap = capability(CAPTAIN)
     assert await run(cap, "captain-of", {"imo": "IMO-1"}, ships_upstream()) == {"imo": "IMO-1", "captain": "Bo"}
     assert await run(cap, "captain-of", {"imo": "IMO-7"}, ships_upstream()) == {"imo": "IMO-7", "captain": None}
+
+
+@pytest.mark.anyio
+async def test_idle_waits_for_the_running_calls_and_cut_ends_them_with_a_retryable_error() -> None:
+    cap = capability(SHIPS)
+    arrived, release = anyio.Event(), anyio.Event()
+
+    async def slow(request: httpx2.Request) -> httpx2.Response:
+        arrived.set()
+        await release.wait()
+        return httpx2.Response(200, json=SHIP)
+
+    outcomes: list[Any] = []
+
+    async def call(runtime: Any) -> None:
+        try:
+            outcomes.append(await runtime.invoke(tool(cap, "get-ship"), {"imo": "IMO-1"}))
+        except ShuttingDown as exc:
+            outcomes.append(exc)
+
+    env = {"TEST_REGISTRY_TOKEN": "t"}
+    async with app.runtime([cap], env, transports={"registry": httpx2.MockTransport(slow)}) as runtime:
+        await runtime.idle()  # nothing running: returns at once
+        async with anyio.create_task_group() as group:
+            group.start_soon(call, runtime)
+            await arrived.wait()
+            assert runtime.in_flight == 1
+            with anyio.move_on_after(0.05) as waited:  # still running: idle() does not return
+                await runtime.idle()
+            assert waited.cancelled_caught
+            release.set()
+            await runtime.idle()
+        assert runtime.in_flight == 0 and outcomes == [{"imo": "IMO-1", "name": "Aurora", "flag": "NO"}]
+
+        arrived, release = anyio.Event(), anyio.Event()
+        async with anyio.create_task_group() as group:
+            group.start_soon(call, runtime)
+            await arrived.wait()
+            runtime.cut()
+            await runtime.idle()
+    cut = outcomes[1]
+    assert isinstance(cut, ShuttingDown) and cut.retry_after == 1 and runtime.in_flight == 0

@@ -18,25 +18,27 @@ class Counted:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.active = 0
-        self._quiet = anyio.Event()
-        self._quiet.set()
+        self._quiet: anyio.Event | None = None  # made only while someone waits (an event per request costs)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or (scope.get("method") == "GET" and str(scope.get("path", "")).startswith("/mcp")):
             await self.app(scope, receive, send)
             return
-        if self.active == 0:
-            self._quiet = anyio.Event()
         self.active += 1
         try:
             await self.app(scope, receive, send)
         finally:
             self.active -= 1
-            if self.active == 0:
+            if self.active == 0 and self._quiet is not None:
                 self._quiet.set()
+                self._quiet = None
 
     async def quiet(self) -> None:
-        await self._quiet.wait()
+        """Wait until no counted request is being answered."""
+        if self.active:
+            if self._quiet is None:
+                self._quiet = anyio.Event()
+            await self._quiet.wait()
 
 
 class Swappable:

@@ -11,8 +11,8 @@ their protocol to ``invoke`` and its result (or the ``InvocationError`` raised) 
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,8 +102,7 @@ class Runtime:
         self.heartbeat = heartbeat or Heartbeat()
         self.draining = False  # shutting down: new calls are refused, running ones finish
         self._running: set[anyio.CancelScope] = set()
-        self._idle = anyio.Event()
-        self._idle.set()
+        self._idle: anyio.Event | None = None  # made only while someone waits for the running calls
         self._owners: dict[Unit | Exposure, Bound] = {}
         for b in self.bound:
             self._owners.update(dict.fromkeys(b.capability.units(), b))
@@ -151,24 +150,41 @@ class Runtime:
         A prompt returns its messages as ``[(role, text)]``. Raises ``InvocationError``."""
         bound = self.owner(unit)
         context = context or CallContext()
-        with self.telemetry.call(unit.kind, unit.label, context), self._tracked(unit.label):
-            args = self.check_arguments(unit, dict(arguments or {}))
-            if isinstance(unit, Prompt):
-                return render_prompt(unit, args)
-            if isinstance(unit, Route):  # constants: templates over binds and inputs; callers cannot set them
-                ctx = bound.context(args)
-                args.update({i.name: i.value.native(ctx) for i in unit.constants if i.value is not None})
-            if unit.invocation is None:
-                raise InvocationError(f"{unit.label} has nothing to run", operation=unit.label)
+        with self.telemetry.call(unit.kind, unit.label, context):
+            # Tracked so that shutdown can wait for the call, or cut it with a clean error.
+            self._refuse_when_draining(unit.label)
+            scope = anyio.CancelScope()
+            self._running.add(scope)
             try:
-                if context.progress is None:  # the usual case: no progress to report, nothing to set up
+                with scope:
+                    return await self._run(unit, bound, dict(arguments or {}), context)
+            finally:
+                self._running.discard(scope)
+                if not self._running and self._idle is not None:
+                    self._idle.set()
+                    self._idle = None
+            # only a cut (the scope caught its cancellation) ends the block without a result
+            raise ShuttingDown("the server shut down before this call finished; call it again",
+                               operation=unit.label, retry_after=1)
+
+    async def _run(self, unit: Unit, bound: Bound, args: dict[str, Any], context: CallContext) -> Any:
+        args = self.check_arguments(unit, args)
+        if isinstance(unit, Prompt):
+            return render_prompt(unit, args)
+        if isinstance(unit, Route):  # constants: templates over binds and inputs; callers cannot set them
+            ctx = bound.context(args)
+            args.update({i.name: i.value.native(ctx) for i in unit.constants if i.value is not None})
+        if unit.invocation is None:
+            raise InvocationError(f"{unit.label} has nothing to run", operation=unit.label)
+        try:
+            if context.progress is None:  # the usual case: no progress to report, nothing to set up
+                result = await Execution(bound, context).run(unit.invocation, args)
+            else:
+                async with self._heartbeats(context, unit.label):
                     result = await Execution(bound, context).run(unit.invocation, args)
-                else:
-                    async with self._heartbeats(context, unit.label):
-                        result = await Execution(bound, context).run(unit.invocation, args)
-            except InvocationError as exc:
-                raise exc.with_operation(unit.label) from None
-            return bound.redactor.tree(result)
+        except InvocationError as exc:
+            raise exc.with_operation(unit.label) from None
+        return bound.redactor.tree(result)
 
     @asynccontextmanager
     async def _heartbeats(self, context: CallContext, label: str) -> AsyncIterator[None]:
@@ -232,24 +248,6 @@ class Runtime:
 
     # --------------------------------------------------------------------------------- draining
 
-    @contextmanager
-    def _tracked(self, label: str) -> Iterator[None]:
-        """Run one call so that shutdown can wait for it, or cut it with a clean error."""
-        self._refuse_when_draining(label)
-        scope = anyio.CancelScope()
-        self._running.add(scope)
-        self._idle = anyio.Event() if self._idle.is_set() else self._idle
-        try:
-            with scope:
-                yield
-        finally:
-            self._running.discard(scope)
-            if not self._running:
-                self._idle.set()
-        if scope.cancelled_caught:
-            raise ShuttingDown("the server shut down before this call finished; call it again",
-                               operation=label, retry_after=1)
-
     def _refuse_when_draining(self, label: str) -> None:
         if self.draining:
             raise ShuttingDown("the server is shutting down; call again on another instance",
@@ -261,7 +259,10 @@ class Runtime:
 
     async def idle(self) -> None:
         """Wait until no call is running."""
-        await self._idle.wait()
+        if self._running:
+            if self._idle is None:
+                self._idle = anyio.Event()
+            await self._idle.wait()
 
     def cut(self) -> None:
         """End every running call now: each answers ``ShuttingDown`` (past its grace)."""
@@ -285,10 +286,7 @@ class Runtime:
             args = coerce(args)
         problems = [{"pointer": problem.pointer or "/", "message": _short(problem.message)}
                     for problem in sorted(validator.problems(args), key=lambda p: p.path)]
-        problems += [{"pointer": pointer, "message": "is not valid Unicode text (a lone surrogate)"}
-                     for pointer in _unencodable(args, "")]
-        problems += [{"pointer": pointer, "message": "is not a finite number (NaN and Infinity are not JSON)"}
-                     for pointer in _non_finite(args, "")]
+        _unfit(args, "", problems)
         if problems:
             raise InputError(problems, operation=unit.label)
         return args
@@ -299,29 +297,25 @@ def _short(message: str, limit: int = 200) -> str:
     return message if len(message) <= limit else message[: limit - 3] + "..."
 
 
-def _unencodable(value: Any, pointer: str) -> Iterable[str]:
-    """Pointers of strings that cannot travel as UTF-8 (lone surrogates from JSON ``\\ud800``)."""
+_UNENCODABLE = "is not valid Unicode text (a lone surrogate)"
+_NON_FINITE = "is not a finite number (NaN and Infinity are not JSON)"
+
+
+def _unfit(value: Any, pointer: str, problems: list[dict[str, str]]) -> None:
+    """Add what JSON cannot carry: strings with lone surrogates (from JSON ``\\ud800``), which cannot
+    travel as UTF-8, and NaN or infinite numbers (Python's json reads ``NaN`` and ``Infinity``)."""
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            yield pointer or "/"
-    elif isinstance(value, Mapping):
-        for key, child in value.items():
-            yield from _unencodable(child, f"{pointer}/{key}")
-    elif isinstance(value, list):
-        for i, child in enumerate(value):
-            yield from _unencodable(child, f"{pointer}/{i}")
-
-
-def _non_finite(value: Any, pointer: str) -> Iterable[str]:
-    """Pointers of NaN and infinite numbers (Python's json reads ``NaN`` and ``Infinity``)."""
-    if isinstance(value, float):
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                problems.append({"pointer": pointer or "/", "message": _UNENCODABLE})
+    elif isinstance(value, float):
         if not math.isfinite(value):
-            yield pointer or "/"
+            problems.append({"pointer": pointer or "/", "message": _NON_FINITE})
     elif isinstance(value, Mapping):
         for key, child in value.items():
-            yield from _non_finite(child, f"{pointer}/{key}")
+            _unfit(child, f"{pointer}/{key}", problems)
     elif isinstance(value, list | tuple):
         for i, child in enumerate(value):
-            yield from _non_finite(child, f"{pointer}/{i}")
+            _unfit(child, f"{pointer}/{i}", problems)

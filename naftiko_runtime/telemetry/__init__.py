@@ -12,8 +12,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -72,48 +71,63 @@ class Telemetry:
         self.metrics = metrics
         self.log_calls = log_calls
 
-    @contextmanager
-    def call(self, kind: str, name: str, context: CallContext) -> Iterator[CallContext]:
-        """Measure one call; logs one line and records its metrics when it ends, however it ends."""
-        token = _current.set(context)
-        if self.metrics is not None:
-            self.metrics.in_flight(kind, +1)
-        started = time.perf_counter()
-        error: BaseException | None = None
-        try:
-            yield context
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            _current.reset(token)
-            duration = time.perf_counter() - started
-            outcome = outcome_of(error)
-            if self.metrics is not None:
-                self.metrics.in_flight(kind, -1)
-                self.metrics.call(kind, name, context.transport, outcome, duration)
-            if self.log_calls and not _cancelled(error):
-                log_call(kind, name, context, outcome, duration)
+    def call(self, kind: str, name: str, context: CallContext) -> _CallScope:
+        """Measure one call (``with``); logs one line and records its metrics when it ends, however it ends."""
+        return _CallScope(self, kind, name, context)
 
-    @contextmanager
-    def upstream(self, operation: str, method: str, server: str) -> Iterator[UpstreamCall]:
-        """Measure one upstream request (retries included) of the current call."""
-        record = UpstreamCall(operation, method)
+    def upstream(self, operation: str, method: str, server: str) -> _UpstreamScope:
+        """Measure one upstream request (retries included) of the current call (``with``)."""
+        return _UpstreamScope(self, operation, method, server)
+
+
+# The two scopes below run on every call: plain classes, not generator context managers (half the
+# interpreter work to enter and leave).
+
+class _CallScope:
+    __slots__ = ("context", "kind", "name", "started", "telemetry", "token")
+
+    def __init__(self, telemetry: Telemetry, kind: str, name: str, context: CallContext) -> None:
+        self.telemetry, self.kind, self.name, self.context = telemetry, kind, name, context
+
+    def __enter__(self) -> CallContext:
+        self.token = _current.set(self.context)
+        if self.telemetry.metrics is not None:
+            self.telemetry.metrics.in_flight(self.kind, +1)
+        self.started = time.perf_counter()
+        return self.context
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> None:
+        _current.reset(self.token)
+        duration = time.perf_counter() - self.started
+        outcome = outcome_of(error)
+        metrics = self.telemetry.metrics
+        if metrics is not None:
+            metrics.in_flight(self.kind, -1)
+            metrics.call(self.kind, self.name, self.context.transport, outcome, duration)
+        if self.telemetry.log_calls and not _cancelled(error):
+            log_call(self.kind, self.name, self.context, outcome, duration)
+
+
+class _UpstreamScope:
+    __slots__ = ("method", "operation", "record", "server", "started", "telemetry")
+
+    def __init__(self, telemetry: Telemetry, operation: str, method: str, server: str) -> None:
+        self.telemetry, self.operation, self.method, self.server = telemetry, operation, method, server
+
+    def __enter__(self) -> UpstreamCall:
+        self.record = UpstreamCall(self.operation, self.method)
         context = _current.get()
         if context is not None:
-            context.upstream.append(record)
-        started = time.perf_counter()
-        error: BaseException | None = None
-        try:
-            yield record
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            record.duration_ms = round((time.perf_counter() - started) * 1000, 1)
-            if self.metrics is not None:
-                self.metrics.upstream(operation, method, server, record.status, outcome_of(error),
-                                      record.duration_ms / 1000)
+            context.upstream.append(self.record)
+        self.started = time.perf_counter()
+        return self.record
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> None:
+        record = self.record
+        record.duration_ms = round((time.perf_counter() - self.started) * 1000, 1)
+        if self.telemetry.metrics is not None:
+            self.telemetry.metrics.upstream(self.operation, self.method, self.server, record.status,
+                                            outcome_of(error), record.duration_ms / 1000)
 
 
 def _cancelled(error: BaseException | None) -> bool:

@@ -13,8 +13,8 @@ imported only when a control port keeps spans).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, MutableMapping
-from contextlib import contextmanager
+from collections.abc import Mapping, MutableMapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
@@ -47,34 +47,38 @@ def inject(headers: MutableMapping[str, str]) -> None:
         propagate.inject(headers)
 
 
-@contextmanager
-def server_span(name: str, headers: Mapping[str, str], attributes: dict[str, Any]) -> Iterator[Any]:
+_NO_SPAN = nullcontext()  # reusable; entering it gives None
+
+
+def server_span(name: str, headers: Mapping[str, str], attributes: dict[str, Any]) -> AbstractContextManager[Any]:
     """A SERVER span for one inbound request, child of its ``traceparent``; current while it runs."""
     parent = propagate.extract(headers) if "traceparent" in headers else None
-    if not recording():  # no SDK: no span to make, but an inbound trace context still goes upstream
-        if parent is None:
-            yield None
-            return
-        token = otel_context.attach(parent)
-        try:
-            yield None
-        finally:
-            otel_context.detach(token)
-        return
-    with _tracer.start_as_current_span(name, context=parent, kind=SpanKind.SERVER, attributes=attributes,
-                                       record_exception=False) as span:
-        yield span
+    if recording():
+        return _tracer.start_as_current_span(name, context=parent, kind=SpanKind.SERVER, attributes=attributes,
+                                             record_exception=False)
+    # no SDK: no span to make, but an inbound trace context still goes upstream
+    return _NO_SPAN if parent is None else _Attached(parent)
 
 
-@contextmanager
-def client_span(method: str, attributes: dict[str, Any]) -> Iterator[Any]:
+def client_span(method: str, attributes: dict[str, Any]) -> AbstractContextManager[Any]:
     """A CLIENT span for one upstream request (named by its method, as the HTTP conventions say)."""
-    if not recording():
-        yield None
-        return
-    with _tracer.start_as_current_span(method, kind=SpanKind.CLIENT, attributes=attributes,
-                                       record_exception=False) as span:
-        yield span
+    if recording():
+        return _tracer.start_as_current_span(method, kind=SpanKind.CLIENT, attributes=attributes,
+                                             record_exception=False)
+    return _NO_SPAN
+
+
+class _Attached:
+    """An inbound trace context made current, with no span of ours (entering gives None)."""
+
+    def __init__(self, context: otel_context.Context) -> None:
+        self.context = context
+
+    def __enter__(self) -> None:
+        self.token = otel_context.attach(self.context)
+
+    def __exit__(self, *exc: object) -> None:
+        otel_context.detach(self.token)
 
 
 def failed(span: Any, error_type: str) -> None:

@@ -14,13 +14,14 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mcp import Client
 from served import ROOT, SERVE, exchange, get, greeter, poll, served
 
 from naftiko_runtime.errors import ServeError
-from naftiko_runtime.expose.connections import quiet_floods
+from naftiko_runtime.expose.connections import GuardedH11Protocol, quiet_floods
 from naftiko_runtime.expose.limits import RESERVED_FDS, Limits, connection_cap
 from naftiko_runtime.telemetry import logs
 
@@ -237,3 +238,51 @@ def test_a_tally_reports_once_per_interval_with_the_count(monkeypatch: pytest.Mo
     assert [record.getMessage() for record in caplog.records] == [
         "dropped: 1 head timeout (reported at most every 10 s)",
         "dropped: 500 head timeout, 1 refused (reported at most every 10 s)"]
+
+
+class _Clock:
+    """A loop's timers without a loop: ``advance`` runs what is due, in order."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.armed: list[asyncio.TimerHandle] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def call_at(self, when: float, callback: Any) -> asyncio.TimerHandle:
+        handle = asyncio.TimerHandle(when, callback, (), loop=asyncio.new_event_loop())
+        handle._loop.close()  # only its when() and cancel() are used
+        self.armed.append(handle)
+        return handle
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        while due := sorted((h for h in self.armed if not h.cancelled() and h.when() <= self.now),
+                            key=lambda h: h.when()):
+            self.armed.remove(due[0])
+            due[0]._run()
+
+
+def test_a_phase_deadline_moves_without_a_timer_per_request_and_still_fires() -> None:
+    clock, fired = _Clock(), []
+    conn = GuardedH11Protocol.__new__(GuardedH11Protocol)
+    conn.loop, conn.timer, conn.deadline, conn.expire = clock, None, None, None  # type: ignore[assignment]
+    for _ in range(100):  # a busy keep-alive connection: waiting for a head, then answering, 100 times
+        conn._set_timer(10.0, lambda: fired.append("head"))
+        clock.advance(0.5)
+        conn._set_timer(None)
+    assert len(clock.armed) <= 6 and fired == []  # about one timer per 10 s, not one per request
+    conn._set_timer(10.0, lambda: fired.append("head"))
+    clock.advance(9.9)
+    assert fired == []
+    clock.advance(0.2)
+    assert fired == ["head"]
+    conn._set_timer(30.0, lambda: fired.append("body"))
+    conn._set_timer(1.0, lambda: fired.append("sooner"))  # an earlier deadline re-arms at once
+    clock.advance(1.01)
+    assert fired == ["head", "sooner"]
+    conn._set_timer(5.0, lambda: fired.append("gone"))
+    conn._set_timer(None)  # the app is answering: no deadline
+    clock.advance(60)
+    assert fired == ["head", "sooner"]

@@ -14,6 +14,7 @@ from operate_support import FakeShop, mcp_client, serving, shop_runtime
 
 from naftiko_runtime.expose.listeners import Listener
 from naftiko_runtime.expose.serve import Server, serve
+from naftiko_runtime.expose.versions import Counted
 from naftiko_runtime.reload import serve_reloading
 from naftiko_runtime.runtime import Runtime
 
@@ -114,3 +115,25 @@ async def test_a_swap_keeps_sessions_and_lets_a_call_on_the_old_version_finish_t
                 shop.release.set()
     answer = result["held"]
     assert answer.is_error is False and json.loads(answer.content[0].text) == {"slow": True}  # type: ignore[attr-defined]
+
+
+@pytest.mark.anyio
+async def test_a_version_is_quiet_only_once_its_counted_requests_are_answered() -> None:
+    entered, release = anyio.Event(), anyio.Event()
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        entered.set()
+        await release.wait()
+
+    version = Counted(app)  # type: ignore[arg-type]
+    await version.quiet()  # nothing running: at once
+    async with anyio.create_task_group() as group:
+        group.start_soon(version, {"type": "http", "method": "POST", "path": "/mcp"}, None, None)
+        await entered.wait()
+        assert version.active == 1
+        with anyio.move_on_after(0.05) as waited:
+            await version.quiet()
+        assert waited.cancelled_caught  # a request is still being answered
+        release.set()
+        await version.quiet()
+    assert version.active == 0
