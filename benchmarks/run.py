@@ -13,8 +13,10 @@ waits until it answers, loads it, reads its CPU time and memory from /proc, and 
 
 Load comes from wrk when it is installed (raw JSON-RPC for MCP), else from a Python driver with
 httpx2, plus the MCP SDK client for both eras. Then start-up to first tools/list, the command
-line (``--help``, ``validate``), and 100 capabilities served at once. Prints a markdown table and
-writes it, with every raw figure as JSON, to benchmarks/results/.
+line (``--help``, ``validate``), and 100 capabilities served at once. The throughput budget lines
+come from paired windows: every system up at once, loaded in turn for a few seconds each, many times
+(the machine drifts over tens of seconds; back-to-back windows see the same machine). Prints a
+markdown table and writes it, with every raw figure as JSON, to benchmarks/results/.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ REPO_CORPUS = [Path("capabilities"), Path("examples"), Path("tests/fixtures/vali
 SYSTEMS = ("B", "C", "N")
 LOADS = {"B": ["rest"], "C": ["mcp", "sdk-auto", "sdk-legacy"], "N": ["mcp", "sdk-auto", "sdk-legacy", "rest"]}
 LOADS["P"] = LOADS["N"]  # P: another naftiko command (--compare), e.g. with a patch, in the same rounds
+PAIRED = ("rest", "mcp")  # the loads of the paired windows
 HEAVY_MODULES = ("mcp", "uvicorn", "starlette", "httpx2", "anyio", "pydantic")
 
 
@@ -76,13 +79,15 @@ class Settings:
     startup_runs: int
     cli_runs: int
     scale_runs: int
+    pairs: int = 5  # paired-window alternations (the throughput budget lines)
+    pair_window: int = 2  # seconds per paired window
     scale_count: int = 100
     corpus_count: int = 200
     connections: int = 16
     sessions: int = 16
     driver: str = "auto"
     sdk: bool = True
-    phases: tuple[str, ...] = ("cli", "startup", "load", "scale")
+    phases: tuple[str, ...] = ("cli", "startup", "load", "paired", "scale")
     driver_label: str = ""
     output: Path = HERE / "results"
     naftiko: tuple[str, ...] = ()  # command that runs naftiko (default: the console script)
@@ -92,7 +97,8 @@ class Settings:
 
 MODES = {
     "quick": Settings("quick", rounds=3, warmup=1, duration=3, startup_runs=3, cli_runs=5, scale_runs=2),
-    "full": Settings("full", rounds=5, warmup=2, duration=10, startup_runs=5, cli_runs=10, scale_runs=3),
+    "full": Settings("full", rounds=5, warmup=2, duration=10, startup_runs=5, cli_runs=10, scale_runs=3,
+                     pairs=15, pair_window=3),
 }
 
 
@@ -185,18 +191,20 @@ class Harness:
 
     # ------------------------------------------------------------------------------------- loads
 
-    def load(self, kind: str, port: int, server: Server) -> dict[str, Any]:
+    def load(self, kind: str, port: int, server: Server, window: tuple[int, int] | None = None) -> dict[str, Any]:
+        """One load of ``server``: ``window`` is (warm-up, measured) seconds, by default the mode's."""
         pids = [server.pid, self.upstream.pid] if self.upstream else [server.pid]
+        w = window or (self.s.warmup, self.s.duration)
         if kind == "rest":
             url = f"http://127.0.0.1:{port}/live-streams"
-            result = self._wrk(f"{url}/{STREAM_ID}", False, pids) if self.wrk else self._python("http", url, pids)
+            result = self._wrk(f"{url}/{STREAM_ID}", False, pids, w) if self.wrk else self._python("http", url, pids, w)
         elif kind == "mcp":
             url = f"http://127.0.0.1:{port}/mcp"
-            result = self._wrk(url, True, pids) if self.wrk else self._python("http", url, pids, "--mcp")
+            result = self._wrk(url, True, pids, w) if self.wrk else self._python("http", url, pids, w, "--mcp")
         else:
             mode = kind.removeprefix("sdk-")
             url = f"http://127.0.0.1:{port}/mcp"
-            result = self._python("sdk", url, pids, "--mode", mode, "--sessions", str(self.s.sessions))
+            result = self._python("sdk", url, pids, w, "--mode", mode, "--sessions", str(self.s.sessions))
         cpu = result.pop("server_cpu_s", {})
         calls = result.get("calls") or 0
         result["cpu_ms_per_call"] = cpu.get(str(server.pid), float("nan")) * 1000 / calls if calls else None
@@ -205,31 +213,33 @@ class Harness:
             result["upstream_cpu_ms_per_call"] = up * 1000 / calls if calls else None
         return result
 
-    def _python(self, kind: str, url: str, pids: list[int], *extra: str) -> dict[str, Any]:
-        argv = [sys.executable, str(HERE / "load.py"), kind, url, "--warmup", str(self.s.warmup),
-                "--duration", str(self.s.duration), *extra]
+    def _python(self, kind: str, url: str, pids: list[int], window: tuple[int, int], *extra: str) -> dict[str, Any]:
+        warmup, duration = window
+        argv = [sys.executable, str(HERE / "load.py"), kind, url, "--warmup", str(warmup), "--duration", str(duration),
+                *extra]
         if kind == "http":
             argv += ["--connections", str(self.s.connections)]
         for pid in pids:
             argv += ["--pid", str(pid)]
         done = subprocess.run(argv, capture_output=True, text=True, cwd=HERE, env=self.env,
-                              timeout=self.s.warmup + self.s.duration + 60, check=False)
+                              timeout=warmup + duration + 60, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"load driver failed: {done.stderr.strip()[-2000:]}")
         result = json.loads(done.stdout.strip().splitlines()[-1])
         result["driver"] = "mcp SDK client" if kind == "sdk" else "python httpx2"
         return result
 
-    def _wrk(self, url: str, mcp: bool, pids: list[int]) -> dict[str, Any]:
+    def _wrk(self, url: str, mcp: bool, pids: list[int], window: tuple[int, int]) -> dict[str, Any]:
         assert self.wrk is not None
+        warmup, duration = window
         env = {**os.environ, "BENCH_MCP": "1" if mcp else "0", "BENCH_TOOL": TOOL, "BENCH_VERSION": "2026-07-28",
                "BENCH_BODY": mcp_body("tools/call", {"name": TOOL, "arguments": {"id": STREAM_ID}}).decode()}
         base = [self.wrk, "-t1", f"-c{self.s.connections}", "--timeout", "10s", "-s", str(HERE / "wrk.lua"), url]
-        limit = self.s.warmup + self.s.duration + 30
-        if self.s.warmup:
-            subprocess.run([*base, "-d", f"{self.s.warmup}s"], capture_output=True, env=env, timeout=limit, check=False)
+        limit = warmup + duration + 30
+        if warmup:
+            subprocess.run([*base, "-d", f"{warmup}s"], capture_output=True, env=env, timeout=limit, check=False)
         before = {pid: cpu_seconds(pid) for pid in pids}
-        done = subprocess.run([*base, "-d", f"{self.s.duration}s"], capture_output=True, text=True, env=env,
+        done = subprocess.run([*base, "-d", f"{duration}s"], capture_output=True, text=True, env=env,
                               timeout=limit, check=False)
         after = {pid: cpu_seconds(pid) for pid in pids}
         line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH_JSON ")), None)
@@ -276,6 +286,32 @@ class Harness:
             result["error"] = str(exc)[-2000:]
             progress(f"{system} failed: {result['error']}")
         return result
+
+    def paired(self) -> list[dict[str, Any]]:
+        """Throughput in short windows taken back to back. Every system runs at once; each load's
+        systems are loaded in turn for ``pair_window`` seconds (the order rotating), ``pairs`` times.
+        A window's figure is set against the reference's window seconds before or after it, so the
+        drift of a shared machine (20 % over tens of seconds here) falls out of the ratio."""
+        window = (0, self.s.pair_window)
+        serving = {kind: tuple(s for s in self.systems if kind in LOADS[s]) for kind in PAIRED}
+        out: list[dict[str, Any]] = []
+        with contextlib.ExitStack() as stack:
+            up = {s: stack.enter_context(self.system(s)) for s in self.systems}
+            for kind, names in serving.items():  # one discarded window each: connections, pools, caches
+                for name in names:
+                    self.load(kind, up[name][1], up[name][0], window)
+            for index in range(self.s.pairs):
+                entry: dict[str, Any] = {}
+                for kind, names in serving.items():
+                    entry[kind] = {}
+                    for name in rotated(names, index):
+                        result = self.load(kind, up[name][1], up[name][0], window)
+                        entry[kind][name] = {"throughput": result["throughput"], "errors": result.get("errors", 0)}
+                out.append(entry)
+                progress(f"paired {index + 1}/{self.s.pairs}: " + "; ".join(
+                    f"{kind} " + ", ".join(f"{n} {v['throughput']:.0f}/s" for n, v in values.items())
+                    for kind, values in entry.items()))
+        return out
 
     def startup(self) -> list[dict[str, Any]]:
         runs = []
@@ -502,7 +538,8 @@ def parse_args(argv: list[str] | None) -> Settings:
     parser.add_argument("--driver", choices=["auto", "wrk", "python"], default="auto",
                         help="raw HTTP load generator (auto: wrk when installed)")
     parser.add_argument("--no-sdk", action="store_true", help="skip the MCP SDK client loads (and the legacy era)")
-    parser.add_argument("--only", action="append", choices=["cli", "startup", "load", "scale"],
+    parser.add_argument("--pairs", type=int, help="paired-window alternations (the throughput budget lines)")
+    parser.add_argument("--only", action="append", choices=["cli", "startup", "load", "paired", "scale"],
                         help="run only these phases (repeatable)")
     parser.add_argument("--output", type=Path, default=HERE / "results")
     parser.add_argument("--naftiko", metavar="COMMAND",
@@ -516,7 +553,7 @@ def parse_args(argv: list[str] | None) -> Settings:
                                    output=args.output, pyc_cache=not args.no_pyc_cache,
                                    naftiko=tuple(shlex.split(args.naftiko)) if args.naftiko else (),
                                    compare=tuple(shlex.split(args.compare)) if args.compare else ())
-    for name in ("rounds", "duration", "warmup"):
+    for name in ("rounds", "duration", "warmup", "pairs"):
         if getattr(args, name) is not None:
             setattr(settings, name, max(0 if name == "warmup" else 1, getattr(args, name)))
     if args.only:
@@ -548,6 +585,8 @@ def main(argv: list[str] | None = None) -> int:
                 data["startup"] = harness.startup()
             if "load" in settings.phases:
                 data["rounds"] = harness.rounds()
+            if "paired" in settings.phases:
+                data["paired"] = harness.paired()
             if "scale" in settings.phases:
                 data["scale"], data["scale_summary"] = harness.scale()
     machine["loadavg_end"] = os.getloadavg()

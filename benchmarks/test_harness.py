@@ -61,8 +61,8 @@ def test_budget_marks_met_missed_and_unmeasured_lines() -> None:
                "B": {"rest": _load(100)}}]
     summary = report.summarize_all({"rounds": rounds})
     verdicts = {b.line: b.met for b in summary["budget"]}
-    assert verdicts["MCP tools/call throughput N-mcp / C (2026, raw)"] is True
-    assert verdicts["REST throughput N-rest / B"] is True
+    assert verdicts["MCP tools/call throughput N-mcp / C (2026, raw, same rounds)"] is True
+    assert verdicts["REST throughput N-rest / B (same rounds)"] is True
     assert verdicts["p99 / p50 at 16 connections, N-mcp (raw)"] is False
     assert verdicts["p99 / p50 at 16 connections, N-rest"] is True
     assert verdicts["`naftiko --help` wall time"] is None
@@ -76,8 +76,30 @@ def test_markdown_report_has_the_budget_and_the_throughput_table() -> None:
     settings = {"mode": "quick", "driver_label": "wrk", "connections": 16, "sessions": 16, "rounds": 1,
                 "duration": 3, "warmup": 1}
     text = report.markdown(summary, machine, settings)
-    assert "| MCP tools/call throughput N-mcp / C (2026, raw) | 1.00 | ≥ 1.0 | yes |" in text
+    assert "| MCP tools/call throughput N-mcp / C (2026, raw, same rounds) | 1.00 | ≥ 1.0 | yes |" in text
     assert "| N-mcp  naftiko, tools/call 2026 (raw) | 100 |" in text
+
+
+def _window(throughput: float, errors: int = 0) -> dict[str, float]:
+    return {"throughput": throughput, "errors": errors}
+
+
+def test_paired_windows_decide_the_throughput_lines_and_skip_windows_with_failures() -> None:
+    paired = [
+        {"rest": {"B": _window(100), "N": _window(95)}, "mcp": {"C": _window(100), "N": _window(102)}},
+        {"rest": {"B": _window(200), "N": _window(180)}, "mcp": {"C": _window(50), "N": _window(40)}},
+        {"rest": {"B": _window(100), "N": _window(10, errors=3)}, "mcp": {"C": _window(80), "N": _window(84)}},
+    ]
+    # the rounds alone would miss both lines
+    rounds = [{"N": {"mcp": _load(50), "rest": _load(50)}, "C": {"mcp": _load(100)}, "B": {"rest": _load(100)}}]
+    summary = report.summarize_all({"rounds": rounds, "paired": paired})
+    assert summary["paired"]["nrest_b"]["n"] == 2  # the window with failed calls does not count
+    assert summary["paired"]["nrest_b"]["median"] == pytest.approx((0.95 + 0.9) / 2)
+    assert summary["paired"]["nmcp_c"]["median"] == pytest.approx(1.02)
+    verdicts = {b.line: b.met for b in summary["budget"]}
+    assert verdicts["MCP tools/call throughput N-mcp / C (2026, raw, paired windows)"] is True
+    assert verdicts["REST throughput N-rest / B (paired windows)"] is True
+    assert summary["ratios"]["nrest_b"]["median"] == pytest.approx(0.5)  # still reported beside them
 
 
 def test_proc_readings_of_this_process_are_positive() -> None:
