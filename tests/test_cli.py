@@ -307,3 +307,28 @@ def test_every_command_refuses_an_invalid_file_with_diagnostics_and_no_traceback
         assert result.exit_code == 1, (where, output)
         assert "Traceback" not in output, where
         assert re.search(r":\d+:\d+: error\[[\w-]+\]", output), (where, output)
+
+
+def test_serve_pauses_the_collector_while_it_starts_and_always_gives_it_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start-up only adds to the heap, so `serve` runs it without cyclic collections; a start-up
+    that fails (here: an invalid file) still leaves the collector on when the command ends."""
+    import gc
+
+    from naftiko_runtime.cli import serve as serve_command
+
+    seen: list[bool] = []
+    load = serve_command.load_or_none
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(gc.isenabled())
+        return load(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(serve_command, "load_or_none", spy)
+    path = tmp_path / "no-base-uri.yaml"
+    path.write_text(NO_BASE_URI, encoding="utf-8")
+    assert gc.isenabled()
+    code, _, err = invoke("serve", str(path), "--port", "0")
+    assert code == 1, err
+    assert seen == [False]
+    assert gc.isenabled()

@@ -66,6 +66,12 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
           log_level: str, allowed_hosts: tuple[str, ...], metrics: bool, workers: str, grace_period: float | None,
           strict: bool) -> None:
     """Serve the MCP and REST exposures of capability files."""
+    import gc
+
+    # Start-up only adds to the heap: no cyclic collections until the server is ready
+    # (``freeze_startup_heap``) or this command ends, whichever comes first.
+    gc.disable()
+    click.get_current_context().call_on_close(gc.enable)
     import anyio
 
     from naftiko_runtime.app import runtime, simulated_hosts, wants_metrics
@@ -208,6 +214,8 @@ def _supervise(first: Runtime, count: int, run: Callable[..., Any], reload: Call
                watched: tuple[Path, ...], log_format: str, log_level: str, hosts: list[str], address: str | None,
                port: int | None, transport: str | None, grace: float) -> int:
     """Bind every listener here, then fork the workers (each serves on the same sockets)."""
+    import gc
+
     import anyio
 
     from naftiko_runtime.errors import ServeError
@@ -251,6 +259,7 @@ def _supervise(first: Runtime, count: int, run: Callable[..., Any], reload: Call
         return True
 
     watch = _watcher(watched, lambda: latest[0])
+    gc.enable()  # the supervisor's start-up is over; each worker's own ends with freeze_startup_heap
     return Supervisor(count, sockets, work, grace, watch=watch, refresh=refresh).run()
 
 

@@ -38,7 +38,6 @@ from naftiko_runtime.expose.guards import CALLED, ROUTE
 from naftiko_runtime.model import Input, RestExposure, RestResource, Route
 from naftiko_runtime.model.exposes import GREEDY_VARIABLE
 from naftiko_runtime.model.refs import placeholders
-from naftiko_runtime.openapi import export_openapi_many
 from naftiko_runtime.runtime import CallContext, ForwardRequest, Runtime
 from naftiko_runtime.telemetry import log_call, traces
 
@@ -403,6 +402,8 @@ def openapi_route(entries: Sequence[tuple[RestExposure, Runtime]]) -> Route_:
 
     async def openapi(request: Request) -> Response:
         if not document:
+            from naftiko_runtime.openapi import export_openapi_many  # not loaded until someone asks
+
             document.update(export_openapi_many(targets))
         return JSONResponse(document)
 

@@ -148,3 +148,19 @@ async def test_sigterm_makes_ready_503_draining_at_once_while_the_held_call_comp
     held = results["held"]
     assert held.is_error is False  # type: ignore[attr-defined]
     assert json.loads(held.content[0].text) == {"slow": True}  # type: ignore[attr-defined]
+
+
+@pytest.mark.anyio
+async def test_the_collector_paused_for_start_up_runs_again_once_ready(tmp_path: Path) -> None:
+    """`naftiko serve` pauses the cyclic GC while it starts; readiness gives it back (else the heap
+    of a long-running server would never be collected) with start-up's heap frozen out of its way."""
+    import gc
+
+    runtime = shop_runtime(tmp_path, FakeShop())
+    gc.disable()
+    try:
+        async with serving(runtime):
+            assert gc.isenabled()
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.enable()
