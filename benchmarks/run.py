@@ -97,7 +97,7 @@ class Settings:
 
 MODES = {
     "quick": Settings("quick", rounds=3, warmup=1, duration=3, startup_runs=3, cli_runs=5, scale_runs=2),
-    "full": Settings("full", rounds=5, warmup=2, duration=10, startup_runs=5, cli_runs=10, scale_runs=3,
+    "full": Settings("full", rounds=5, warmup=2, duration=10, startup_runs=15, cli_runs=10, scale_runs=3,
                      pairs=15, pair_window=3),
 }
 
