@@ -78,6 +78,16 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def anon_mib(pid: int) -> float:
+    """The anonymous part of ``pid``'s resident set in MiB (heap, stacks; not the pages of mapped
+    files such as shared libraries), from /proc/<pid>/smaps_rollup; NaN where the kernel lacks it."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Anonymous:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def percentile(values: Sequence[float], pct: float) -> float:
     """Nearest-rank percentile (``pct`` in 0..100) of unsorted ``values``; NaN when empty."""
     if not values:

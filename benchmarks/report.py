@@ -271,7 +271,7 @@ def markdown(summary: dict[str, Any], machine: dict[str, Any], settings: dict[st
         out += [f"| {v['label']} | {_fmt(v)} |" for v in summary["paired"].values()]
     out += ["", "#### Same-round ratios", "", "| ratio | median (min–max) |", "|---|---|"]
     out += [f"| {v['label']} | {_fmt(v)} |" for v in summary["ratios"].values() if v.get("median") is not None]
-    out += _startup_md(summary.get("startup", {}), summary.get("rows_rss", {}))
+    out += _startup_md(summary.get("startup", {}), summary.get("rows_rss", {}), summary.get("rows_anon", {}))
     out += _cli_md(summary.get("cli", {}))
     out += _scale_md(summary.get("scale", {}))
     return "\n".join(out) + "\n"
@@ -282,11 +282,12 @@ def _loadavg(machine: dict[str, Any], key: str) -> str:
     return f"{value[0]:.2f}" if isinstance(value, list | tuple) and value else "?"
 
 
-def _startup_md(st: dict[str, Any], rss: dict[str, Any]) -> list[str]:
+def _startup_md(st: dict[str, Any], rss: dict[str, Any], anon: dict[str, Any]) -> list[str]:
     if not st:
         return []
     out = ["", "#### Start-up and memory", "",
-           "| system | start to first answer s | RSS at ready MiB | RSS after warm-up MiB |", "|---|---|---|---|"]
+           "| system | start to first answer s | RSS at ready MiB | RSS after warm-up MiB | of it anonymous MiB |",
+           "|---|---|---|---|---|"]
     names = {"B": "B (first GET)", "C": "C (first tools/list)", "N": "N (first tools/list)",
              "P": "P (compared, first tools/list)"}
     for system in ("B", "C", "N", "P"):
@@ -294,7 +295,7 @@ def _startup_md(st: dict[str, Any], rss: dict[str, Any]) -> list[str]:
         if system == "P" and not (s.get("ready_s") or {}).get("n"):
             continue
         out.append(f"| {names[system]} | {_fmt(s.get('ready_s'), 3)} | {_fmt(s.get('rss_ready_mib'), 0)} "
-                   f"| {_fmt(rss.get(system), 0)} |")
+                   f"| {_fmt(rss.get(system), 0)} | {_fmt(anon.get(system), 0)} |")
     out += ["", f"Start-up N / C per run: {_fmt(st.get('n_over_c_ready'))}."]
     if (st.get("p_over_c_ready") or {}).get("median") is not None:
         out[-1] += f" P / C: {_fmt(st.get('p_over_c_ready'))}."
@@ -334,9 +335,8 @@ def summarize_all(data: dict[str, Any]) -> dict[str, Any]:
     """Everything the report shows, from the raw ``data`` run.py collected."""
     rounds = data.get("rounds", [])
     summary: dict[str, Any] = {"rows": rows(rounds), "ratios": ratios(rounds), "paired": paired(data.get("paired", []))}
-    summary["rows_rss"] = {
-        s: summarize([float(r.get(s, {}).get("rss_warm_mib") or "nan") for r in rounds]) for s in ("B", "C", "N", "P")
-    }
+    for key, field in (("rows_rss", "rss_warm_mib"), ("rows_anon", "anon_warm_mib")):
+        summary[key] = {s: summarize([float(r.get(s, {}).get(field) or "nan") for r in rounds]) for s in "BCNP"}
     summary["startup"] = startup(data.get("startup", [])) if data.get("startup") else {}
     summary["cli"] = data.get("cli_summary", {})
     summary["scale"] = data.get("scale_summary", {})

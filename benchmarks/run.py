@@ -50,6 +50,7 @@ from common import (
     STREAM_ID,
     TOOL,
     Server,
+    anon_mib,
     cpu_seconds,
     free_port,
     mcp_body,
@@ -280,7 +281,8 @@ class Harness:
                 result.update(ready_s=ready, rss_ready_mib=rss_mib(server.pid))
                 for kind in loads:
                     result[kind] = self.load(kind, port, server)
-                    result.setdefault("rss_warm_mib", rss_mib(server.pid))
+                    if "rss_warm_mib" not in result:
+                        result.update(rss_warm_mib=rss_mib(server.pid), anon_warm_mib=anon_mib(server.pid))
                 result["rss_end_mib"] = rss_mib(server.pid)
         except (RuntimeError, subprocess.TimeoutExpired, OSError) as exc:
             result["error"] = str(exc)[-2000:]

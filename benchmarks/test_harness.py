@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import report
 import scale
 import specs
-from common import cpu_seconds, mcp_body, mcp_ok, percentile, rss_mib, summarize
+from common import anon_mib, cpu_seconds, mcp_body, mcp_ok, percentile, rss_mib, summarize
 
 
 def _load(throughput: float, p50: float = 10.0, p99: float = 20.0, cpu: float = 1.0) -> dict[str, float]:
@@ -105,6 +105,17 @@ def test_paired_windows_decide_the_throughput_lines_and_skip_windows_with_failur
 def test_proc_readings_of_this_process_are_positive() -> None:
     assert cpu_seconds(os.getpid()) >= 0
     assert rss_mib(os.getpid()) > 1
+    assert 1 < anon_mib(os.getpid()) < rss_mib(os.getpid())  # the interpreter's own pages are file-backed
+
+
+def test_memory_table_shows_the_anonymous_part_of_rss_after_warm_up() -> None:
+    rounds = [{s: {"rss_warm_mib": rss, "anon_warm_mib": anon} for s, rss, anon in
+               (("B", 37.0, 20.0), ("C", 71.0, 44.0), ("N", 86.0, 54.0))}]
+    startup = [{s: {"ready_s": 0.5, "rss_ready_mib": 60.0} for s in "BCN"}]
+    summary = report.summarize_all({"rounds": rounds, "startup": startup})
+    assert summary["rows_anon"]["N"]["median"] == 54.0
+    text = "\n".join(report._startup_md(summary["startup"], summary["rows_rss"], summary["rows_anon"]))
+    assert "| N (first tools/list) | 0.500 | 60 | 86 | 54 |" in text
 
 
 def test_mcp_call_body_is_a_self_contained_2026_request() -> None:
