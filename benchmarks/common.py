@@ -72,19 +72,21 @@ def cpu_seconds(pid: int) -> float:
 
 def rss_mib(pid: int) -> float:
     """Resident set size of ``pid`` in MiB, from /proc/<pid>/status (VmRSS)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return _kib_field(f"/proc/{pid}/status", "VmRSS:") / 1024
 
 
 def anon_mib(pid: int) -> float:
     """The anonymous part of ``pid``'s resident set in MiB (heap, stacks; not the pages of mapped
     files such as shared libraries), from /proc/<pid>/smaps_rollup; NaN where the kernel lacks it."""
+    return _kib_field(f"/proc/{pid}/smaps_rollup", "Anonymous:") / 1024
+
+
+def _kib_field(path: str, field: str) -> float:
+    """A ``Field:   1234 kB`` line of a /proc file, in KiB; NaN when the file or the line is missing."""
     with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Anonymous:"):
-                return int(line.split()[1]) / 1024
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1])
     return float("nan")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import sys
@@ -66,8 +67,6 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
           log_level: str, allowed_hosts: tuple[str, ...], metrics: bool, workers: str, grace_period: float | None,
           strict: bool) -> None:
     """Serve the MCP and REST exposures of capability files."""
-    import gc
-
     # Start-up only adds to the heap: no cyclic collections until the server is ready
     # (``freeze_startup_heap``) or this command ends, whichever comes first.
     gc.disable()
@@ -214,8 +213,6 @@ def _supervise(first: Runtime, count: int, run: Callable[..., Any], reload: Call
                watched: tuple[Path, ...], log_format: str, log_level: str, hosts: list[str], address: str | None,
                port: int | None, transport: str | None, grace: float) -> int:
     """Bind every listener here, then fork the workers (each serves on the same sockets)."""
-    import gc
-
     import anyio
 
     from naftiko_runtime.errors import ServeError
