@@ -332,3 +332,20 @@ def test_serve_pauses_the_collector_while_it_starts_and_always_gives_it_back(
     assert code == 1, err
     assert seen == [False]
     assert gc.isenabled()
+
+
+def test_sandbox_names_an_unknown_simulator_in_naftikos_own_usage_error() -> None:
+    code, out, err = invoke("sandbox", "nope", "--port", "18914")
+    assert code == 2 and not out
+    assert "Usage: main sandbox [OPTIONS] [NAME]" in err  # CliRunner names the program `main`
+    assert "'nope' is not a bundled simulator; choose from hms" in err
+    assert "python -m" not in err and "--host" not in err
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "github"])
+def test_validate_fails_a_folder_without_capability_files_and_says_so(tmp_path: Path, fmt: str) -> None:
+    (tmp_path / "notes.txt").write_text("not a capability", encoding="utf-8")
+    code, out, err = invoke("validate", "--format", fmt, str(tmp_path))
+    assert code == 1
+    assert err.strip() == f"naftiko: no capability file (*.yaml, *.yml) in {tmp_path}"
+    assert out.strip() == ("[]" if fmt == "json" else "")

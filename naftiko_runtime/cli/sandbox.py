@@ -13,8 +13,12 @@ import click
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="Port to listen on.")
 def sandbox(name: str, address: str, port: int) -> None:
     """Run a bundled API simulator standalone (hms: the 100ms live-streams API)."""
+    from naftiko_runtime.sandbox import SANDBOXES  # here: `naftiko --help` imports no server module
     from naftiko_runtime.sandbox.__main__ import main as run_sandbox
 
+    if name not in SANDBOXES:
+        raise click.BadParameter(f"{name!r} is not a bundled simulator; choose from {', '.join(sorted(SANDBOXES))}",
+                                 param_hint="NAME")
     sys.exit(run_sandbox([name, "--host", address, "--port", str(port)]))
 
 

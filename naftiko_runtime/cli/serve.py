@@ -54,12 +54,13 @@ def _allowed_hosts(given: tuple[str, ...]) -> list[str]:
               help="Another Host header value to accept (DNS-rebinding protection); `*` accepts any. "
               "[env NAFTIKO_ALLOWED_HOSTS, comma-separated]")
 @click.option("--metrics", is_flag=True, envvar="NAFTIKO_METRICS",
-              help="Serve Prometheus metrics at /metrics on every listener. [env NAFTIKO_METRICS]")
+              help="Serve Prometheus metrics at /metrics: on the control port when there is one, else on every "
+              "listener. [env NAFTIKO_METRICS]")
 @click.option("--workers", envvar="NAFTIKO_WORKERS", default="1", metavar="N|auto", show_default=True,
               help="Worker processes sharing every listener (`auto`: one per core). [env NAFTIKO_WORKERS]")
 @click.option("--grace-period", envvar="NAFTIKO_GRACE_PERIOD", type=click.FloatRange(0, 3600), default=None,
               metavar="SECONDS", help="On SIGTERM or Ctrl-C, how long running calls may finish; calls still running "
-              "then get a clean error (MCP: an error result, REST: 503 problem) and the server exits 0. A second "
+              "then get a clean error (MCP: a JSON-RPC error, REST: 503 problem) and the server exits 0. A second "
               "signal stops at once. [default: 10; env NAFTIKO_GRACE_PERIOD]")
 @click.option("--strict", is_flag=True, help="Refuse to start on warnings too.")
 def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transport: str | None,

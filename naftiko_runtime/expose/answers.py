@@ -31,6 +31,8 @@ _TITLES = {
     "method-not-allowed": "Method not allowed",
     "internal-error": "Internal error",
     "unavailable": "Service unavailable",
+    "bad-request": "Bad request",
+    "too-large": "Request too large",
 }
 
 

@@ -25,6 +25,7 @@ import contextlib
 import errno
 import functools
 import http
+import json
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -99,8 +100,8 @@ class _RequestWarnings(logging.Filter):
 def _answer(status: int) -> bytes:
     """A complete response that closes the connection, written outside h11 (no request may be parsed)."""
     reason = http.HTTPStatus(status).phrase
-    body = f"{reason}\n".encode()
-    return (f"HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    body = json.dumps({"type": "about:blank", "title": reason, "status": status}).encode()
+    return (f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/problem+json\r\n"
             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n").encode() + body
 
 

@@ -29,6 +29,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from naftiko_runtime import __version__
+from naftiko_runtime.expose.answers import problem, rest_exception_handlers
 from naftiko_runtime.expose.auth import AuthMiddleware, InboundAuth
 from naftiko_runtime.expose.health import Health, health_routes
 from naftiko_runtime.model import ControlExposure
@@ -66,7 +67,7 @@ def control_app(control: ControlExposure, health: Health, auth: InboundAuth | No
         protected.append(Route("/config/reload", do_reload, methods=["POST"]))
     if control.validate:
         protected.append(Route("/config/validate", _validate, methods=["POST"]))
-    inner = Starlette(routes=protected)
+    inner = Starlette(routes=protected, exception_handlers=rest_exception_handlers())  # 404, 405 as problems
     guarded: ASGIApp = AuthMiddleware(inner, auth) if auth is not None else inner
     return Starlette(routes=[*routes, _Fallback(guarded)])
 
@@ -107,15 +108,14 @@ def _trace_routes() -> list[BaseRoute]:
     async def listing(request: Request) -> Response:
         buffer = traces.local_buffer()
         if buffer is None:
-            return JSONResponse({"detail": "no OpenTelemetry SDK records spans: pip install 'naftiko[otel]'"},
-                                status_code=503)
+            return problem(503, "unavailable", "no OpenTelemetry SDK records spans: pip install 'naftiko[otel]'")
         return JSONResponse({"traces": buffer.summaries()})
 
     async def one(request: Request) -> Response:
         buffer = traces.local_buffer()
         spans = buffer.trace(request.path_params["trace_id"]) if buffer is not None else []
         if not spans:
-            return JSONResponse({"detail": "no such trace"}, status_code=404)
+            return problem(404, "not-found", "no such trace")
         return JSONResponse({"spans": spans})
 
     return [Route("/traces", listing, methods=["GET"]), Route("/traces/{trace_id}", one, methods=["GET"])]
@@ -130,11 +130,11 @@ async def _validate(request: Request) -> Response:
 
     body = await request.body()
     if len(body) > MAX_VALIDATE_BYTES:
-        return JSONResponse({"detail": "the capability is too large to validate here"}, status_code=413)
+        return problem(413, "too-large", "the capability is too large to validate here")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        return JSONResponse({"detail": "the body is not UTF-8 text"}, status_code=400)
+        return problem(400, "bad-request", "the body is not UTF-8 text")
     # The sender's document only: following its imports would read files of this server's.
     doc = load_text(text, Path("capability.yaml"), env={}, follow_imports=False)
     _, diagnostics = check_documents([doc])

@@ -10,11 +10,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["CALLED", "MAX_BODY_SIZE", "ROUTE", "AccessLog", "BodyLimit", "HostGuard", "allowed_hosts_for",
-           "is_loopback", "is_wildcard"]
+           "is_local_address", "is_loopback", "is_wildcard"]
 
 logger = logging.getLogger("naftiko.serve")
 requests_log = logging.getLogger("naftiko.http")
@@ -49,11 +49,40 @@ def _local_names() -> set[str]:
     return {_host(n) for n in names if n}
 
 
+_LOCAL_KEPT = 64  # addresses found local are remembered, up to this many (127/8 alone has millions)
+_LOCAL_SEEN: set[str] = set()
+
+
+def is_local_address(value: str) -> bool:
+    """Whether a Host or Origin value names one of this machine's IP addresses, asked of the kernel
+    (it lets a socket bind only a local address), so addresses added after start-up count too.
+    Never the unspecified or a multicast address: browsers reach local services through 0.0.0.0."""
+    name = value.split("://", 1)[-1]
+    name = name[1:name.find("]")] if name.startswith("[") and "]" in name else name.rsplit(":", 1)[0]
+    if name in _LOCAL_SEEN:
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False  # a name: only the names listed are allowed
+    if address.is_unspecified or address.is_multicast:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6 if address.version == 6 else socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind((name, 0))
+    except OSError:
+        return False
+    if len(_LOCAL_SEEN) < _LOCAL_KEPT:
+        _LOCAL_SEEN.add(name)
+    return True
+
+
 def allowed_hosts_for(address: str, extra: Sequence[str] = ()) -> tuple[list[str] | None, list[str]]:
     """(allowed Host values, allowed Origin values) for DNS-rebinding protection.
 
     Derived from the bind address: loopback names for a loopback bind, the address itself for a
-    specific one, loopback plus this machine's names for a wildcard bind; ``extra`` adds more
+    specific one, loopback plus this machine's names for a wildcard bind (which ``HostGuard`` also
+    lets through any of this machine's addresses: ``is_local_address``); ``extra`` adds more
     (``HOST`` or ``HOST:PORT``). An ``extra`` of ``*`` turns the protection off (hosts None), for
     deployments behind a proxy that owns the Host header.
     """
@@ -95,12 +124,16 @@ class HostGuard:
 
     A Host header that is not allowed gets 421, an Origin header that is not allowed gets 403 (no
     Origin is fine: same-origin and non-browser clients). ``hosts=None`` allows everything.
+    ``local_addresses`` (a wildcard bind) also allows this machine's IP addresses, as a scraper or
+    a probe sends them: a DNS-rebinding attack needs a name, and an address is not one.
     """
 
-    def __init__(self, app: ASGIApp, hosts: Sequence[str] | None, origins: Sequence[str]) -> None:
+    def __init__(self, app: ASGIApp, hosts: Sequence[str] | None, origins: Sequence[str], *,
+                 local_addresses: bool = False) -> None:
         self.app = app
         self.hosts = list(hosts) if hosts is not None else None
         self.origins = list(origins)
+        self.local_addresses = local_addresses
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.hosts is not None:
@@ -111,20 +144,20 @@ class HostGuard:
                 elif name == b"origin":
                     origin = value.decode("latin-1")
             refusal = None
-            if not _matches(host, self.hosts):
+            if not _matches(host, self.hosts) and not (self.local_addresses and is_local_address(host)):
                 shown = _printable(host)
                 refusal = (421, "Misdirected request",
                            f"the Host header `{shown}` names a host this server does not serve; to accept it, "
                            f"start the server with --allowed-host {shown.rsplit(':', 1)[0] or '<host>'} "
                            "(or NAFTIKO_ALLOWED_HOSTS)")
-            elif origin and not _matches(origin, self.origins):
+            elif origin and not _matches(origin, self.origins) and not (
+                    self.local_addresses and is_local_address(origin)):
                 refusal = (403, "Forbidden", f"requests from the Origin `{_printable(origin)}` are not allowed")
             if refusal is not None:
                 status, title, detail = refusal
                 scope[CALLED] = True  # this warning is the request's line
                 logger.warning("refused a request: %s", detail)
-                body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-                await JSONResponse(body, status, media_type="application/problem+json")(scope, receive, send)
+                await _problem(status, title, detail)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -182,7 +215,13 @@ class BodyLimit:
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
-    await PlainTextResponse("Request body too large", status_code=413)(scope, receive, send)
+    await _problem(413, "Content too large", "the request body is over the limit of this server")(scope, receive, send)
+
+
+def _problem(status: int, title: str, detail: str) -> JSONResponse:
+    """An RFC 9457 problem with no meaning beyond its status: what the guards answer."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return JSONResponse(body, status, media_type="application/problem+json")
 
 
 # ------------------------------------------------------------------------------------- access log

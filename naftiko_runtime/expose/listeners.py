@@ -25,7 +25,14 @@ from naftiko_runtime.expose.auth import (
     InboundAuth,
 )
 from naftiko_runtime.expose.endpoints import Plan
-from naftiko_runtime.expose.guards import MAX_BODY_SIZE, AccessLog, BodyLimit, HostGuard, allowed_hosts_for
+from naftiko_runtime.expose.guards import (
+    MAX_BODY_SIZE,
+    AccessLog,
+    BodyLimit,
+    HostGuard,
+    allowed_hosts_for,
+    is_wildcard,
+)
 from naftiko_runtime.expose.health import Health, health_routes
 from naftiko_runtime.expose.limits import Limits
 from naftiko_runtime.expose.oauth2 import METADATA_PATH, OAuth2ResourceServer
@@ -173,7 +180,7 @@ def _controls(runtime: Runtime, health: Health, allowed_hosts: Sequence[str],
             listener.endpoints.append(("CONTROL", control.namespace or "control", "/"))
             hosts, origins = allowed_hosts_for(plan.address, allowed_hosts)
             app = control_app(control, health, auth, reload, metrics=runtime.telemetry.metrics is not None)
-            listener.app = AccessLog(HostGuard(app, hosts, origins), None)
+            listener.app = AccessLog(HostGuard(app, hosts, origins, local_addresses=is_wildcard(plan.address)), None)
             found.append(listener)
     return found
 
@@ -214,7 +221,8 @@ class _ListenerBuilder:
         self._metadata_routes()
         self.listener.starlette = _app(self.routes, self.runs, handlers)
         body_limited = BodyLimit(self.listener.starlette, self.max_body_size)
-        self.listener.app = AccessLog(HostGuard(body_limited, self.hosts, self.origins), registry)
+        guard = HostGuard(body_limited, self.hosts, self.origins, local_addresses=is_wildcard(self.group.address))
+        self.listener.app = AccessLog(guard, registry)
         return self.listener
 
     def _endpoint(self, entries: Sequence[McpEntry], name: str, auth: InboundAuth | None) -> ASGIApp:

@@ -136,9 +136,12 @@ def _cancelled(error: BaseException | None) -> bool:
 
 
 def log_call(kind: str, name: str, context: CallContext, outcome: str, duration: float) -> None:
-    """The one line a call leaves in the log: what ran, where it went, how it ended, for whom (info
-    when it worked or the caller or upstream said no, warning when it failed here)."""
-    level = logging.INFO if outcome in ("ok", "invalid-arguments", "upstream-error") else logging.WARNING
+    """The one line a call leaves in the log: what ran, where it went, how it ended, for whom. Info
+    when it worked or the caller was refused (bad arguments, an upstream 4xx); warning when it failed
+    for a reason an operator must see (an upstream 5xx, a timeout, an upstream out of reach...)."""
+    refused = outcome == "invalid-arguments" or (
+        outcome == "upstream-error" and all(u.status is not None and u.status < 500 for u in context.upstream))
+    level = logging.INFO if outcome == "ok" or refused else logging.WARNING
     if not _log.isEnabledFor(level):
         return
     upstream = [{"operation": u.operation, "status": u.status, "duration_ms": u.duration_ms}

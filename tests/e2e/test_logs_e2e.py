@@ -90,7 +90,8 @@ async def test_json_logs_have_one_line_per_call_and_request_and_no_secret(tmp_pa
         ("rest", "list-items", "ok")]
     for call in calls:
         assert call["logger"] == "naftiko.call" and isinstance(call["duration_ms"], float)
-        assert call["level"] == "info" and call["message"].startswith(f"{call['kind']} {call['unit']} ")
+        assert call["level"] == ("warning" if call["unit"] == "fail" else "info")  # an upstream 500 is a warning
+        assert call["message"].startswith(f"{call['kind']} {call['unit']} ")
     by_unit: dict[str, Any] = {c["unit"] + ("/rest" if c["transport"] == "rest" else ""): c for c in calls}
     assert [(u["operation"], u["status"]) for u in by_unit["fail"]["upstream"]] == [("shop.fail", 500)]
     assert by_unit["count-items"]["upstream"] == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import json
 import logging
 import resource
 import socket
@@ -129,6 +130,9 @@ def test_ten_thousand_headers_get_431_at_once_and_hold_nobody_up(tmp_path: Path)
             for sock in flood:
                 sock.close()
     assert answer.startswith(b"HTTP/1.1 431 ") and took < 1.0
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"content-type: application/problem+json" in head.lower()
+    assert json.loads(body) == {"type": "about:blank", "title": "Request Header Fields Too Large", "status": 431}
     assert big.startswith(b"HTTP/1.1 431 ")
     assert ok.startswith(b"HTTP/1.1 200 ")
     assert status == 200 and waited < 1.0

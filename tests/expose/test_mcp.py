@@ -620,6 +620,8 @@ async def test_oversized_request_bodies_get_413(runtime: Runtime) -> None:
             headers={"content-type": "application/json", "accept": "application/json, text/event-stream"},
         )
     assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 413 and "over the limit" in response.json()["detail"]
 
 
 @pytest.mark.anyio
@@ -635,7 +637,7 @@ async def test_body_limit_counts_streamed_bodies_without_a_length() -> None:
     async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://t") as http:
         streamed = await http.post("/", content=chunks())
         small = await http.post("/", content=b"x" * 999)
-    assert streamed.status_code == 413
+    assert (streamed.status_code, streamed.json()["title"]) == (413, "Content too large")
     assert (small.status_code, small.text) == (200, "999 bytes")
 
 

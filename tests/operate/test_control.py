@@ -108,7 +108,9 @@ async def test_the_control_port_serves_health_open_and_everything_else_behind_it
         assert trace_id in [t["trace_id"] for t in listing]
         spans = (await http.get(f"/traces/{trace_id}", headers=CONTROL_AUTH)).json()["spans"]
         assert {(s["name"], s["kind"]) for s in spans} >= {("GET /items", "SERVER"), ("GET", "CLIENT")}
-        assert (await http.get("/traces/" + "0" * 32, headers=CONTROL_AUTH)).status_code == 404
+        unknown = await http.get("/traces/" + "0" * 32, headers=CONTROL_AUTH)
+        assert (unknown.status_code, unknown.headers["content-type"]) == (404, "application/problem+json")
+        assert unknown.json()["detail"] == "no such trace"
 
         scraped = (await http.get("/metrics", headers=CONTROL_AUTH)).text
         families = {f.name for f in text_string_to_metric_families(scraped)}
@@ -146,7 +148,9 @@ async def test_management_endpoints_exist_only_when_the_exposure_enables_them(tm
         assert (await http.get("/health/ready")).status_code == 200  # health is on by default
         for method, path in (("GET", "/status"), ("GET", "/metrics"), ("GET", "/traces"),
                              ("POST", "/config/reload"), ("POST", "/config/validate")):
-            assert (await http.request(method, path, headers=CONTROL_AUTH)).status_code == 404, path
+            absent = await http.request(method, path, headers=CONTROL_AUTH)
+            assert (absent.status_code, absent.headers["content-type"]) == (404, "application/problem+json"), path
+            assert absent.json()["code"] == "not-found"
 
 
 @pytest.mark.anyio
@@ -164,6 +168,11 @@ async def test_validate_checks_the_posted_document_without_reading_the_files_it_
 
         broken = (await http.post("/config/validate", content="naftiko: [", headers=CONTROL_AUTH)).json()
         assert broken["valid"] is False and broken["diagnostics"][0]["code"] == "yaml-syntax"
+
+        for content, status in ((b"\xff\xfe", 400), (b"#" * (1024 * 1024 + 1), 413)):
+            refused = await http.post("/config/validate", content=content, headers=CONTROL_AUTH)
+            assert (refused.status_code, refused.headers["content-type"]) == (status, "application/problem+json")
+            assert refused.json()["status"] == status
 
 
 @pytest.mark.parametrize(("observability", "on"), [
