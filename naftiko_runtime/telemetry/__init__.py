@@ -135,13 +135,17 @@ def _cancelled(error: BaseException | None) -> bool:
     return error is not None and not isinstance(error, Exception)
 
 
+def _refused(outcome: str, context: CallContext) -> bool:
+    """The caller was told no (bad arguments, an upstream 4xx): nothing an operator must act on."""
+    return outcome == "invalid-arguments" or (
+        outcome == "upstream-error" and all(u.status is not None and u.status < 500 for u in context.upstream))
+
+
 def log_call(kind: str, name: str, context: CallContext, outcome: str, duration: float) -> None:
     """The one line a call leaves in the log: what ran, where it went, how it ended, for whom. Info
     when it worked or the caller was refused (bad arguments, an upstream 4xx); warning when it failed
     for a reason an operator must see (an upstream 5xx, a timeout, an upstream out of reach...)."""
-    refused = outcome == "invalid-arguments" or (
-        outcome == "upstream-error" and all(u.status is not None and u.status < 500 for u in context.upstream))
-    level = logging.INFO if outcome == "ok" or refused else logging.WARNING
+    level = logging.INFO if outcome == "ok" or _refused(outcome, context) else logging.WARNING
     if not _log.isEnabledFor(level):
         return
     upstream = [{"operation": u.operation, "status": u.status, "duration_ms": u.duration_ms}
