@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from naftiko_runtime import jsontext
 from naftiko_runtime.errors import InputError
 from naftiko_runtime.model import Operation, Pagination
 
@@ -132,7 +133,7 @@ def encode(op: Operation, position: dict[str, Any]) -> str:
 def decode(op: Operation, token: Any) -> dict[str, Any]:
     problem = [{"pointer": f"/{CONTINUATION}", "message": "is not a continuation this tool gave"}]
     try:
-        data = json.loads(base64.urlsafe_b64decode(str(token) + "=" * (-len(str(token)) % 4)))
+        data = jsontext.loads(base64.urlsafe_b64decode(str(token) + "=" * (-len(str(token)) % 4)))
     except (ValueError, TypeError):
         raise InputError(problem, operation=op.ref) from None
     if not isinstance(data, dict) or data.pop("op", None) != op.ref:

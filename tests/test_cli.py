@@ -349,3 +349,9 @@ def test_validate_fails_a_folder_without_capability_files_and_says_so(tmp_path: 
     assert code == 1
     assert err.strip() == f"naftiko: no capability file (*.yaml, *.yml) in {tmp_path}"
     assert out.strip() == ("[]" if fmt == "json" else "")
+
+
+def test_call_refuses_json_arguments_nested_too_deeply_as_a_usage_error() -> None:
+    code, out, err = invoke("call", HMS, "hms-list-live-streams", "--sandbox", "--json", "[" * 5000 + "]" * 5000)
+    assert code == 2 and not out
+    assert "Invalid value for --json: not JSON: the JSON is nested too deeply" in err

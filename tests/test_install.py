@@ -112,12 +112,13 @@ def test_mcp_json_prints_the_entry(tmp_path: Path) -> None:
     assert install("mcp-json", str(HMS), "--config", str(tmp_path / "x.json"))[0] == 2
 
 
-def test_a_config_that_is_not_json_is_left_alone(tmp_path: Path) -> None:
+@pytest.mark.parametrize("text", ["{ not json", "[" * 5000 + "]" * 5000])  # the second: past the recursion limit
+def test_a_config_that_is_not_json_is_left_alone(tmp_path: Path, text: str) -> None:
     config = tmp_path / "mcp.json"
-    config.write_text("{ not json", encoding="utf-8")
+    config.write_text(text, encoding="utf-8")
     code, _, err = install("cursor", str(HMS), "--config", str(config))
     assert code == 1 and "not changing" in err
-    assert config.read_text(encoding="utf-8") == "{ not json" and not (tmp_path / "mcp.json.bak").exists()
+    assert config.read_text(encoding="utf-8") == text and not (tmp_path / "mcp.json.bak").exists()
     config.write_text('{"mcpServers": []}', encoding="utf-8")
     assert install("cursor", str(HMS), "--config", str(config))[0] == 1
 

@@ -5,6 +5,7 @@ not followed)."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -147,6 +148,9 @@ async def test_page_mode_gives_one_page_and_a_continuation_the_next_call_takes_b
             arguments = {"continuation": page["continuation"]}
         with pytest.raises(InputError):  # a token this tool did not give
             await listed(runtime, capability, continuation="bm90LWEtdG9rZW4")
+        deep = base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode()
+        with pytest.raises(InputError):  # nor one nested past Python's recursion limit
+            await listed(runtime, capability, continuation=deep)
     assert [len(seen[i:i + 10]) for i in range(0, len(seen), 10)] == [10, 10, 10, 10, 10, 7]
     assert len(set(seen)) == STREAMS and set(seen) == started
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from naftiko_runtime import jsontext
 from naftiko_runtime.cli.common import ENV_FILE, EXISTING, SANDBOX, UPSTREAM, capabilities, environment, fail, upstreams
 from naftiko_runtime.errors import BindingError, ConfigError, InvocationError, SandboxStateError
 
@@ -23,7 +24,7 @@ def _coerce(raw: str, schema: Mapping[str, Any] | None) -> Any:
     kind = (schema or {}).get("type")
     if kind in ("object", "array"):
         try:
-            return json.loads(raw)
+            return jsontext.loads(raw)
         except ValueError:
             pass  # keep the text: argument validation then names the problem
     return raw
@@ -33,7 +34,7 @@ def _arguments(unit: Unit, pairs: tuple[str, ...], as_json: str | None) -> dict[
     args: dict[str, Any] = {}
     if as_json:
         try:
-            loaded = json.loads(as_json)
+            loaded = jsontext.loads(as_json)
         except ValueError as exc:
             raise click.BadParameter(f"not JSON: {exc}", param_hint="--json") from None
         if not isinstance(loaded, dict):

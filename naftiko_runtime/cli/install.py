@@ -34,6 +34,7 @@ from typing import Any
 
 import click
 
+from naftiko_runtime import jsontext
 from naftiko_runtime.cli.common import EXISTING, fail
 
 CLIENTS = ("claude-desktop", "cursor", "vscode", "claude-code", "mcp-json")
@@ -97,7 +98,7 @@ def server_entry(client: str, spec: Path, serve_args: Sequence[str], env: Mappin
 
 def merged(existing: str | None, key: str, name: str, entry: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
     """The config with ``entry`` under ``key.name``; every other key and server kept. (config, replaced)."""
-    config: Any = json.loads(existing) if existing and existing.strip() else {}
+    config: Any = jsontext.loads(existing) if existing and existing.strip() else {}
     if not isinstance(config, dict):
         raise ValueError("its top level is not a JSON object")
     servers = config.setdefault(key, {})

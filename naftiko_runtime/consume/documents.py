@@ -3,11 +3,12 @@ no redirects, a short timeout and a size limit, whatever the other side sends.""
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 import httpx2
+
+from naftiko_runtime import jsontext
 
 __all__ = ["MAX_DOCUMENT_BYTES", "DocumentUnavailable", "document_client", "get_json"]
 
@@ -38,6 +39,6 @@ async def get_json(client: httpx2.AsyncClient, url: str, limit: int = MAX_DOCUME
         logger.warning("cannot fetch %s: %s", url, type(exc).__name__)
         raise DocumentUnavailable from None
     try:
-        return json.loads(bytes(body))
+        return jsontext.loads(bytes(body))
     except ValueError:
         raise DocumentUnavailable from None

@@ -3,7 +3,6 @@ client's own log lines, masked the same way."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import weakref
@@ -13,6 +12,7 @@ from urllib.parse import quote_plus
 
 import httpx2
 
+from naftiko_runtime import jsontext
 from naftiko_runtime.errors import DecodeError, InvocationError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from naftiko_runtime.secrets import Redactor
 
@@ -28,7 +28,7 @@ def parse_json(content: bytes) -> Any:
     if not content:
         return None
     try:
-        return json.loads(content)
+        return jsontext.loads(content)
     except (ValueError, UnicodeDecodeError):
         return None
 

@@ -13,7 +13,6 @@ request body is missing (the reference substitutes the whole body) unless it is 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -31,6 +30,7 @@ from starlette.routing import BaseRoute
 from starlette.routing import Route as Route_
 from starlette.types import Receive, Scope, Send
 
+from naftiko_runtime import jsontext
 from naftiko_runtime.errors import InputError, InvocationError
 from naftiko_runtime.expose.answers import answer, error_problem, problem, rest_exception_handlers, told_truncated
 from naftiko_runtime.expose.auth import caller_of
@@ -68,7 +68,7 @@ def _coerce_text(text: str | list[str], kind: str | None) -> tuple[Any, str | No
         stripped = text.strip()
         if stripped.startswith("["):
             try:
-                value = json.loads(stripped)
+                value = jsontext.loads(stripped)
             except ValueError:
                 return None, "must be a JSON array or comma-separated values"
             return (value, None) if isinstance(value, list) else (None, "must be an array")
@@ -86,7 +86,7 @@ def _coerce_text(text: str | list[str], kind: str | None) -> tuple[Any, str | No
         return None, "must be true or false"
     if kind == "object":
         try:
-            value = json.loads(text)
+            value = jsontext.loads(text)
         except ValueError:
             return None, "must be a JSON object"
         return (value, None) if isinstance(value, dict) else (None, "must be a JSON object")
@@ -160,7 +160,7 @@ async def _read_body(request: Request) -> _Body:
                 [fields[key], value] if key in fields else value)
         return _Body(fields, True)
     try:
-        return _Body(json.loads(raw), False)
+        return _Body(jsontext.loads(raw), False)
     except ValueError:
         return _Body(None, False, "the request body is not valid JSON")
 

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from naftiko_runtime import jsontext
 from naftiko_runtime.errors import InputError, InvocationError
 from naftiko_runtime.expose.answers import answer, error_problem, problem, told_truncated
 from naftiko_runtime.expose.auth import InboundAuth, caller_of
@@ -184,7 +185,7 @@ def _arguments(raw: bytes, tool: str) -> dict[str, Any]:
     if len(raw) > MAX_ARGUMENT_BYTES:
         raise InputError([{"pointer": "", "message": "the arguments are too large"}], operation=tool)
     try:
-        arguments = json.loads(raw) if raw.strip() else {}
+        arguments = jsontext.loads(raw) if raw.strip() else {}
     except ValueError:
         raise InputError([{"pointer": "", "message": "the request body is not valid JSON"}], operation=tool) from None
     if not isinstance(arguments, dict):

@@ -284,9 +284,13 @@ class Runtime:
         coerce = self._coercers.get(unit)
         if coerce is not None:
             args = coerce(args)
+        unfit: list[dict[str, str]] = []
+        _unfit(args, "", unfit, 0)
+        if any(problem["message"] == _TOO_DEEP for problem in unfit):  # the schema library would recurse too
+            raise InputError(unfit, operation=unit.label)
         problems = [{"pointer": problem.pointer or "/", "message": _short(problem.message)}
                     for problem in sorted(validator.problems(args), key=lambda p: p.path)]
-        _unfit(args, "", problems)
+        problems += unfit
         if problems:
             raise InputError(problems, operation=unit.label)
         return args
@@ -297,14 +301,19 @@ def _short(message: str, limit: int = 200) -> str:
     return message if len(message) <= limit else message[: limit - 3] + "..."
 
 
+MAX_ARGUMENT_DEPTH = 64  # levels of nesting in a call's arguments: no tool needs more
+_TOO_DEEP = f"is nested more than {MAX_ARGUMENT_DEPTH} levels deep"
 _UNENCODABLE = "is not valid Unicode text (a lone surrogate)"
 _NON_FINITE = "is not a finite number (NaN and Infinity are not JSON)"
 
 
-def _unfit(value: Any, pointer: str, problems: list[dict[str, str]]) -> None:
+def _unfit(value: Any, pointer: str, problems: list[dict[str, str]], depth: int) -> None:
     """Add what JSON cannot carry: strings with lone surrogates (from JSON ``\\ud800``), which cannot
-    travel as UTF-8, and NaN or infinite numbers (Python's json reads ``NaN`` and ``Infinity``)."""
-    if isinstance(value, str):
+    travel as UTF-8, and NaN or infinite numbers (Python's json reads ``NaN`` and ``Infinity``); and
+    nesting deeper than ``MAX_ARGUMENT_DEPTH``, which would exhaust Python's stack further on."""
+    if depth > MAX_ARGUMENT_DEPTH:
+        problems.append({"pointer": pointer, "message": _TOO_DEEP})
+    elif isinstance(value, str):
         if not value.isascii():
             try:
                 value.encode("utf-8")
@@ -315,7 +324,7 @@ def _unfit(value: Any, pointer: str, problems: list[dict[str, str]]) -> None:
             problems.append({"pointer": pointer or "/", "message": _NON_FINITE})
     elif isinstance(value, Mapping):
         for key, child in value.items():
-            _unfit(child, f"{pointer}/{key}", problems)
+            _unfit(child, f"{pointer}/{key}", problems, depth + 1)
     elif isinstance(value, list | tuple):
         for i, child in enumerate(value):
-            _unfit(child, f"{pointer}/{i}", problems)
+            _unfit(child, f"{pointer}/{i}", problems, depth + 1)

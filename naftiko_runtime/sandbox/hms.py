@@ -7,7 +7,6 @@ mounted for the base URI `https://api.100ms.live/v2` or addressed directly. Life
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -18,6 +17,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+
+from naftiko_runtime import jsontext
 
 from .hms_state import (
     DEFAULT_DESTINATION,
@@ -194,8 +195,8 @@ def _json_object(body: bytes) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        data = jsontext.loads(body)
+    except ValueError:  # not UTF-8, not JSON, nested too deeply
         raise ApiError(400, "Invalid body param", ["body: not valid JSON"]) from None
     if not isinstance(data, dict):
         raise ApiError(400, "Invalid body param", ["body: must be a JSON object"])

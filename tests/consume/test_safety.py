@@ -315,3 +315,11 @@ async def test_parameters_and_auth_templates_are_prepared_once_not_per_call(
     assert compiled == []
     assert upstream.last.headers["authorization"] == f"Bearer {TOKEN}"
     assert [r.url.path for r in upstream.requests] == ["/v1/items/0", "/v1/items/1", "/v1/items/2"]
+
+
+def test_an_error_body_nested_past_the_recursion_limit_is_read_as_text_not_a_crash() -> None:
+    from naftiko_runtime.consume.messages import parse_json
+
+    deep = b"[" * 5000 + b"]" * 5000
+    assert parse_json(deep) is None
+    assert upstream_message(parse_json(deep), deep).startswith("[[[")

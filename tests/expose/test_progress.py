@@ -167,6 +167,24 @@ async def test_non_finite_numbers_are_refused_before_any_upstream_call(
 
 
 
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("depth", [65, 500, 2000])
+async def test_arguments_nested_too_deeply_are_refused_before_any_upstream_call(runtime: Any, depth: int) -> None:
+    rt, upstream, _ = runtime
+    (tool,) = [t for capability in rt.capabilities for t in capability.mcp[0].tools]
+    with pytest.raises(InputError) as caught:
+        await rt.invoke(tool, {"weights": _nested(depth)})
+    too_deep = {"pointer": "/weights" + "/a" * 64, "message": "is nested more than 64 levels deep"}
+    assert caught.value.problems == [too_deep]
+    assert upstream.requests == []
+
 @pytest.mark.anyio
 async def test_a_failing_call_with_progress_reports_its_own_error(runtime: Any) -> None:
     rt, upstream, _ = runtime

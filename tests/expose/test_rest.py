@@ -346,6 +346,14 @@ def test_a_body_that_is_not_json_is_a_400_problem(things: Capability) -> None:
     assert [e["in"] for e in body["errors"]] == ["body"]
 
 
+def test_a_body_or_object_query_value_nested_too_deeply_is_a_400_problem_not_a_500(things: Capability) -> None:
+    deep = "[" * 5000 + "]" * 5000  # past Python's recursion limit: json.loads raises RecursionError
+    with serve(things, {"shop": Upstream(echo_json)}) as client:
+        response = client.post("/things/T1", headers={"X-Trace": "t", "Content-Type": "application/json"},
+                               content=deep.encode())
+    assert problem_of(response, 400)["errors"][0]["in"] == "body"
+
+
 def test_form_encoded_bodies_are_read_and_coerced_like_query_values(tmp_path: Path) -> None:
     cap = capability_from(tmp_path, THINGS.replace("{name: note, in: body, type: string",
                                                    "{name: note, in: body, type: integer"))

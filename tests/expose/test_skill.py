@@ -192,6 +192,8 @@ async def test_calls_that_cannot_run_are_problems(capability: Capability) -> Non
         instruction = await http.post("/skills/streaming/tools/etiquette", json={})
         unknown = await http.post("/skills/streaming/tools/nope", json={})
         not_json = await http.post("/skills/streaming/tools/start-stream", content=b"{not json")
+        too_deep = await http.post("/skills/streaming/tools/start-stream", content=b"[" * 5000 + b"]" * 5000)
+        assert too_deep.json()["errors"] == [{"pointer": "", "message": "the request body is not valid JSON"}]
         not_object = await http.post("/skills/streaming/tools/start-stream", json=[1])
         missing = await http.post("/skills/streaming/tools/start-stream", json={})
     assert [r.status_code for r in (instruction, unknown, not_json, not_object, missing)] == [404, 404, 400, 400, 400]

@@ -654,3 +654,8 @@ def test_main_serves_the_named_simulator_on_loopback(monkeypatch: pytest.MonkeyP
 def test_main_reports_usage_errors_with_exit_code_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["nope"]) == 2
     assert main(["hms", "--port", "eighty"]) == 2
+
+
+def test_a_body_nested_past_pythons_recursion_limit_is_a_400(client: TestClient) -> None:
+    response = client.post(f"/live-streams/room/{ROOM}/start", content=b"[" * 5000 + b"]" * 5000)
+    assert response.status_code == 400 and "not valid JSON" in response.text
