@@ -17,11 +17,14 @@ from urllib.parse import urlsplit
 
 from naftiko_runtime.errors import BindingError, ConfigError, Diagnostic
 from naftiko_runtime.model import Capability, Consumer
+from naftiko_runtime.secrets import redact
+from naftiko_runtime.urls import http_url_problem
 from naftiko_runtime.validate import Checked, has_errors, validate_paths
 
 if TYPE_CHECKING:
     import httpx2
 
+    from naftiko_runtime.consume import HttpConsumer
     from naftiko_runtime.runtime import Runtime, Upstream
     from naftiko_runtime.sandbox.saved import SandboxState
     from naftiko_runtime.telemetry import Telemetry
@@ -152,7 +155,7 @@ def runtime(capabilities: Iterable[Capability], env: Mapping[str, str], *,
     ``sandbox_state`` the in-process simulators continue from it (``state.save()`` writes theirs back).
 
     Raises ``BindingError`` naming every missing variable of every capability, ``ConfigError`` for
-    an ``--upstream`` naming no consumer."""
+    an ``--upstream`` naming no consumer or a base URI that its binds make unusable."""
     from naftiko_runtime.binding import resolve_binds
     from naftiko_runtime.consume import HttpConsumer
     from naftiko_runtime.runtime import Bound, Runtime
@@ -164,6 +167,7 @@ def runtime(capabilities: Iterable[Capability], env: Mapping[str, str], *,
     missing: list[str] = []
     details: list[str] = []
     routes: list[Upstream] = []
+    unusable: list[str] = []
     for capability in capabilities:
         plan = _plan(capability, upstreams, sandbox, transports or {}, shared_sandbox or {}, sandbox_state)
         routes += plan.routes
@@ -176,7 +180,25 @@ def runtime(capabilities: Iterable[Capability], env: Mapping[str, str], *,
         consumers = {ns: HttpConsumer(c, variables=variables, base_uri=plan.bases.get(ns),
                                       transport=plan.transports.get(ns), telemetry=telemetry)
                      for ns, c in capability.consumers.items()}
+        unusable += _unusable_bases(capability, consumers, plan, variables)
         bound.append(Bound(capability, variables, consumers))
     if missing or details:
         raise BindingError(missing, "; ".join(d for d in details if d))
+    if unusable:
+        raise ConfigError("; ".join(unusable))
     return Runtime(bound, upstreams=routes, telemetry=telemetry)
+
+
+def _unusable_bases(capability: Capability, consumers: Mapping[str, HttpConsumer], plan: _Plan,
+                    variables: Mapping[str, Any]) -> list[str]:
+    """Base URIs that their binds turn into URLs no request can use (the spec check saw them with
+    placeholders): refused at start-up rather than failing every call. Bound values are masked."""
+    found = []
+    for ns, consumer in consumers.items():
+        written = _base(capability.consumers[ns])
+        if ns in plan.bases or ns in plan.transports or "{{" not in written:
+            continue  # replaced, simulated, or checked as written already
+        if problem := http_url_problem(consumer.base_uri):
+            found.append(f"the baseUri `{written}` of `{ns}` {redact(problem, variables.values())} once its binds "
+                         "are filled")
+    return found

@@ -1,10 +1,11 @@
 """Secrets and their redaction: the one place that knows how a secret can show up in text.
 
 A secret (a bound value, a rendered credential, a fetched token) must never reach a result, an error
-or a log line. ``Redactor`` masks every form of each secret it knows as ``***``:
+or a log line. ``Redactor`` masks every form of each secret it knows as ``***``, in any letter case
+(a host name comes back lower-cased, an echo may shout):
 
 * as written, trimmed of surrounding whitespace;
-* percent-encoded (``quote``/``quote_plus``, upper- and lower-case hex), as query strings and form
+* percent-encoded (``quote``/``quote_plus``, and every byte encoded), as query strings and form
   bodies carry it;
 * escaped the way JSON and Python ``repr`` print it (library error texts quote header values);
 * base64 and base64url, at each of the three byte alignments the secret can have inside a longer
@@ -12,9 +13,10 @@ or a log line. ``Redactor`` masks every form of each secret it knows as ``***``:
   any encoded text that contains the secret contains one of these fragments.
 
 Masking applies to mapping keys as well as values. What is not covered: a secret shorter than
-``MIN_SECRET_LENGTH``; other encodings (hex, gzip, encryption); base64 of a secret shorter than 6
-characters (its fragments are too short to tell apart from ordinary text); and an encoded text whose
-fragment is split across two separate strings.
+``MIN_SECRET_LENGTH``; a change of case that changes the length (``ß`` upper-cased is ``SS``); other
+encodings (hex, gzip, encryption); base64 of a secret shorter than 6 characters (its fragments are
+too short to tell apart from ordinary text); and an encoded text whose fragment is split across two
+separate strings.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ __all__ = ["MIN_SECRET_LENGTH", "Redactor", "Secret", "redact", "secret_forms"]
 # Shorter values (flags, "v1", "eu") cannot be meaningful secrets and would garble every message.
 MIN_SECRET_LENGTH = 3
 _MIN_ENCODED = 6  # an encoded fragment shorter than this would match ordinary text
-_PERCENT = re.compile(r"%[0-9A-F]{2}")
 
 
 class Secret(str):
@@ -60,10 +61,8 @@ def _base64_fragments(raw: bytes) -> set[str]:
 def _forms_of(text: str) -> set[str]:
     forms: set[str] = set()
     for base in {text, text.strip()}:
-        encoded = {quote(base, safe=""), quote_plus(base, safe=""), quote(base)}
-        forms.add(base)
-        forms.update(encoded)
-        forms.update(_PERCENT.sub(lambda m: m.group(0).lower(), e) for e in encoded)
+        every_byte = "".join(f"%{byte:02X}" for byte in base.encode("utf-8", errors="replace"))
+        forms.update({base, quote(base, safe=""), quote_plus(base, safe=""), quote(base), every_byte})
     forms.update({
         repr(text)[1:-1],
         repr(text.encode("utf-8", errors="replace"))[2:-1],
@@ -110,7 +109,7 @@ class Redactor:
     def _compiled(self) -> re.Pattern[str] | None:
         if self._pattern is None and self._forms:
             ordered = sorted(self._forms, key=len, reverse=True)  # longest first: no partial leftovers
-            self._pattern = re.compile("|".join(re.escape(form) for form in ordered))
+            self._pattern = re.compile("|".join(re.escape(form) for form in ordered), re.IGNORECASE)
         return self._pattern
 
     def text(self, text: str) -> str:

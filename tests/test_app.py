@@ -11,7 +11,7 @@ from naftiko_runtime.errors import BindingError, ConfigError
 from naftiko_runtime.model import Capability
 
 
-def capability(tmp_path: Path, name: str, binds: str, port: int) -> Capability:
+def capability(tmp_path: Path, name: str, binds: str, port: int, base_uri: str = "") -> Capability:
     path = tmp_path / f"{name}.yaml"
     path.write_text(f"""\
 naftiko: "1.0.0-alpha2"
@@ -22,7 +22,7 @@ capability:
   consumes:
     - type: http
       namespace: {name}-api
-      baseUri: https://{name}.example.test
+      baseUri: '{base_uri or f"https://{name}.example.test"}'
       resources:
         - name: items
           path: /items
@@ -66,3 +66,16 @@ def test_an_upstream_override_must_name_a_consumed_namespace(tmp_path: Path) -> 
     assert [(u.namespace, u.target, u.url) for u in runtime.upstreams] == [
         ("first-api", "upstream", "http://127.0.0.1:1")]
     assert not runtime.started
+
+
+def test_a_base_uri_its_binds_make_unusable_is_refused_at_start_up_without_the_bound_value(tmp_path: Path) -> None:
+    binds = "  - namespace: env\n    keys: {TENANT: TENANT_KEY, PORT: API_PORT}"
+    first = capability(tmp_path, "first", binds, 9404, "https://{{TENANT}}.example.test:{{PORT}}/v1")
+    env = {"TENANT_KEY": "SECRET-canary-123", "API_PORT": "99999"}
+    with pytest.raises(ConfigError) as caught:
+        app.runtime([first], env)
+    assert str(caught.value) == ("the baseUri `https://{{TENANT}}.example.test:{{PORT}}/v1` of `first-api` has port "
+                                 "`***`, not a number from 1 to 65535 once its binds are filled")
+    env = {"TENANT_KEY": "SECRET-canary-123", "API_PORT": "8443"}
+    (consumer,) = app.runtime([first], env).bound[0].consumers.values()
+    assert consumer.base_uri == "https://SECRET-canary-123.example.test:8443/v1"

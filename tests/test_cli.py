@@ -208,6 +208,11 @@ def test_console_script_is_installed_and_runs() -> None:
     assert run.stdout.startswith("naftiko, version ")
 
 
+def test_an_upstream_url_no_request_could_use_is_a_usage_error() -> None:
+    code, _, err = invoke("call", HMS, "hms-list-live-streams", "--upstream", "live-streams=http://127.0.0.1:99999/v2")
+    assert code == 2 and "'http://127.0.0.1:99999/v2' has port `99999`, not a number from 1 to 65535" in err
+
+
 def test_a_mistyped_upstream_namespace_is_a_usage_error() -> None:
     code, _, err = invoke("call", HMS, "hms-list-live-streams", "--upstream", "live-stream=http://127.0.0.1:1/v2",
                           "--sandbox")

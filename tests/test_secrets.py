@@ -72,7 +72,7 @@ def recoverable(secret: str, text: str) -> bool:
         with contextlib.suppress(ValueError):
             texts.add(json.loads(f'"{candidate}"'))
         texts.update(unescaped(candidate))
-    if any(secret in t for t in texts):
+    if any(secret.casefold() in t.casefold() for t in texts):  # the redactor claims every letter case
         return True
     return any(raw in decoded for decoded in decodings(text))
 
@@ -84,6 +84,12 @@ def encoded_forms(secret: str, rnd: random.Random) -> Iterator[tuple[str, str]]:
     yield "percent upper", f"https://api.test/x?key={quote(secret, safe='')}&n=1"
     yield "percent lower", "q=" + re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(secret, safe=""))
     yield "percent path", "/v1/" + quote(secret)
+    every_byte = "".join(f"%{byte:02X}" for byte in raw)
+    yield "percent every byte", f"k={every_byte}"
+    yield "percent every byte lower", f"k={every_byte.lower()}"
+    if len(secret.upper()) == len(secret.lower()) == len(secret):  # not `ß` -> `SS`: see the module's limits
+        yield "lower case", f"could not reach {secret.lower()}.invalid: host name not found"  # a host name
+        yield "upper case", f"ECHO: {secret.upper()}"
     yield "form", "grant_type=client_credentials&client_secret=" + quote_plus(secret)
     for size in range(6):  # every alignment of the secret in 3-byte groups, with more bytes after it
         prefix = bytes(rnd.randrange(256) for _ in range(size))

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from naftiko_runtime.urls import http_url_problem
+
 if TYPE_CHECKING:
     from naftiko_runtime.app import Loaded
     from naftiko_runtime.errors import Diagnostic
@@ -36,6 +38,8 @@ def upstreams(values: Iterable[str]) -> dict[str, str]:
         namespace, sep, url = value.partition("=")
         if not sep or not namespace or not url.startswith(("http://", "https://")):
             raise click.BadParameter(f"expected NAMESPACE=http(s)://URL, got {value!r}", param_hint="--upstream")
+        if problem := http_url_problem(url):
+            raise click.BadParameter(f"{url!r} {problem}", param_hint="--upstream")
         result[namespace] = url.rstrip("/")
     return result
 

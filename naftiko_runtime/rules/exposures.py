@@ -10,6 +10,7 @@ from naftiko_runtime.model.listeners import LOOPBACK, segments
 from naftiko_runtime.model.refs import placeholders
 from naftiko_runtime.rules.context import Context, closest
 from naftiko_runtime.source import join
+from naftiko_runtime.urls import http_url_problem
 
 
 def mcp(ctx: Context) -> None:
@@ -80,7 +81,6 @@ def controls(ctx: Context) -> None:
 
 
 _TEMPLATE = re.compile(r"\{\{.*?\}\}")
-_HTTP_URL = re.compile(r"^https?://[^/\s?#]+")
 
 
 def base_uris(ctx: Context) -> None:
@@ -90,14 +90,14 @@ def base_uris(ctx: Context) -> None:
         if consumer.base_uri is None:
             continue
         raw = consumer.base_uri.raw
-        text = _TEMPLATE.sub("x", raw)
+        text = _TEMPLATE.sub("1", raw)  # a value a bind may give, fit for a host and for a port alike
         if not raw.strip():
             message = "the baseUri is empty: there is no upstream to call"
         elif "{" in text:
             names = ", ".join(f"`{{{n}}}`" for n in placeholders(text))
             message = f"baseUri `{raw}` holds placeholders that nothing fills ({names})"
-        elif not _HTTP_URL.match(text):
-            message = f"baseUri `{raw}` is not an absolute http(s) URL"
+        elif problem := http_url_problem(text):
+            message = f"baseUri `{raw}` {problem}"
         else:
             continue
         ctx.report("baseuri-invalid", message, consumer.base_uri.pointer)

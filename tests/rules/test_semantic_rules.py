@@ -9,6 +9,8 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from naftiko_runtime.codes import CODES
 from naftiko_runtime.errors import Diagnostic, Severity
 from naftiko_runtime.templates import compile_template
@@ -557,3 +559,34 @@ def test_a_with_value_naming_the_consumed_api_is_an_error_not_literal_text(tmp_p
     (found,) = _validate(tmp_path, text)
     assert (found.code, found.severity) == ("with-foreign-namespace", Severity.ERROR)
     assert "consumed API `api`" in found.message and found.hint == "an input of this unit is `items-mcp.id`"
+
+
+def _base_uri_codes(tmp_path: Path, base_uri: str) -> list[str]:
+    text = HEAD + CONSUMES.replace("baseUri: https://api.test.local/v1", f"baseUri: '{base_uri}'")
+    return [d.message for d in _validate(tmp_path, text) if d.code == "baseuri-invalid"]
+
+
+@pytest.mark.parametrize(("base_uri", "problem"), [
+    ("http://127.0.0.1:99999", "has port `99999`, not a number from 1 to 65535"),
+    ("http://127.0.0.1:+80", "has port `+80`, not a number from 1 to 65535"),
+    ("http://api.test.local:0/v1", "has port `0`, not a number from 1 to 65535"),
+    ("http://[::1/v1", "is not a valid URL (an unclosed `[`?)"),
+    ("http://exa mple.com", "has a space in its host"),
+    ("http://:8080/v1", "names no host"),
+    ("ftp://api.test.local", "is not an absolute http(s) URL"),
+    ("{{env.API_BASE}}", "is not an absolute http(s) URL"),  # a bind may give the host, not the scheme
+])
+def test_a_base_uri_that_no_request_could_use_is_an_error_saying_why(
+        tmp_path: Path, base_uri: str, problem: str) -> None:
+    assert _base_uri_codes(tmp_path, base_uri) == [f"baseUri `{base_uri}` {problem}"]
+
+
+@pytest.mark.parametrize("base_uri", [
+    "HTTPS://API.TEST.LOCAL/v1",  # schemes and host names are case-insensitive
+    "http://[::1]:8080/v1",
+    "http://127.0.0.1:{{env.API_PORT}}/v1",  # a bind fills the port: checked once bound, at start-up
+    "https://{{env.TENANT}}.api.test.local/v1",
+    "https://api.test.local/my api/v1",  # a path's space is percent-encoded on the way
+])
+def test_base_uris_that_work_are_not_reported(tmp_path: Path, base_uri: str) -> None:
+    assert _base_uri_codes(tmp_path, base_uri) == []
