@@ -71,9 +71,10 @@ def _json_string_content(value: Any) -> str:
 
 def _json_literal(value: Any) -> str:
     """A value placed where a JSON value stands: a string becomes a quoted literal, so it cannot
-    add keys or close the document; numbers, booleans, null, lists and objects are JSON."""
+    add keys or close the document; numbers, booleans, null, lists and objects are JSON; a value
+    not given (an optional argument left out) is ``null``, so the document stays JSON."""
     if value is _MISSING:
-        return ""
+        return "null"
     if isinstance(value, str):
         return json.dumps(str.__str__(value), ensure_ascii=False)
     return _json_text(value)

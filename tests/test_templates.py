@@ -205,7 +205,7 @@ def test_compile_caches_each_escaping_mode_separately() -> None:
 
 def test_json_mode_escapes_inside_strings_writes_json_values_elsewhere_and_leaves_raw_tags() -> None:
     template = compile_template('{"s": "{{v}}", "v": {{v}}, "r": "{{{v}}}", "a": "{{&v}}", "m": {{gone}}}', "json")
-    assert template.render({"v": 'q"\n'}) == '{"s": "q\\"\\n", "v": "q\\"\\n", "r": "q"\n", "a": "q"\n", "m": }'
+    assert template.render({"v": 'q"\n'}) == '{"s": "q\\"\\n", "v": "q\\"\\n", "r": "q"\n", "a": "q"\n", "m": null}'
 
 
 def test_json_mode_tracks_escaped_quotes_inside_string_literals() -> None:

@@ -26,7 +26,7 @@ from urllib.parse import quote, unquote, urlencode
 
 import httpx2
 
-from naftiko_runtime import __version__
+from naftiko_runtime import __version__, jsontext
 from naftiko_runtime.errors import InputError, InvocationError
 from naftiko_runtime.model import Consumer, Operation, Param
 from naftiko_runtime.model.refs import PATH_PLACEHOLDER
@@ -253,13 +253,14 @@ def build_body(op: Operation, resolved: Resolved, declared_type: str | None) -> 
     kind, data = op.body.kind, op.body.data.raw
     if kind == "raw" and isinstance(data, str):
         content_type = declared_type or _JSON
-        text = render_json_template(data, context) if "json" in content_type else _render_text(data, context)
-        return Body(text.encode(), content_type)
+        if "json" in content_type:
+            return Body(_json_body(op, render_json_template(data, context)), content_type)
+        return Body(_render_text(data, context).encode(), content_type)
     if kind == "raw":  # a JSON value written without `type`: sent as JSON, as its author meant
         kind = "json"
     if kind == "json":
         if isinstance(data, str):
-            return Body(render_json_template(data, context).encode(), declared_type or _JSON)
+            return Body(_json_body(op, render_json_template(data, context)), declared_type or _JSON)
         rendered = render_native(data, context)
         return Body(json.dumps(rendered, ensure_ascii=False, separators=(",", ":")).encode(),
                     declared_type or _JSON)
@@ -270,6 +271,18 @@ def build_body(op: Operation, resolved: Resolved, declared_type: str | None) -> 
     if kind == "multipartForm":
         return Body(files=_multipart(data, context))
     raise InvocationError(f"unsupported body type {kind!r} in {op.ref}", operation=op.ref)
+
+
+def _json_body(op: Operation, text: str) -> bytes:
+    """A filled JSON body template, refused unless it is JSON: the upstream would be told
+    ``application/json`` and get something else (a ``{{{raw}}}`` value can break it)."""
+    try:
+        jsontext.loads(text)
+    except ValueError as exc:
+        reason = str(exc).split(":")[0]  # the parser's reason, not the text around it
+        raise InvocationError(f"the body of {op.ref} is not JSON once its template is filled ({reason})",
+                              operation=op.ref) from None
+    return text.encode()
 
 
 def _form_body(data: Any, context: Mapping[str, Any]) -> str:

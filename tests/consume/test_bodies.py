@@ -11,6 +11,7 @@ import httpx2
 import pytest
 
 from naftiko_runtime.consume import HttpConsumer
+from naftiko_runtime.errors import InvocationError
 
 
 def wire(kit: Any, body: Any = None, params: dict[str, Any] | None = None, *, op_params: Any = (),
@@ -41,6 +42,18 @@ def test_raw_string_body_is_a_json_template_sent_as_application_json(kit: Any) -
     request = wire(kit, template, {"imo": "IMO 9", "crew": ["A"], "count": 2})
     assert request.content == b'{\n  "shipImo": "IMO 9",\n  "crew": ["A"],\n  "count": 2\n}\n'
     assert request.headers["content-type"] == "application/json"
+
+
+def test_a_json_template_value_left_out_is_null_so_the_body_stays_json(kit: Any) -> None:
+    request = wire(kit, '{"title": "{{title}}", "tags": {{tags}}}', {"title": "t"})
+    assert request.content == b'{"title": "t", "tags": null}'
+
+
+@pytest.mark.parametrize("body", ['{"note": {{{raw}}}}', {"type": "json", "data": '{"note": "{{{raw}}}"}'}])
+def test_a_json_template_that_does_not_fill_to_json_is_refused_before_sending(kit: Any, body: Any) -> None:
+    with pytest.raises(InvocationError, match=r"the body of \S+ is not JSON once its template is filled") as caught:
+        wire(kit, body, {"raw": 'x", "admin": true, "y": "'[:-1]})
+    assert "admin" not in str(caught.value)  # the reason only, never the text
 
 
 def test_raw_string_body_follows_a_content_type_header_parameter_without_json_escaping(kit: Any) -> None:
