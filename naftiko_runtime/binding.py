@@ -7,6 +7,7 @@ for ``{{env.X}}`` with no ``binds`` entry) only as ``env.X``, so it never shadow
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -14,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from naftiko_runtime.errors import BindingError
+from naftiko_runtime.errors import BindingError, ConfigError
 from naftiko_runtime.load import resolve_location
 from naftiko_runtime.model import Bind
 from naftiko_runtime.secrets import Secret
@@ -105,9 +106,10 @@ def _find(location: str, base_dir: Path) -> Path | None:
 
 def load_env_file(path: str | Path) -> dict[str, str]:
     """``KEY=VALUE`` lines: ``export`` prefix, single or double quotes, ``#`` comments (whole-line or
-    after an unquoted value), blank lines. Later lines win. Malformed lines are skipped."""
+    after an unquoted value), blank lines. Later lines win. Malformed lines are skipped; a file that
+    cannot be read as UTF-8 text is a ConfigError naming it."""
     result: dict[str, str] = {}
-    for raw in Path(path).read_text(encoding="utf-8-sig").splitlines():
+    for raw in _env_text(Path(path)).splitlines():
         line = raw.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
@@ -118,6 +120,20 @@ def load_env_file(path: str | Path) -> dict[str, str]:
         if _ENV_NAME.match(key):
             result[key] = _env_value(value.strip())
     return result
+
+
+def _env_text(path: Path) -> str:
+    """The file as text, or a ConfigError naming it and why (never quoting what it holds)."""
+    try:
+        data = path.read_bytes().removeprefix(codecs.BOM_UTF8)
+    except OSError as exc:
+        raise ConfigError(f"cannot read env file {path}: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # The line only: the bytes around the bad one may be part of a secret.
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"cannot read env file {path}: not UTF-8 text (line {line})") from None
 
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")

@@ -9,7 +9,7 @@ from types import MappingProxyType
 import pytest
 
 from naftiko_runtime.binding import load_env_file, resolve_binds
-from naftiko_runtime.errors import BindingError
+from naftiko_runtime.errors import BindingError, ConfigError
 from naftiko_runtime.model import Bind
 from naftiko_runtime.secrets import Secret
 
@@ -250,6 +250,18 @@ def test_env_file_accepts_str_paths(tmp_path: Path) -> None:
     assert load_env_file(str(path)) == {"A": "1"}
 
 
-def test_missing_env_file_raises_os_error(tmp_path: Path) -> None:
-    with pytest.raises(OSError):
-        load_env_file(tmp_path / "missing.env")
+def test_an_env_file_that_cannot_be_read_is_a_config_error_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.env"
+    with pytest.raises(ConfigError, match=f"cannot read env file {missing}: No such file or directory$"):
+        load_env_file(missing)
+    with pytest.raises(ConfigError, match=f"cannot read env file {tmp_path}: Is a directory$"):
+        load_env_file(tmp_path)
+
+
+def test_an_env_file_that_is_not_utf8_names_the_line_not_the_value(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.env"
+    path.write_bytes(b"\xef\xbb\xbfA=1\n" + f"TOKEN={TOKEN}\xe9".encode("latin-1") + b"\n")
+    with pytest.raises(ConfigError) as caught:
+        load_env_file(path)
+    assert str(caught.value) == f"cannot read env file {path}: not UTF-8 text (line 2)"
+    assert TOKEN not in str(caught.value)

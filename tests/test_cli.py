@@ -360,3 +360,13 @@ def test_call_refuses_json_arguments_nested_too_deeply_as_a_usage_error() -> Non
     code, out, err = invoke("call", HMS, "hms-list-live-streams", "--sandbox", "--json", "[" * 5000 + "]" * 5000)
     assert code == 2 and not out
     assert "Invalid value for --json: not JSON: the JSON is nested too deeply" in err
+
+
+@pytest.mark.parametrize("command", [["call", HMS, "hms-list-live-streams", "--sandbox"],
+                                     ["serve", HMS, "--sandbox", "--port", "0"], ["install", "mcp-json", HMS]])
+def test_an_unreadable_env_file_exits_1_naming_it(tmp_path: Path, command: list[str]) -> None:
+    bad = tmp_path / "bad.env"
+    bad.write_bytes(b"HMS_MANAGEMENT_TOKEN=tok-\xff\n")
+    for env_file, why in ((bad, "not UTF-8 text (line 1)"), (tmp_path, "Is a directory")):
+        code, out, err = invoke(*command, "--env-file", str(env_file))
+        assert code == 1 and err == f"naftiko: cannot read env file {env_file}: {why}\n" and "tok-" not in out + err

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 from textwrap import dedent
 
 import pytest
+from click.testing import CliRunner
 from conftest import CORPUS, needs_corpus
 
+from naftiko_runtime.cli import main
 from naftiko_runtime.codes import CODES
-from naftiko_runtime.errors import Diagnostic, Severity
+from naftiko_runtime.errors import ConfigError, Diagnostic, Severity
 from naftiko_runtime.load import (
     SUPPORTED_VERSIONS,
     Document,
+    _read,
     discover,
     load_file,
     load_paths,
@@ -633,3 +637,48 @@ def test_a_file_named_and_inside_a_named_folder_loads_once(tmp_path: Path) -> No
 def test_missing_path_is_reported_by_load_paths(tmp_path: Path) -> None:
     docs, problems = load_paths([tmp_path / "nope"], env={})
     assert docs == [] and codes(problems) == ["file-not-found"]
+
+
+# ----------------------------------------------------------------------------------- size limit
+
+
+def test_a_huge_size_limit_allocates_only_what_the_file_holds(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path / "cap.yaml", MINIMAL.format(version="1.0.0-alpha2"))
+    for limit in ("1000000000", "99999999999999999999999"):  # 1 GB would be allocated up front; then overflow
+        monkeypatch.setenv("NAFTIKO_MAX_SPEC_BYTES", limit)
+        tracemalloc.start()
+        try:
+            doc = load_file(path)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert doc.ok and peak < 10_000_000, (limit, peak)
+
+
+def test_a_file_that_grows_while_read_is_still_cut_at_the_limit(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # A pipe has no size to go by: the reader must still stop one byte past the limit.
+    monkeypatch.setenv("NAFTIKO_MAX_SPEC_BYTES", "100")
+    assert len(_read(Path("/dev/zero"))) == 101
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "1.5", "²", "9" * 5000])
+def test_an_unusable_size_limit_is_refused_before_any_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   value: str) -> None:
+    monkeypatch.setenv("NAFTIKO_MAX_SPEC_BYTES", value)
+    write(tmp_path / "a.yaml", MINIMAL.format(version="1.0.0-alpha2"))
+    with pytest.raises(ConfigError) as caught:
+        load_paths([tmp_path], env={})
+    assert str(caught.value) == f"NAFTIKO_MAX_SPEC_BYTES must be a positive whole number of bytes, not {value!r}"
+
+
+def test_validate_refuses_an_unusable_size_limit_without_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = str(Path(__file__).resolve().parents[1] / "capabilities" / "hms-live-streams.yaml")
+    monkeypatch.setenv("NAFTIKO_MAX_SPEC_BYTES", "abc")
+    result = CliRunner().invoke(main, ["validate", spec], catch_exceptions=False)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == "naftiko: NAFTIKO_MAX_SPEC_BYTES must be a positive whole number of bytes, not 'abc'\n"
+    monkeypatch.setenv("NAFTIKO_MAX_SPEC_BYTES", "99999999999999999999999")
+    result = CliRunner().invoke(main, ["validate", spec], catch_exceptions=False)
+    assert result.exit_code == 0, result.output

@@ -115,7 +115,10 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
         one line: a reload must not flood the log, and the running version keeps serving."""
         from naftiko_runtime.app import load
 
-        env = environment(env_file)
+        try:
+            env = environment(env_file)  # the env file may have changed too
+        except ConfigError as exc:
+            return str(exc)
         loaded = load(paths, env, upstreams=routes)
         if loaded.failed(strict=strict):
             return _refusal(loaded.diagnostics, strict)

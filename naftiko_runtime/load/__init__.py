@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from naftiko_runtime.errors import Diagnostic, Location, Severity
+from naftiko_runtime.errors import ConfigError, Diagnostic, Location, Severity
 from naftiko_runtime.load.document import Document, Origin, identity
 from naftiko_runtime.load.imports import inline_imports, resolve_location
 from naftiko_runtime.load.versions import (
@@ -78,8 +78,12 @@ def load_paths(paths: Iterable[str | Path], *, env: Mapping[str, str] | None = N
     """Load every capability under ``paths``.
 
     Files found inside folders that are not Naftiko documents (a secrets file, say) are skipped;
-    a file named explicitly must be one. Returns the documents and problems not tied to one.
+    a file named explicitly must be one. Returns the documents and problems not tied to one; raises
+    ``ConfigError`` when NAFTIKO_MAX_SPEC_BYTES is unusable.
     """
+    unusable = _spec_limit()[1]
+    if unusable is not None:  # the setting's fault, not any file's: said once, before reading any
+        raise ConfigError(unusable)
     explicit, found, problems = discover(paths)
     docs = [load_file(p, env=env, strict_env=strict_env) for p in explicit]
     for path in found:
@@ -103,16 +107,42 @@ def load_file(path: Path, *, env: Mapping[str, str] | None = None, strict_env: b
     return _load_file(Path(path), env, strict_env, ())
 
 
+DEFAULT_MAX_SPEC_BYTES = 4 * 1024 * 1024
+_CHUNK = 1024 * 1024
+
+
 def max_spec_bytes() -> int:
-    """The size limit of a capability (or imported) file: NAFTIKO_MAX_SPEC_BYTES, default 4 MiB."""
-    value = os.environ.get("NAFTIKO_MAX_SPEC_BYTES", "")
-    return int(value) if value.isdigit() and int(value) > 0 else 4 * 1024 * 1024
+    """The size limit of a capability (or imported) file: NAFTIKO_MAX_SPEC_BYTES, default 4 MiB (also
+    while the variable is unusable: ``load_paths`` refuses that)."""
+    return _spec_limit()[0]
+
+
+def _spec_limit() -> tuple[int, str | None]:
+    """The limit, and why NAFTIKO_MAX_SPEC_BYTES cannot be one when it is not a positive whole number."""
+    text = os.environ.get("NAFTIKO_MAX_SPEC_BYTES", "").strip()
+    if not text:
+        return DEFAULT_MAX_SPEC_BYTES, None
+    try:
+        value = int(text)
+    except ValueError:  # also for "²", which isdigit() accepts, and for thousands of digits
+        value = 0
+    if value > 0:
+        return value, None
+    return DEFAULT_MAX_SPEC_BYTES, f"NAFTIKO_MAX_SPEC_BYTES must be a positive whole number of bytes, not {text!r}"
 
 
 def _read(path: Path) -> bytes:
-    """At most the size limit (and one byte more, to tell): a huge or endless file is never read whole."""
+    """At most the size limit (and one byte more, to tell): a huge or endless file is never read whole.
+    Memory follows the file, not the limit, which may be huge: ``read(n)`` allocates n bytes at once."""
+    limit = max_spec_bytes() + 1
     with path.open("rb") as handle:
-        return handle.read(max_spec_bytes() + 1)
+        chunks = [handle.read(min(limit, os.fstat(handle.fileno()).st_size + 1))]
+        size = len(chunks[0])
+        # A file that grew since, or one without a size (a pipe): go on, a bounded chunk at a time.
+        while size < limit and (chunk := handle.read(min(_CHUNK, limit - size))):
+            chunks.append(chunk)
+            size += len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _load_file(path: Path, env: Mapping[str, str] | None, strict_env: bool, chain: tuple[Path, ...]) -> Document:

@@ -10,7 +10,6 @@ their protocol to ``invoke`` and its result (or the ``InvocationError`` raised) 
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 
 import anyio
 
+from naftiko_runtime import jsontext
 from naftiko_runtime.consume import HttpConsumer
 from naftiko_runtime.errors import InputError, InvocationError, ShuttingDown
 from naftiko_runtime.model import (
@@ -284,9 +284,8 @@ class Runtime:
         coerce = self._coercers.get(unit)
         if coerce is not None:
             args = coerce(args)
-        unfit: list[dict[str, str]] = []
-        _unfit(args, "", unfit, 0)
-        if any(problem["message"] == _TOO_DEEP for problem in unfit):  # the schema library would recurse too
+        unfit = [{"pointer": pointer or "/", "message": message} for pointer, message in jsontext.unfit(args)]
+        if any(problem["message"] == jsontext.TOO_DEEP for problem in unfit):  # the schema check would recurse
             raise InputError(unfit, operation=unit.label)
         problems = [{"pointer": problem.pointer or "/", "message": _short(problem.message)}
                     for problem in sorted(validator.problems(args), key=lambda p: p.path)]
@@ -301,30 +300,3 @@ def _short(message: str, limit: int = 200) -> str:
     return message if len(message) <= limit else message[: limit - 3] + "..."
 
 
-MAX_ARGUMENT_DEPTH = 64  # levels of nesting in a call's arguments: no tool needs more
-_TOO_DEEP = f"is nested more than {MAX_ARGUMENT_DEPTH} levels deep"
-_UNENCODABLE = "is not valid Unicode text (a lone surrogate)"
-_NON_FINITE = "is not a finite number (NaN and Infinity are not JSON)"
-
-
-def _unfit(value: Any, pointer: str, problems: list[dict[str, str]], depth: int) -> None:
-    """Add what JSON cannot carry: strings with lone surrogates (from JSON ``\\ud800``), which cannot
-    travel as UTF-8, and NaN or infinite numbers (Python's json reads ``NaN`` and ``Infinity``); and
-    nesting deeper than ``MAX_ARGUMENT_DEPTH``, which would exhaust Python's stack further on."""
-    if depth > MAX_ARGUMENT_DEPTH:
-        problems.append({"pointer": pointer, "message": _TOO_DEEP})
-    elif isinstance(value, str):
-        if not value.isascii():
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                problems.append({"pointer": pointer or "/", "message": _UNENCODABLE})
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            problems.append({"pointer": pointer or "/", "message": _NON_FINITE})
-    elif isinstance(value, Mapping):
-        for key, child in value.items():
-            _unfit(child, f"{pointer}/{key}", problems, depth + 1)
-    elif isinstance(value, list | tuple):
-        for i, child in enumerate(value):
-            _unfit(child, f"{pointer}/{i}", problems, depth + 1)

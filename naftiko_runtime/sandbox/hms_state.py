@@ -179,7 +179,7 @@ class LiveStreamStore:
             raise ValueError("not live-streams simulator state")
         try:
             streams = [_stream_from(item) for item in data["streams"]]
-            tick = int(data.get("tick", 0))
+            tick = _count(data.get("tick", 0), "tick")
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not live-streams simulator state ({exc})") from None
         self._tick = max(tick, max((s.entered_tick for s in streams), default=0))
@@ -351,30 +351,50 @@ def _stream_data(stream: LiveStream) -> dict[str, Any]:
 
 
 def _stream_from(data: dict[str, Any]) -> LiveStream:
-    def moment(value: Any) -> datetime | None:
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
-
     options = data["options"]
+    if not isinstance(options, dict):
+        raise ValueError("options is not an object")
     status = str(data["status"])
     if status not in STATUSES:
         raise ValueError(f"unknown status {status!r}")
-    created, updated = moment(data["created_at"]), moment(data["updated_at"])
-    if created is None or updated is None:
-        raise ValueError("a stream without its times")
+    started, stopped = data.get("started_at"), data.get("stopped_at")
     return LiveStream(
         id=str(data["id"]), room_id=str(data["room_id"]), session_id=str(data["session_id"]),
         options=StartOptions(str(options.get("meeting_url") or ""),
                              str(options.get("destination") or DEFAULT_DESTINATION),
                              bool(options.get("hls_vod")), bool(options.get("single_file_per_layer")),
                              options.get("transcription") if isinstance(options.get("transcription"), dict) else None),
-        playback_url=str(data["playback_url"]), created_at=created, updated_at=updated, seq=int(data["seq"]),
-        entered_tick=int(data["entered_tick"]), status=status, started_at=moment(data.get("started_at")),
-        stopped_at=moment(data.get("stopped_at")),
+        playback_url=str(data["playback_url"]), created_at=_moment(data["created_at"], "created_at"),
+        updated_at=_moment(data["updated_at"], "updated_at"), seq=_count(data["seq"], "seq"),
+        entered_tick=_count(data["entered_tick"], "entered_tick"), status=status,
+        started_at=None if started is None else _moment(started, "started_at"),
+        stopped_at=None if stopped is None else _moment(stopped, "stopped_at"),
         recording_assets=data.get("recording_assets") if isinstance(data.get("recording_assets"), list) else None,
         recording_paused=bool(data.get("recording_paused")),
-        timed_metadata=[TimedMetadata(str(m["payload"]), int(m["duration"]), datetime.fromisoformat(m["sent_at"]))
+        timed_metadata=[TimedMetadata(str(m["payload"]), _count(m["duration"], "duration"),
+                                      _moment(m["sent_at"], "sent_at"))
                         for m in data.get("timed_metadata") or []],
     )
+
+
+def _count(value: Any, name: str) -> int:
+    """A saved tick, sequence number or duration. JSON also allows fractions, booleans and
+    Infinity, which would crash or skew the counters later: refuse them here."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} is not a whole number >= 0")
+    return value
+
+
+def _moment(value: Any, name: str) -> datetime:
+    """A saved time, in UTC as the simulator prints and subtracts them (no offset means UTC). A time
+    that has no UTC form (year 1 at +14:00) is refused now rather than failing a later call."""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} is not a time")
+    moment = datetime.fromisoformat(value)
+    try:
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{name} is out of range") from None
 
 
 def _playback_url(room_id: str, now: datetime) -> str:

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from naftiko_runtime import jsontext
 from naftiko_runtime.errors import SandboxStateError
 
 __all__ = ["MAX_BYTES", "SandboxState"]
@@ -21,6 +22,13 @@ __all__ = ["MAX_BYTES", "SandboxState"]
 FORMAT = "naftiko-sandbox-state"
 VERSION = 1
 MAX_BYTES = 1_000_000
+
+
+def _unfit(data: Any) -> str | None:
+    """Where and why ``data`` holds what the simulators could not have written, nor write back
+    (``jsontext.unfit``: a lone surrogate, NaN or Infinity, nesting past its depth)."""
+    problems = jsontext.unfit(data)
+    return " ".join(problems[0]) if problems else None
 
 
 class SandboxState:
@@ -37,9 +45,12 @@ class SandboxState:
                 return {}
             if self.path.stat().st_size > MAX_BYTES:
                 raise SandboxStateError(f"{self.path} is over {MAX_BYTES} bytes: not a sandbox state file")
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = jsontext.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise SandboxStateError(f"cannot read {self.path} as sandbox state: {exc}") from None
+        problem = _unfit(data)
+        if problem:  # refused now: it would crash a later call, or the save
+            raise SandboxStateError(f"{self.path} is not a sandbox state file (at {problem})")
         if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("simulators"), dict):
             raise SandboxStateError(f"{self.path} is not a sandbox state file (written by --sandbox-state)")
         if data.get("version") != VERSION:
@@ -63,7 +74,11 @@ class SandboxState:
         if not self._live:
             return
         simulators = {**self.saved, **{host: store.dump() for host, store in self._live.items()}}
-        text = json.dumps({"format": FORMAT, "version": VERSION, "simulators": simulators}, ensure_ascii=False)
+        document = {"format": FORMAT, "version": VERSION, "simulators": simulators}
+        problem = _unfit(document)
+        if problem:  # never write what the next run would refuse
+            raise SandboxStateError(f"sandbox state not written to {self.path} (at {problem})")
+        text = json.dumps(document, ensure_ascii=False)
         if len(text.encode("utf-8")) > MAX_BYTES:
             raise SandboxStateError(f"sandbox state would be over {MAX_BYTES} bytes: {self.path} not written")
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -98,3 +99,70 @@ def test_unusable_saved_state_is_an_error_not_a_crash(tmp_path: Path) -> None:
                     encoding="utf-8")
     with pytest.raises(ConfigError, match="another version"):
         SandboxState(path)
+
+
+def _state_with(stream: dict[str, Any], **store: Any) -> str:
+    good = {"id": "6b1302c4bf47d5770061b177", "room_id": ROOM, "session_id": "s", "status": "running",
+            "options": {}, "playback_url": "u", "seq": 0, "entered_tick": 1,
+            "created_at": "2026-12-04T18:13:24+00:00", "updated_at": "2026-12-04T18:13:24+00:00"}
+    simulator = {"tick": 1, "streams": [{**good, **stream}], **store}
+    return json.dumps({"format": "naftiko-sandbox-state", "version": 1, "simulators": {"api.100ms.live": simulator}})
+
+
+DEEP = "[" * 5000 + "]" * 5000
+
+
+@pytest.mark.parametrize("text", [
+    pytest.param(_state_with({"options": []}), id="options-list"),
+    pytest.param(_state_with({}, tick=float("inf")), id="tick-inf"),
+    pytest.param(_state_with({"seq": float("inf")}), id="seq-inf"),
+    pytest.param(_state_with({"entered_tick": 1.5}), id="tick-fraction"),
+    pytest.param(_state_with({"seq": True}), id="seq-bool"),
+    pytest.param(_state_with({"status": "completed", "recording_assets": [{"size": float("inf")}]}), id="asset-inf"),
+    # Loads as a datetime, but cannot be converted to UTC as the simulator does when listing.
+    pytest.param(_state_with({"created_at": "0001-01-01T00:00:00+14:00"}), id="year-1"),
+    pytest.param(_state_with({"stopped_at": "9999-12-31T23:59:59-14:00"}), id="year-9999"),
+    # Restored, or kept for another host, but then not UTF-8 when answered or saved.
+    pytest.param(_state_with({"session_id": "\ud800"}), id="surrogate"),
+    pytest.param(json.dumps({"format": "naftiko-sandbox-state", "version": 1, "simulators": {"other.test": "\ud800"}}),
+                 id="surrogate-other-host"),
+    pytest.param(DEEP, id="deep"),
+    pytest.param('{"format": "naftiko-sandbox-state", "version": 1, "simulators": ' + DEEP + "}", id="deep-inside"),
+    # Parses, but the simulator's answer could not be encoded later.
+    pytest.param(_state_with({"status": "completed", "recording_assets": []}).replace(
+        '"recording_assets": []', '"recording_assets": ' + "[" * 900 + "]" * 900), id="deep-but-parsable"),
+])
+def test_a_corrupt_state_file_is_refused_at_load_and_left_alone(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(text, encoding="utf-8")
+    code, _, err = call("hms-list-live-streams", "--sandbox-state", str(path))
+    assert code == 1 and str(path) in err
+    assert "sandbox state" in err or "simulator state is unusable" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert path.read_text(encoding="utf-8") == text
+
+
+def test_saved_times_without_an_offset_are_utc(tmp_path: Path) -> None:
+    # A naive start and an aware stop must still give the recording's duration, not a TypeError.
+    store = LiveStreamStore(clock=lambda: datetime(2026, 1, 1, 0, 1, tzinfo=UTC), ids=lambda: "f" * 24)
+    store.restore(json.loads(_state_with({
+        "status": "post_processing", "entered_tick": 0, "options": {"hls_vod": True},
+        "started_at": "2026-01-01T00:00:00", "stopped_at": "2026-01-01T14:00:10+14:00",
+    }, tick=0))["simulators"]["api.100ms.live"])
+    store.tick()
+    stream = store.get("6b1302c4bf47d5770061b177").to_json()
+    assert stream["status"] == "completed" and stream["recording_assets"][0]["duration"] == 10
+    assert stream["started_at"] == "2026-01-01T00:00:00Z"
+
+
+def test_state_the_next_run_would_refuse_is_not_written(tmp_path: Path) -> None:
+    class Deep:
+        def dump(self) -> Any:
+            return json.loads("[" * 100 + "]" * 100)
+
+    path = tmp_path / "state.json"
+    state = SandboxState(path)
+    state.attach("api.100ms.live", SimpleNamespace(state=SimpleNamespace(store=Deep())))
+    with pytest.raises(ConfigError, match="is nested more than 64 levels deep"):
+        state.save()
+    assert not path.exists()
