@@ -244,6 +244,37 @@ def test_import_of_a_malformed_openapi_document_is_an_error_not_a_traceback(tmp_
     assert code == 1 and err.startswith("naftiko: cannot import") and out == ""
 
 
+OPENAPI = "openapi: 3.0.0\ninfo: {title: x, version: '1'}\nservers: [{url: %s}]\n" \
+          "paths: {/a: {get: {operationId: get-a, parameters: [{name: %s, in: query}]}}}\n"
+
+
+@pytest.mark.parametrize(("url", "name", "why"), [
+    ("{a: 1}", "q", "`servers[0].url` is dict, not a URL"),
+    ("'https://api.example.test'", "{k: v}", "a parameter's `name` and `in` must be text, not {'k': 'v'}"),
+])
+def test_import_refuses_values_of_the_wrong_type_instead_of_writing_their_repr(
+        tmp_path: Path, url: str, name: str, why: str) -> None:
+    path = tmp_path / "odd.yaml"
+    path.write_text(OPENAPI % (url, name), encoding="utf-8")
+    code, out, err = invoke("import", "openapi", str(path), "-o", str(tmp_path / "cap.yaml"))
+    assert (code, out) == (1, "") and err == f"naftiko: cannot import {path}: {why}\n"
+    assert not (tmp_path / "cap.yaml").exists()
+
+
+def test_import_checks_what_it_made_and_writes_nothing_with_errors(tmp_path: Path) -> None:
+    path = tmp_path / "odd.yaml"
+    path.write_text(OPENAPI % ("'http://api.example.test:99999/v1'", "q"), encoding="utf-8")
+    for output in ([], ["-o", str(tmp_path / "cap.yaml")]):
+        code, out, err = invoke("import", "openapi", str(path), *output)
+        assert (code, out) == (1, "") and "error[baseuri-invalid]" in err
+        assert err.endswith(f"naftiko: not {'writing ' + output[1] if output else 'printing the capability'}: "
+                            "the capability made has errors (above)\n")
+    assert not (tmp_path / "cap.yaml").exists()
+    path.write_text(OPENAPI % ("'http://api.example.test:8080/v1'", "q"), encoding="utf-8")
+    code, out, err = invoke("import", "openapi", str(path))
+    assert code == 0 and "baseUri: http://api.example.test:8080/v1" in out and not err
+
+
 def test_export_openapi_without_a_rest_exposure_is_a_clear_error() -> None:
     code, out, err = invoke("export", "openapi", HMS)
     assert code == 1 and out == "" and err.startswith("naftiko: ")

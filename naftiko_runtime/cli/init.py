@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from naftiko_runtime.cli.common import EXISTING, fail
-from naftiko_runtime.cli.openapi import OPERATIONS, TAG, imported
+from naftiko_runtime.cli.openapi import OPERATIONS, TAG, check_made, imported
 
 DEFAULT_FILE = "capability.yaml"
 
@@ -151,7 +151,7 @@ def init(path: str | None, openapi: Path | None, operations: str | None, tag: st
         text, variables = _from_openapi(openapi, name, operations, tag, shown)
     else:
         text, variables = starter(name or _default_name(target), shown), []
-    _check(text, target)
+    check_made(text, target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
@@ -163,21 +163,6 @@ def init(path: str | None, openapi: Path | None, operations: str | None, tag: st
         steps.append(f"export {'=... '.join(variables)}=...   # or put them in a file for --env-file")
     steps.append(f"naftiko serve {shown}")
     click.echo("next:\n" + "\n".join(f"  {s}" for s in steps), err=True)
-
-
-def _check(text: str, target: Path) -> None:
-    """The text must be a capability without errors; otherwise it is not written (a bug, or an
-    OpenAPI document this runtime cannot express)."""
-    from naftiko_runtime.load import load_text
-    from naftiko_runtime.report import format_text, source_lines
-    from naftiko_runtime.validate import check_documents, has_errors
-
-    doc = load_text(text, target.resolve())
-    _, diagnostics = check_documents([doc])
-    if diagnostics:
-        click.echo(format_text(diagnostics, source_lines([doc])), err=True)
-    if has_errors(diagnostics):
-        fail(f"not writing {target}: the capability made has errors (above)")
 
 
 COMMANDS = (init,)

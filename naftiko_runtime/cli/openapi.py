@@ -70,6 +70,23 @@ def imported(file: Path, *, namespace: str | None = None, operations: str | None
         fail(f"cannot import {file}: {exc}")
 
 
+def check_made(text: str, target: Path | None) -> None:
+    """The text must be a capability without errors; otherwise it is not written to ``target`` (None:
+    standard output) and the command exits 1: a bug, or an OpenAPI document this runtime cannot
+    express."""
+    from naftiko_runtime.load import load_text
+    from naftiko_runtime.report import format_text, source_lines
+    from naftiko_runtime.validate import check_documents, has_errors
+
+    doc = load_text(text, (target or Path("capability.yaml")).resolve())
+    _, diagnostics = check_documents([doc])
+    if diagnostics:
+        click.echo(format_text(diagnostics, source_lines([doc])), err=True)
+    if has_errors(diagnostics):
+        fail(f"not {f'writing {target}' if target else 'printing the capability'}: the capability made has "
+             "errors (above)")
+
+
 @click.group(name="import", short_help="Start a capability from another format (openapi).")
 def import_group() -> None:
     """Create a capability from another format."""
@@ -89,6 +106,7 @@ def import_openapi(file: Path, output: Path | None, namespace: str | None, opera
     from naftiko_runtime.formats.yaml import dump_yaml
 
     result = dump_yaml(imported(file, namespace=namespace, operations=operations, tag=tag))
+    check_made(result, output)
     if output:
         output.write_text(result, encoding="utf-8")
     else:

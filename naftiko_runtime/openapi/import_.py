@@ -158,7 +158,9 @@ class _Reader:
             return f"{scheme}://{host}{self.doc.get('basePath') or ''}"
         servers = self.doc.get("servers") or []
         server = servers[0] if servers and isinstance(servers[0], Mapping) else {}
-        url = str(server.get("url") or "")
+        url = server.get("url") or ""
+        if not isinstance(url, str):  # str() would write a Python repr into the baseUri
+            raise ConfigError(f"`servers[0].url` is {type(url).__name__}, not a URL")
         for name, variable in (server.get("variables") or {}).items():
             default = variable.get("default", "") if isinstance(variable, Mapping) else ""
             url = url.replace("{" + str(name) + "}", str(default))
@@ -256,7 +258,9 @@ class _Reader:
         for raw in [*(item.get("parameters") or []), *(op.get("parameters") or [])]:
             param = self.resolve(raw)
             if isinstance(param, Mapping) and param.get("name") and param.get("in"):
-                merged[(str(param["name"]), str(param["in"]))] = param
+                if not isinstance(param["name"], str) or not isinstance(param["in"], str):
+                    raise ConfigError(f"a parameter's `name` and `in` must be text, not {param['name']!r:.60}")
+                merged[(param["name"], param["in"])] = param
         return list(merged.values())
 
     def _operation(self, path: str, method: str, item: Mapping[str, Any], op: Mapping[str, Any],
