@@ -378,6 +378,12 @@ def test_sandbox_names_an_unknown_simulator_in_naftikos_own_usage_error() -> Non
     assert "python -m" not in err and "--host" not in err
 
 
+def test_validate_of_a_path_that_cannot_be_read_says_why_once() -> None:
+    code, out, err = invoke("validate", "/dev/null")
+    assert code == 1 and "error[file-not-found] not a regular file or folder: /dev/null" in out
+    assert "no capability file" not in err
+
+
 @pytest.mark.parametrize("fmt", ["text", "json", "github"])
 def test_validate_fails_a_folder_without_capability_files_and_says_so(tmp_path: Path, fmt: str) -> None:
     (tmp_path / "notes.txt").write_text("not a capability", encoding="utf-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tracemalloc
 from pathlib import Path
 from textwrap import dedent
@@ -637,6 +638,14 @@ def test_a_file_named_and_inside_a_named_folder_loads_once(tmp_path: Path) -> No
 def test_missing_path_is_reported_by_load_paths(tmp_path: Path) -> None:
     docs, problems = load_paths([tmp_path / "nope"], env={})
     assert docs == [] and codes(problems) == ["file-not-found"]
+
+
+def test_a_path_that_is_neither_file_nor_folder_is_named_so_and_not_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)  # opened for reading, it would wait for a writer forever
+    docs, problems = load_paths([fifo, tmp_path / "nope.yaml"], env={})
+    assert docs == [] and [p.message for p in problems] == [
+        f"not a regular file or folder: {fifo}", f"no such file or folder: {tmp_path / 'nope.yaml'}"]
 
 
 # ----------------------------------------------------------------------------------- size limit

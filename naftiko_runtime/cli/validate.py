@@ -32,7 +32,7 @@ def validate(paths: tuple[Path, ...], fmt: str, strict: bool, together: bool) ->
         print_diagnostics(diagnostics, [c.doc for c in checked], strict=strict, err=False)
         if checked:
             click.echo(summary(diagnostics, len(checked), strict=strict), err=True)
-    if not checked:  # a CI step pointed at the wrong folder must not pass
+    if not checked and not diagnostics:  # a CI step pointed at the wrong folder must not pass
         click.echo("naftiko: no capability file (*.yaml, *.yml) in " + ", ".join(str(p) for p in paths), err=True)
     sys.exit(1 if has_errors(diagnostics, strict=strict) or not checked else 0)
 

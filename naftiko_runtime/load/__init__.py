@@ -58,8 +58,9 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path], list[
             found.extend(p for p in _yaml_files(path) if p not in found)
         elif path.is_file():
             explicit.append(path)
-        else:
-            problems.append(Diagnostic("file-not-found", Severity.ERROR, f"no such file or folder: {raw}",
+        else:  # a device or a pipe is not read: it may never end
+            what = "not a regular file or folder" if path.exists() else "no such file or folder"
+            problems.append(Diagnostic("file-not-found", Severity.ERROR, f"{what}: {raw}",
                                        Location(str(raw), "", 1, 1)))
     return explicit, found, problems
 
