@@ -14,6 +14,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from naftiko_runtime.source import escape
+
 __all__ = ["MAX_DEPTH", "NON_FINITE", "TOO_DEEP", "UNENCODABLE", "loads", "unfit"]
 
 MAX_DEPTH = 64  # levels of nesting: no argument or saved state needs more; far fewer than the stack allows
@@ -30,19 +32,20 @@ def loads(text: str | bytes | bytearray) -> Any:
         raise ValueError("the JSON is nested too deeply") from None
 
 
-def unfit(value: Any) -> list[tuple[str, str]]:
+def unfit(value: Any, max_depth: int = MAX_DEPTH) -> list[tuple[str, str]]:
     """(JSON pointer, message) for each part of ``value`` that JSON cannot carry on: a string with a
     lone surrogate (JSON's ``"\\ud800"``; not UTF-8), NaN or an infinite number (Python's json reads
-    ``NaN`` and ``Infinity``), and nesting past ``MAX_DEPTH``, which would exhaust Python's stack in
-    whatever walks the value next. The walk itself stops at that depth."""
+    ``NaN`` and ``Infinity``), and nesting past ``max_depth``, which would exhaust Python's stack in
+    whatever walks the value next. The walk itself stops at that depth. Pointers carry a key's lone
+    surrogate escaped (``\\ud800``), so they can be printed and sent."""
     found: list[tuple[str, str]] = []
-    _walk(value, "", 0, found)
+    _walk(value, "", 0, max_depth, found)
     return found
 
 
-def _walk(value: Any, pointer: str, depth: int, found: list[tuple[str, str]]) -> None:
-    if depth > MAX_DEPTH:
-        found.append((pointer, TOO_DEEP))
+def _walk(value: Any, pointer: str, depth: int, max_depth: int, found: list[tuple[str, str]]) -> None:
+    if depth > max_depth:
+        found.append((pointer, TOO_DEEP if max_depth == MAX_DEPTH else f"is nested more than {max_depth} levels deep"))
     elif isinstance(value, str):
         if not _encodable(value):
             found.append((pointer, UNENCODABLE))
@@ -51,12 +54,16 @@ def _walk(value: Any, pointer: str, depth: int, found: list[tuple[str, str]]) ->
             found.append((pointer, NON_FINITE))
     elif isinstance(value, Mapping):
         for key, child in value.items():
-            if isinstance(key, str) and not _encodable(key):  # a key can hold a lone surrogate too
-                found.append((f"{pointer}/{key}", UNENCODABLE))
-            _walk(child, f"{pointer}/{key}", depth + 1, found)
+            text = str(key)
+            if _encodable(text):
+                where = f"{pointer}/{escape(text)}"
+            else:  # a key can hold a lone surrogate too
+                where = f"{pointer}/{escape(text.encode('utf-8', 'backslashreplace').decode())}"
+                found.append((where, UNENCODABLE))
+            _walk(child, where, depth + 1, max_depth, found)
     elif isinstance(value, list | tuple):
         for i, child in enumerate(value):
-            _walk(child, f"{pointer}/{i}", depth + 1, found)
+            _walk(child, f"{pointer}/{i}", depth + 1, max_depth, found)
 
 
 def _encodable(text: str) -> bool:

@@ -4,7 +4,8 @@ The spec's Mustache semantics (the reference engine uses JMustache with HTML esc
 name renders "", names may be kebab-case or dotted, lists and maps render as compact JSON. The
 implementation is ours and small: variables, sections, inverted sections, comments. A template
 compiled with an escaping mode (``"json"``, ``"form"``) escapes each ``{{x}}`` for where it stands in
-the text; ``{{{x}}}`` and ``{{&x}}`` always insert the plain text.
+the text (in ``"json"``, a missing name where a JSON value stands renders ``null``, not ""); ``{{{x}}}``
+and ``{{&x}}`` always insert the plain text.
 
 Load-time templates (``<<env.X>>``, jinja2) live in ``naftiko_runtime.loadtime``, so serving a file
 without them never imports jinja2.

@@ -29,8 +29,13 @@ def http_url_problem(url: str) -> str | None:
     if not parts.hostname:
         return "names no host"
     host_port = parts.netloc.rpartition("@")[2]
-    after_host = host_port.rpartition("]")[2] if host_port.startswith("[") else host_port
-    port = after_host.rpartition(":")[2] if ":" in after_host else ""
-    if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
-        return f"has port `{port}`, not a number from 1 to 65535"
+    after = host_port.rpartition("]")[2] if host_port.startswith("[") else ""
+    if after and not after.startswith(":"):
+        return "is not a valid URL (text after the `]` of its address)"
+    try:
+        port = parts.port  # digits only, at most 65535; `h:80:90` and `h:+80` fail here
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:  # the port itself is not quoted: a bind may fill it
+        return "has a port that is not a number from 1 to 65535"
     return None

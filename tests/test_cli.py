@@ -210,7 +210,7 @@ def test_console_script_is_installed_and_runs() -> None:
 
 def test_an_upstream_url_no_request_could_use_is_a_usage_error() -> None:
     code, _, err = invoke("call", HMS, "hms-list-live-streams", "--upstream", "live-streams=http://127.0.0.1:99999/v2")
-    assert code == 2 and "'http://127.0.0.1:99999/v2' has port `99999`, not a number from 1 to 65535" in err
+    assert code == 2 and "'http://127.0.0.1:99999/v2' has a port that is not a number from 1 to 65535" in err
 
 
 def test_a_mistyped_upstream_namespace_is_a_usage_error() -> None:
@@ -250,7 +250,7 @@ OPENAPI = "openapi: 3.0.0\ninfo: {title: x, version: '1'}\nservers: [{url: %s}]\
 
 @pytest.mark.parametrize(("url", "name", "why"), [
     ("{a: 1}", "q", "`servers[0].url` is dict, not a URL"),
-    ("'https://api.example.test'", "{k: v}", "a parameter's `name` and `in` must be text, not {'k': 'v'}"),
+    ("'https://api.example.test'", "{k: v}", "a parameter's `name` must be text, not {'k': 'v'}"),
 ])
 def test_import_refuses_values_of_the_wrong_type_instead_of_writing_their_repr(
         tmp_path: Path, url: str, name: str, why: str) -> None:
@@ -407,3 +407,39 @@ def test_an_unreadable_env_file_exits_1_naming_it(tmp_path: Path, command: list[
     for env_file, why in ((bad, "not UTF-8 text (line 1)"), (tmp_path, "Is a directory")):
         code, out, err = invoke(*command, "--env-file", str(env_file))
         assert code == 1 and err == f"naftiko: cannot read env file {env_file}: {why}\n" and "tok-" not in out + err
+
+
+BOUND_PORT = """\
+naftiko: "1.0.0-alpha2"
+info: {label: Bound port, description: A base URI whose port a bind fills.}
+binds:
+  - namespace: env
+    keys: {PORT: API_PORT}
+capability:
+  consumes:
+    - type: http
+      namespace: api
+      baseUri: 'http://127.0.0.1:{{PORT}}/v1'
+      resources:
+        - name: items
+          path: /items
+          operations:
+            - {name: list-items, method: GET}
+  exposes:
+    - type: mcp
+      namespace: items
+      port: 9411
+      tools:
+        - {name: list-items, description: List items., call: api.list-items}
+"""
+
+
+@pytest.mark.parametrize("command", [["call", "list-items"], ["serve", "--port", "0"]])
+def test_a_base_uri_its_binds_make_unusable_exits_1_before_any_call_and_is_no_upstream_error(
+        tmp_path: Path, command: list[str]) -> None:
+    path = tmp_path / "bound.yaml"
+    path.write_text(BOUND_PORT, encoding="utf-8")
+    code, out, err = invoke(command[0], str(path), *command[1:], env={"API_PORT": "99999"})
+    assert (code, out) == (1, "") and "--upstream" not in err
+    assert err == ("naftiko: the baseUri `http://127.0.0.1:{{PORT}}/v1` of `api` has a port that is not a number "
+                   "from 1 to 65535 once its binds are filled\n")

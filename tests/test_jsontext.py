@@ -23,6 +23,8 @@ def test_unfit_names_each_lone_surrogate_non_finite_number_and_nesting_too_deep_
     value = json.loads('{"a": ["ok", "\\ud800", NaN], "\\udfff": 1, "n": {"x": -Infinity}}')
     value["deep"] = deep
     assert jsontext.unfit(value) == [
-        ("/a/1", jsontext.UNENCODABLE), ("/a/2", jsontext.NON_FINITE), ("/\udfff", jsontext.UNENCODABLE),
+        ("/a/1", jsontext.UNENCODABLE), ("/a/2", jsontext.NON_FINITE), ("/\\udfff", jsontext.UNENCODABLE),
         ("/n/x", jsontext.NON_FINITE), ("/deep" + "/0" * 64, jsontext.TOO_DEEP)]
     assert jsontext.unfit({"fine": ["é", 1.5, {"k": None}]}) == []
+    assert jsontext.unfit({"a/b~c": [float("nan")]}) == [("/a~1b~0c/0", jsontext.NON_FINITE)]  # RFC 6901
+    assert jsontext.unfit([[[1]]], max_depth=2) == [("/0/0/0", "is nested more than 2 levels deep")]

@@ -654,7 +654,7 @@ def test_a_path_that_is_neither_file_nor_folder_is_named_so_and_not_read(tmp_pat
 def test_a_huge_size_limit_allocates_only_what_the_file_holds(tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path / "cap.yaml", MINIMAL.format(version="1.0.0-alpha2"))
-    for limit in ("1000000000", "99999999999999999999999"):  # 1 GB would be allocated up front; then overflow
+    for limit in ("1000000000", "99999999999999999999999", "9" * 5000):  # 1 GB up front; overflow; int() refuses
         monkeypatch.setenv("NAFTIKO_MAX_SPEC_BYTES", limit)
         tracemalloc.start()
         try:
@@ -672,7 +672,7 @@ def test_a_file_that_grows_while_read_is_still_cut_at_the_limit(tmp_path: Path,
     assert len(_read(Path("/dev/zero"))) == 101
 
 
-@pytest.mark.parametrize("value", ["abc", "0", "-1", "1.5", "²", "9" * 5000])
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "1.5", "²", "-" + "9" * 5000])
 def test_an_unusable_size_limit_is_refused_before_any_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                    value: str) -> None:
     monkeypatch.setenv("NAFTIKO_MAX_SPEC_BYTES", value)

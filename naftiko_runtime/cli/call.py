@@ -118,7 +118,7 @@ def call(spec: Path, tool_name: str, pairs: tuple[str, ...], as_json: str | None
     """
     import anyio
 
-    from naftiko_runtime.app import runtime
+    from naftiko_runtime.app import check_upstreams, runtime
     from naftiko_runtime.telemetry import CallContext
 
     env = environment(env_file)
@@ -136,13 +136,15 @@ def call(spec: Path, tool_name: str, pairs: tuple[str, ...], as_json: str | None
     args = _arguments(unit, pairs, as_json)
     state = _saved_state(sandbox_state)
     try:
+        check_upstreams(routes, found)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--upstream") from None
+    try:
         built = runtime(found, env, upstreams=routes, sandbox=sandbox or state is not None, sandbox_state=state)
     except BindingError as exc:
         fail(f"{exc}; set them in the environment or with --env-file")
-    except SandboxStateError as exc:
+    except ConfigError as exc:  # a sandbox state file, or binds that make a base URI unusable
         fail(str(exc))
-    except ConfigError as exc:
-        raise click.BadParameter(str(exc), param_hint="--upstream") from None
 
     context = CallContext()
 

@@ -74,7 +74,7 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
     click.get_current_context().call_on_close(gc.enable)
     import anyio
 
-    from naftiko_runtime.app import runtime, simulated_hosts, wants_metrics
+    from naftiko_runtime.app import check_upstreams, runtime, simulated_hosts, wants_metrics
     from naftiko_runtime.expose.serve import GRACE_PERIOD
     from naftiko_runtime.expose.serve import serve as serve_exposures
 
@@ -102,10 +102,12 @@ def serve(paths: tuple[Path, ...], address: str | None, port: int | None, transp
         if shared is not None and shared.pid is None:
             shared.start(simulated_hosts(loaded.capabilities))
         try:
-            return runtime(loaded.capabilities, env, upstreams=routes, sandbox=sandbox, telemetry=made[0],
-                           shared_sandbox=shared.urls if shared is not None else None)
+            check_upstreams(routes, loaded.capabilities)
         except ConfigError as exc:
             raise click.BadParameter(str(exc), param_hint="--upstream") from None
+        try:  # a ConfigError now (binds that make a base URI unusable) ends the command: exit 1
+            return runtime(loaded.capabilities, env, upstreams=routes, sandbox=sandbox, telemetry=made[0],
+                           shared_sandbox=shared.urls if shared is not None else None)
         except BindingError as exc:
             click.echo(f"naftiko: {exc}; set them in the environment or with --env-file", err=True)
             return None

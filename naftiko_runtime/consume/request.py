@@ -254,13 +254,14 @@ def build_body(op: Operation, resolved: Resolved, declared_type: str | None) -> 
     if kind == "raw" and isinstance(data, str):
         content_type = declared_type or _JSON
         if "json" in content_type:
-            return Body(_json_body(op, render_json_template(data, context)), content_type)
+            return Body(_json_body(op, render_json_template(data, context), content_type), content_type)
         return Body(_render_text(data, context).encode(), content_type)
     if kind == "raw":  # a JSON value written without `type`: sent as JSON, as its author meant
         kind = "json"
     if kind == "json":
         if isinstance(data, str):
-            return Body(_json_body(op, render_json_template(data, context)), declared_type or _JSON)
+            return Body(_json_body(op, render_json_template(data, context), declared_type or _JSON),
+                        declared_type or _JSON)
         rendered = render_native(data, context)
         return Body(json.dumps(rendered, ensure_ascii=False, separators=(",", ":")).encode(),
                     declared_type or _JSON)
@@ -273,9 +274,13 @@ def build_body(op: Operation, resolved: Resolved, declared_type: str | None) -> 
     raise InvocationError(f"unsupported body type {kind!r} in {op.ref}", operation=op.ref)
 
 
-def _json_body(op: Operation, text: str) -> bytes:
-    """A filled JSON body template, refused unless it is JSON: the upstream would be told
-    ``application/json`` and get something else (a ``{{{raw}}}`` value can break it)."""
+def _json_body(op: Operation, text: str, content_type: str) -> bytes:
+    """A filled JSON body template, refused unless it is one JSON value when the upstream is told
+    ``application/json`` (or ``*+json``): a ``{{{raw}}}`` value can break it. Other JSON-ish types
+    (``application/x-ndjson``: one value per line) and an empty body go as they are."""
+    media = content_type.split(";")[0].strip().lower()
+    if not text.strip() or not (media == "application/json" or media.endswith("+json")):
+        return text.encode()
     try:
         jsontext.loads(text)
     except ValueError as exc:

@@ -51,9 +51,9 @@ def announce(emit: Emit, listeners: Sequence[Listener], stdio: Sequence[McpEntry
             )
         if is_wildcard(listener.address):
             hosts, _ = allowed_hosts_for(listener.address, allowed_hosts)
-            shown = "any host" if hosts is None else ", ".join(h for h in hosts if not h.endswith(":*"))
-            emit(f"{listener.address}:{listener.port} accepts the Host names {shown} and this machine's "
-                 "addresses; add others with "
+            shown = "any host" if hosts is None else (", ".join(h for h in hosts if not h.endswith(":*"))
+                                                      + " and this machine's addresses")
+            emit(f"{listener.address}:{listener.port} accepts the Host names {shown}; add others with "
                  "--allowed-host (or NAFTIKO_ALLOWED_HOSTS)",
                  {"event": "allowed-hosts", "address": listener.address, "port": listener.port,
                   "hosts": hosts if hosts is not None else ["*"]})

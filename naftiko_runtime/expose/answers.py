@@ -1,10 +1,11 @@
-"""HTTP answers shared by the REST and skill adapters: a unit's result as JSON, bytes or text, and
-failures as RFC 9457 ``application/problem+json`` (an upstream's error status is passed on)."""
+"""HTTP answers shared by the adapters: a unit's result as JSON, bytes or text, and failures and
+refusals as RFC 9457 ``application/problem+json`` (an upstream's error status is passed on)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable, Mapping
+from http import HTTPStatus
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -15,7 +16,8 @@ from naftiko_runtime.errors import InputError, InvocationError, UnavailableError
 from naftiko_runtime.formats import BinaryBody, RawBody
 from naftiko_runtime.runtime import CallContext
 
-__all__ = ["PROBLEM_TYPE_PREFIX", "answer", "error_problem", "problem", "rest_exception_handlers", "told_truncated"]
+__all__ = ["PROBLEM_TYPE_PREFIX", "answer", "error_problem", "problem", "rest_exception_handlers", "status_problem",
+           "told_truncated"]
 
 PROBLEM_TYPE_PREFIX = "urn:naftiko:problem:"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -32,7 +34,7 @@ _TITLES = {
     "internal-error": "Internal error",
     "unavailable": "Service unavailable",
     "bad-request": "Bad request",
-    "too-large": "Request too large",
+    "too-large": "Content too large",
 }
 
 
@@ -44,6 +46,13 @@ def problem(status: int, code: str, detail: str | None = None, *, headers: Mappi
         body["detail"] = detail
     body["code"] = code
     body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_MEDIA_TYPE)
+
+
+def status_problem(status: int, detail: str, *, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """A refusal that means no more than its HTTP status (a guard's, an authenticator's): RFC 9457's
+    ``about:blank`` type, titled with the status's own phrase."""
+    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
     return JSONResponse(body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_MEDIA_TYPE)
 
 

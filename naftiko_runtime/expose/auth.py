@@ -21,11 +21,12 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from naftiko_runtime.errors import AuthConfigError
+from naftiko_runtime.expose.answers import status_problem
 from naftiko_runtime.model import Auth
 from naftiko_runtime.templates import compile_template
 
@@ -56,10 +57,7 @@ def caller_of(scope: Mapping[str, Any]) -> str | None:
 
 
 def _problem(status: int, detail: str, challenge: str) -> Response:
-    title = "Unauthorized" if status == 401 else "Forbidden" if status == 403 else "Service Unavailable"
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    headers = {"WWW-Authenticate": challenge} if challenge else {}
-    return JSONResponse(body, status_code=status, headers=headers, media_type="application/problem+json")
+    return status_problem(status, detail, headers={"WWW-Authenticate": challenge} if challenge else None)
 
 
 def _quote(value: str) -> str:

@@ -10,8 +10,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from naftiko_runtime.expose.answers import status_problem
 
 __all__ = ["CALLED", "MAX_BODY_SIZE", "ROUTE", "AccessLog", "BodyLimit", "HostGuard", "allowed_hosts_for",
            "is_local_address", "is_loopback", "is_wildcard"]
@@ -54,22 +55,31 @@ _LOCAL_SEEN: set[str] = set()
 
 
 def is_local_address(value: str) -> bool:
-    """Whether a Host or Origin value names one of this machine's IP addresses, asked of the kernel
-    (it lets a socket bind only a local address), so addresses added after start-up count too.
-    Never the unspecified or a multicast address: browsers reach local services through 0.0.0.0."""
+    """Whether a Host or Origin value is one of this machine's IP addresses (with a port or none),
+    asked of the kernel (a socket binds only a local address), so addresses added after start-up
+    count too. Never the unspecified, a multicast or a broadcast address, however written: browsers
+    reach local services through 0.0.0.0."""
     name = value.split("://", 1)[-1]
-    name = name[1:name.find("]")] if name.startswith("[") and "]" in name else name.rsplit(":", 1)[0]
+    if name.startswith("["):
+        name, _, rest = name[1:].partition("]")
+    else:
+        name, _, port = name.partition(":")
+        rest = f":{port}" if _ else ""
+    if rest and not (rest[1:].isascii() and rest[1:].isdigit() and rest.startswith(":")):
+        return False
     if name in _LOCAL_SEEN:
         return True
     try:
         address = ipaddress.ip_address(name)
     except ValueError:
-        return False  # a name: only the names listed are allowed
-    if address.is_unspecified or address.is_multicast:
-        return False
+        return False  # a name (only the names listed are allowed), or IPv6 not in brackets
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_unspecified or address.is_multicast or (address.version == 4 and address.is_reserved):
+        return False  # 240/4 holds the broadcast address; IPv6's "reserved" ::/8 holds ::1
     try:
         with socket.socket(socket.AF_INET6 if address.version == 6 else socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.bind((name, 0))
+            probe.bind((str(address), 0))
     except OSError:
         return False
     if len(_LOCAL_SEEN) < _LOCAL_KEPT:
@@ -146,18 +156,18 @@ class HostGuard:
             refusal = None
             if not _matches(host, self.hosts) and not (self.local_addresses and is_local_address(host)):
                 shown = _printable(host)
-                refusal = (421, "Misdirected request",
+                refusal = (421,
                            f"the Host header `{shown}` names a host this server does not serve; to accept it, "
                            f"start the server with --allowed-host {shown.rsplit(':', 1)[0] or '<host>'} "
                            "(or NAFTIKO_ALLOWED_HOSTS)")
             elif origin and not _matches(origin, self.origins) and not (
                     self.local_addresses and is_local_address(origin)):
-                refusal = (403, "Forbidden", f"requests from the Origin `{_printable(origin)}` are not allowed")
+                refusal = (403, f"requests from the Origin `{_printable(origin)}` are not allowed")
             if refusal is not None:
-                status, title, detail = refusal
+                status, detail = refusal
                 scope[CALLED] = True  # this warning is the request's line
                 logger.warning("refused a request: %s", detail)
-                await _problem(status, title, detail)(scope, receive, send)
+                await status_problem(status, detail)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -215,13 +225,7 @@ class BodyLimit:
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
-    await _problem(413, "Content too large", "the request body is over the limit of this server")(scope, receive, send)
-
-
-def _problem(status: int, title: str, detail: str) -> JSONResponse:
-    """An RFC 9457 problem with no meaning beyond its status: what the guards answer."""
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    return JSONResponse(body, status, media_type="application/problem+json")
+    await status_problem(413, "the request body is over the limit of this server")(scope, receive, send)
 
 
 # ------------------------------------------------------------------------------------- access log

@@ -13,6 +13,7 @@ from), so the stages after this one never need to know which dialect a file used
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -123,9 +124,11 @@ def _spec_limit() -> tuple[int, str | None]:
     text = os.environ.get("NAFTIKO_MAX_SPEC_BYTES", "").strip()
     if not text:
         return DEFAULT_MAX_SPEC_BYTES, None
+    if text.isascii() and text.isdigit() and len(text) > 18:
+        return sys.maxsize, None  # no limit in practice (and int() refuses thousands of digits)
     try:
         value = int(text)
-    except ValueError:  # also for "²", which isdigit() accepts, and for thousands of digits
+    except ValueError:  # also for "²", which isdigit() accepts
         value = 0
     if value > 0:
         return value, None

@@ -258,8 +258,9 @@ class _Reader:
         for raw in [*(item.get("parameters") or []), *(op.get("parameters") or [])]:
             param = self.resolve(raw)
             if isinstance(param, Mapping) and param.get("name") and param.get("in"):
-                if not isinstance(param["name"], str) or not isinstance(param["in"], str):
-                    raise ConfigError(f"a parameter's `name` and `in` must be text, not {param['name']!r:.60}")
+                for key in ("name", "in"):
+                    if not isinstance(param[key], str):
+                        raise ConfigError(f"a parameter's `{key}` must be text, not {param[key]!r:.60}")
                 merged[(param["name"], param["in"])] = param
         return list(merged.values())
 

@@ -285,8 +285,8 @@ class Runtime:
         if coerce is not None:
             args = coerce(args)
         unfit = [{"pointer": pointer or "/", "message": message} for pointer, message in jsontext.unfit(args)]
-        if any(problem["message"] == jsontext.TOO_DEEP for problem in unfit):  # the schema check would recurse
-            raise InputError(unfit, operation=unit.label)
+        if unfit and any(problem["message"] == jsontext.TOO_DEEP for problem in unfit):
+            raise InputError(unfit, operation=unit.label)  # the schema check would recurse past the stack
         problems = [{"pointer": problem.pointer or "/", "message": _short(problem.message)}
                     for problem in sorted(validator.problems(args), key=lambda p: p.path)]
         problems += unfit

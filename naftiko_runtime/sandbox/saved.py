@@ -22,12 +22,15 @@ __all__ = ["MAX_BYTES", "SandboxState"]
 FORMAT = "naftiko-sandbox-state"
 VERSION = 1
 MAX_BYTES = 1_000_000
+# A call's arguments may nest 64 levels (jsontext.MAX_DEPTH) and a simulator keeps them a few levels
+# down: room for both, so a state the simulators wrote is never refused.
+MAX_DEPTH = 2 * jsontext.MAX_DEPTH
 
 
 def _unfit(data: Any) -> str | None:
     """Where and why ``data`` holds what the simulators could not have written, nor write back
-    (``jsontext.unfit``: a lone surrogate, NaN or Infinity, nesting past its depth)."""
-    problems = jsontext.unfit(data)
+    (``jsontext.unfit``: a lone surrogate, NaN or Infinity, nesting past ``MAX_DEPTH``)."""
+    problems = jsontext.unfit(data, MAX_DEPTH)
     return " ".join(problems[0]) if problems else None
 
 

@@ -56,6 +56,14 @@ def test_a_json_template_that_does_not_fill_to_json_is_refused_before_sending(ki
     assert "admin" not in str(caught.value)  # the reason only, never the text
 
 
+@pytest.mark.parametrize(("content_type", "raw"), [("application/x-ndjson", '{"a": 1}\n{"b": 2}'),
+                                                    ("application/json", "")])
+def test_json_lines_and_an_empty_render_are_sent_as_they_are(kit: Any, content_type: str, raw: str) -> None:
+    request = wire(kit, "{{{raw}}}", {"raw": raw}, op_params=[{"name": "Content-Type", "in": "header",
+                                                                "value": content_type}])
+    assert request.content == raw.encode()
+
+
 def test_raw_string_body_follows_a_content_type_header_parameter_without_json_escaping(kit: Any) -> None:
     request = wire(kit, 'say "{{word}}"', {"word": 'a"b'},
                    op_params=[{"name": "Content-Type", "in": "header", "value": "text/plain"}])

@@ -637,7 +637,7 @@ async def test_body_limit_counts_streamed_bodies_without_a_length() -> None:
     async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://t") as http:
         streamed = await http.post("/", content=chunks())
         small = await http.post("/", content=b"x" * 999)
-    assert (streamed.status_code, streamed.json()["title"]) == (413, "Content too large")
+    assert (streamed.status_code, streamed.json()["type"]) == (413, "about:blank")
     assert (small.status_code, small.text) == (200, "999 bytes")
 
 

@@ -193,6 +193,11 @@ async def test_calls_that_cannot_run_are_problems(capability: Capability) -> Non
         unknown = await http.post("/skills/streaming/tools/nope", json={})
         not_json = await http.post("/skills/streaming/tools/start-stream", content=b"{not json")
         too_deep = await http.post("/skills/streaming/tools/start-stream", content=b"[" * 5000 + b"]" * 5000)
+        odd_key = await http.post("/skills/streaming/tools/start-stream",
+                                  content=b'{"room_id": "665f1c2e9a1b2c3d4e5f6a7b", "\\ud800": 1}')
+        assert odd_key.status_code == 400  # its pointer, escaped, can be sent back
+        assert {"pointer": "/\\ud800", "message": "is not valid Unicode text (a lone surrogate)"} in \
+            odd_key.json()["errors"]
         assert too_deep.json()["errors"] == [{"pointer": "", "message": "the request body is not valid JSON"}]
         not_object = await http.post("/skills/streaming/tools/start-stream", json=[1])
         missing = await http.post("/skills/streaming/tools/start-stream", json={})

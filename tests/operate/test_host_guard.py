@@ -77,8 +77,10 @@ async def test_a_wildcard_bind_accepts_this_machines_addresses_and_no_other(tmp_
             assert await status(f"127.0.0.2:{port}") == 200
             assert await status("127.0.0.2") == 200
             assert await status(f"127.0.0.2:{port}", origin=f"http://127.0.0.2:{port}") == 200
-            for foreign in (f"192.0.2.7:{port}", f"0.0.0.0:{port}", "224.0.0.1", "[2001:db8::1]", "999.1.1.1"):
-                assert await status(foreign) == 421, foreign  # not ours, unspecified, multicast, not an address
+            for foreign in (f"192.0.2.7:{port}", f"0.0.0.0:{port}", "[::ffff:0:0]", "224.0.0.1", "255.255.255.255",
+                            "[::ffff:224.0.0.1]", "[2001:db8::1]", "999.1.1.1", "127.0.0.2:http", "127.0.0.2x"):
+                # not ours; unspecified, multicast or broadcast however written; not an address and port
+                assert await status(foreign) == 421, foreign
             assert await status(f"127.0.0.2:{port}", origin="http://192.0.2.7") == 403
         said = next(line for line in served.lines if line.startswith(f"0.0.0.0:{port} accepts the Host names"))
         assert "this machine's addresses" in said

@@ -155,14 +155,20 @@ def test_saved_times_without_an_offset_are_utc(tmp_path: Path) -> None:
     assert stream["started_at"] == "2026-01-01T00:00:00Z"
 
 
-def test_state_the_next_run_would_refuse_is_not_written(tmp_path: Path) -> None:
-    class Deep:
-        def dump(self) -> Any:
-            return json.loads("[" * 100 + "]" * 100)
+def test_state_the_next_run_would_refuse_is_not_written_and_state_it_would_read_is(tmp_path: Path) -> None:
+    class Store:
+        def __init__(self, depth: int) -> None:
+            self.depth = depth
+
+        def dump(self) -> Any:  # an argument nested as deep as a call may send, kept a few levels down
+            return {"streams": [{"options": {"transcription": json.loads("[" * self.depth + "]" * self.depth)}}]}
 
     path = tmp_path / "state.json"
     state = SandboxState(path)
-    state.attach("api.100ms.live", SimpleNamespace(state=SimpleNamespace(store=Deep())))
-    with pytest.raises(ConfigError, match="is nested more than 64 levels deep"):
+    state.attach("api.100ms.live", SimpleNamespace(state=SimpleNamespace(store=Store(200))))
+    with pytest.raises(ConfigError, match="is nested more than 128 levels deep"):
         state.save()
     assert not path.exists()
+    state.attach("api.100ms.live", SimpleNamespace(state=SimpleNamespace(store=Store(64))))
+    state.save()
+    assert SandboxState(path).saved["api.100ms.live"]["streams"][0]["options"]["transcription"]
