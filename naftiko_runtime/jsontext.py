@@ -45,7 +45,7 @@ def unfit(value: Any, max_depth: int = MAX_DEPTH) -> list[tuple[str, str]]:
 
 def _walk(value: Any, pointer: str, depth: int, max_depth: int, found: list[tuple[str, str]]) -> None:
     if depth > max_depth:
-        found.append((pointer, TOO_DEEP if max_depth == MAX_DEPTH else f"is nested more than {max_depth} levels deep"))
+        found.append((pointer, f"is nested more than {max_depth} levels deep"))  # TOO_DEEP by default
     elif isinstance(value, str):
         if not _encodable(value):
             found.append((pointer, UNENCODABLE))

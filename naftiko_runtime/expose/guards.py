@@ -63,10 +63,10 @@ def is_local_address(value: str) -> bool:
     if name.startswith("["):
         name, _, rest = name[1:].partition("]")
     else:
-        name, _, port = name.partition(":")
-        rest = f":{port}" if _ else ""
-    if rest and not (rest[1:].isascii() and rest[1:].isdigit() and rest.startswith(":")):
-        return False
+        name, colon, port = name.partition(":")
+        rest = colon + port
+    if rest and not (rest.startswith(":") and rest[1:].isascii() and rest[1:].isdigit()):
+        return False  # only a port may follow the address
     if name in _LOCAL_SEEN:
         return True
     try:
