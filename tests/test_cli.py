@@ -409,29 +409,9 @@ def test_an_unreadable_env_file_exits_1_naming_it(tmp_path: Path, command: list[
         assert code == 1 and err == f"naftiko: cannot read env file {env_file}: {why}\n" and "tok-" not in out + err
 
 
-BOUND_PORT = """\
-naftiko: "1.0.0-alpha2"
-info: {label: Bound port, description: A base URI whose port a bind fills.}
-binds:
-  - namespace: env
-    keys: {PORT: API_PORT}
-capability:
-  consumes:
-    - type: http
-      namespace: api
-      baseUri: 'http://127.0.0.1:{{PORT}}/v1'
-      resources:
-        - name: items
-          path: /items
-          operations:
-            - {name: list-items, method: GET}
-  exposes:
-    - type: mcp
-      namespace: items
-      port: 9411
-      tools:
-        - {name: list-items, description: List items., call: api.list-items}
-"""
+BOUND_PORT = (NO_BASE_URI  # the same capability, its base URI's port filled by a bind
+              .replace("capability:", "binds:\n  - namespace: env\n    keys: {PORT: API_PORT}\ncapability:", 1)
+              .replace("namespace: api\n", "namespace: api\n      baseUri: 'http://127.0.0.1:{{PORT}}/v1'\n", 1))
 
 
 @pytest.mark.parametrize("command", [["call", "list-items"], ["serve", "--port", "0"]])
